@@ -1,0 +1,53 @@
+// Builds geolens with esbuild. WGSL files are imported as strings (text loader), so every bundle
+// carries its shaders inline and needs no file access at run time.
+//
+//   node build.mjs            library: dist/index.js (Node + browser ESM), dist/cli.js, dist/geolens.browser.js
+//   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
+//                                      pages; a pattern (regex on the path) builds only matching tests
+//   node build.mjs --bench [pattern]   bench/**/*.bench.ts -> .build/bench/**/*.bench.mjs
+import { build } from 'esbuild';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const shared = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: true,
+  loader: { '.wgsl': 'text' },
+  logLevel: 'warning',
+};
+
+// Node bundles keep npm packages external; `webgpu` is only ever reached through a dynamic import.
+const nodeBundle = { ...shared, platform: 'node', packages: 'external', outExtension: { '.js': '.mjs' } };
+
+const args = new Set(process.argv.slice(2));
+const pattern = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
+const filter = pattern ? new RegExp(pattern) : null;
+
+/** Files under `dir` whose names end with one of `suffixes` (and match the filter, if any). */
+function entries(dir, suffixes) {
+  const walk = (d) => readdirSync(d).sort().flatMap((name) => {
+    const path = join(d, name);
+    if (statSync(path).isDirectory()) return walk(path);
+    return suffixes.some((s) => name.endsWith(s)) ? [path] : [];
+  });
+  return walk(dir).filter((path) => !filter || filter.test(path));
+}
+
+if (args.has('--tests')) {
+  rmSync('.build/test', { recursive: true, force: true });
+  await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: '.build/test', outbase: 'test' });
+  const pages = entries('test', ['.page.ts']);
+  if (pages.length > 0) {
+    await build({ ...shared, platform: 'browser', entryPoints: pages, outdir: '.build/test', outbase: 'test', external: ['webgpu', 'node:*'] });
+  }
+} else if (args.has('--bench')) {
+  rmSync('.build/bench', { recursive: true, force: true });
+  await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: '.build/bench', outbase: 'bench' });
+} else {
+  rmSync('dist', { recursive: true, force: true });
+  await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
+  await build({ ...shared, platform: 'node', packages: 'external', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+  await build({ ...shared, platform: 'browser', entryPoints: { 'geolens.browser': 'src/api/index.ts' }, outdir: 'dist', external: ['webgpu', 'node:*'] });
+}

@@ -1,0 +1,332 @@
+import { BufferPool } from './buffers.js';
+import { DeviceError, formatShape, ShapeError } from './errors.js';
+import { PipelineCache, type OverrideConstants } from './pipelines.js';
+import { byteLengthOf, checkShape, Tensor, type DType } from './tensor.js';
+
+export interface GpuFeatures {
+  /** `timestamp-query`: per-pass GPU timing. */
+  timestamps: boolean;
+  /** `subgroups`: subgroup reductions in WGSL. */
+  subgroups: boolean;
+  /** `shader-f16`: native f16 arithmetic (packed f16 storage works without it). */
+  f16: boolean;
+}
+
+/** What a kernel wrapper hands to Gpu.dispatch. */
+export interface Dispatch {
+  /** Names the pipeline in errors and profiles, e.g. "gemm". */
+  label: string;
+  code: string;
+  constants?: OverrideConstants;
+  entryPoint?: string;
+  /** Bound at @binding(0) as a uniform when present; buffers then start at @binding(1). */
+  uniforms?: ArrayBufferView;
+  /** Storage bindings in @binding order. */
+  buffers: (Tensor | GPUBuffer)[];
+  workgroups: readonly [number, number?, number?];
+}
+
+const MAP_READ = 0x01;
+const COPY_DST = 0x08;
+const UNIFORM = 0x40;
+const QUERY_RESOLVE = 0x200;
+const COPY_SRC = 0x04;
+
+/**
+ * A device plus everything kernels share: the buffer pool, the pipeline cache, and one open command
+ * encoder that collects dispatches until something needs their results (read, write, sync). Batching
+ * matters: a ViT forward pass is hundreds of dispatches, and one submit costs far less than hundreds.
+ *
+ * Errors are never silent: each submit runs inside validation and out-of-memory error scopes, and a lost
+ * device or uncaptured error poisons the Gpu, so the next read/sync rejects with the reason.
+ */
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  private pendingScopes: Promise<GPUError | null>[] = [];
+  private failure: Error | null = null;
+  private readonly lostSignal: Promise<never>;
+  private timedPass: { querySet: GPUQuerySet } | null = null;
+  dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: GPUAdapter,
+    readonly adapterName: string,
+    readonly features: GpuFeatures,
+    readonly isSoftware: boolean,
+    /** The `GPU` object the adapter came from; held so Node's binding is not collected under us. */
+    readonly gpuRoot: unknown,
+  ) {
+    this.pipelines = new PipelineCache(device);
+    this.pool = new BufferPool(device);
+    this.limits = device.limits;
+    this.lostSignal = device.lost.then((info) => {
+      const error = new DeviceError(`GPU device lost (${info.reason}): ${info.message || 'no message'}`);
+      this.failure ??= error;
+      throw error;
+    });
+    this.lostSignal.catch(() => {});
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.failure ??= new DeviceError(`GPU error: ${message}`);
+    });
+  }
+
+  /** Allocates an uninitialized tensor from the pool. */
+  empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    checkShape(shape, label);
+    const byteLength = byteLengthOf(shape, dtype);
+    this.checkBindable(byteLength, `${label} ${formatShape(shape)}:${dtype}`);
+    return new Tensor(this, this.pool.acquire(byteLength, label), [...shape], dtype);
+  }
+
+  /** Copies host data into a new tensor. f32 data for f32; raw u16 halves (Uint16Array) for f16. */
+  upload(data: Float32Array | Uint16Array | Uint32Array | Int32Array, shape: readonly number[], dtype?: DType, label = 'tensor'): Tensor {
+    const type: DType = dtype ?? (data instanceof Uint16Array ? 'f16' : data instanceof Uint32Array ? 'u32' : data instanceof Int32Array ? 'i32' : 'f32');
+    const tensor = this.empty(shape, type, label);
+    if (data.length !== tensor.size) {
+      tensor.release();
+      throw new ShapeError(`${label}: ${data.length} values given for shape ${formatShape(shape)} (${tensor.size} elements)`);
+    }
+    this.write(tensor.buffer, data);
+    return tensor;
+  }
+
+  /** Writes host bytes into a buffer at a byte offset; pending dispatches are submitted first so they see the old contents. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const aligned = Math.floor(bytes.byteLength / 4) * 4;
+    if (aligned > 0) this.device.queue.writeBuffer(buffer, byteOffset, bytes, 0, aligned);
+    if (aligned < bytes.byteLength) {
+      // writeBuffer moves whole words; a trailing odd f16 is padded with zero.
+      const tail = new Uint8Array(4);
+      tail.set(bytes.subarray(aligned));
+      this.device.queue.writeBuffer(buffer, byteOffset + aligned, tail);
+    }
+  }
+
+  /** Throws a ShapeError when a buffer of this size cannot be bound as one storage binding. */
+  checkBindable(byteLength: number, what: string): void {
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (byteLength > max) {
+      throw new ShapeError(`${what} needs ${byteLength} bytes, more than this adapter binds at once (${max} bytes); split it into chunks`);
+    }
+  }
+
+  /** Records one compute dispatch; it runs at the next flush. */
+  dispatch(d: Dispatch): void {
+    this.throwIfFailed();
+    const [x, y = 1, z = 1] = d.workgroups;
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new ShapeError(`${d.label}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the adapter limit of ${maxGroups} per dimension`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    // Open the encoder first: its error scopes must enclose pipeline and bind-group creation too.
+    this.openEncoder();
+    const pipeline = this.pipelines.get(d.label, d.code, d.constants, d.entryPoint);
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (d.uniforms) {
+      const uniform = this.device.createBuffer({ label: `${d.label}.params`, size: Math.max(16, Math.ceil(d.uniforms.byteLength / 16) * 16), usage: UNIFORM, mappedAtCreation: true });
+      new Uint8Array(uniform.getMappedRange()).set(new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, d.uniforms.byteLength));
+      uniform.unmap();
+      this.pendingUniforms.push(uniform);
+      entries.push({ binding: binding++, resource: { buffer: uniform } });
+    }
+    for (const b of d.buffers) {
+      const buffer = b instanceof Tensor ? b.buffer : b;
+      entries.push({ binding: binding++, resource: { buffer } });
+    }
+    const bindGroup = this.device.createBindGroup({ label: d.label, layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  /** Records a buffer-to-buffer copy in queue order with the dispatches around it. */
+  copy(source: GPUBuffer, sourceOffset: number, destination: GPUBuffer, destinationOffset: number, byteLength: number): void {
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(source, sourceOffset, destination, destinationOffset, byteLength);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.closePass();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.pendingScopes.push(this.device.popErrorScope(), this.device.popErrorScope());
+    this.encoder = null;
+    for (const uniform of this.pendingUniforms) uniform.destroy();
+    this.pendingUniforms = [];
+  }
+
+  /** Waits for all submitted work; rejects with the device's reason if anything failed. */
+  async sync(): Promise<void> {
+    this.flush();
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lostSignal]);
+    await this.checkScopes();
+  }
+
+  /** Reads a tensor back as f32 (f16 tensors are widened; u32/i32 are returned by value in a Float32Array only if asked via readRaw). */
+  async read(tensor: Tensor): Promise<Float32Array> {
+    const raw = await this.readBytes(tensor.buffer, 0, tensor.byteLength);
+    switch (tensor.dtype) {
+      case 'f32':
+        return new Float32Array(raw);
+      case 'f16':
+        return halvesToFloats(new Uint16Array(raw, 0, tensor.size));
+      default:
+        throw new ShapeError(`read(): ${tensor} holds ${tensor.dtype}; use readRaw()`);
+    }
+  }
+
+  async readRaw(tensor: Tensor): Promise<ArrayBuffer> {
+    return this.readBytes(tensor.buffer, 0, tensor.byteLength);
+  }
+
+  async readBytes(buffer: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    this.throwIfFailed();
+    const staging = this.device.createBuffer({ label: 'readback', size: byteLength, usage: MAP_READ | COPY_DST });
+    this.copy(buffer, byteOffset, staging, 0, byteLength);
+    this.flush();
+    try {
+      await Promise.race([staging.mapAsync(MAP_READ), this.lostSignal]);
+      await this.checkScopes();
+      return staging.getMappedRange().slice(0);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * Runs `work` (which records dispatches) inside one timed compute pass and returns GPU nanoseconds, or
+   * wall-clock nanoseconds around submit+wait where `timestamp-query` is absent.
+   */
+  async time(work: () => void): Promise<{ ns: number; source: 'timestamp' | 'wall' }> {
+    await this.sync();
+    if (!this.features.timestamps) {
+      const start = performance.now();
+      work();
+      await this.sync();
+      return { ns: (performance.now() - start) * 1e6, source: 'wall' };
+    }
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 });
+    this.timedPass = { querySet };
+    try {
+      work();
+      this.closePass();
+    } finally {
+      this.timedPass = null;
+    }
+    const resolve = this.device.createBuffer({ size: 16, usage: QUERY_RESOLVE | COPY_SRC });
+    this.openEncoder().resolveQuerySet(querySet, 0, 2, resolve, 0);
+    const raw = await this.readBytes(resolve, 0, 16);
+    resolve.destroy();
+    querySet.destroy();
+    const [begin, end] = new BigUint64Array(raw);
+    return { ns: Number(end! - begin!), source: 'timestamp' };
+  }
+
+  /** Frees pooled buffers and destroys the device. Node processes still need to exit themselves. */
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.device.destroy();
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      // Popped in flush(): every error between here and the submit lands in these scopes.
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    const descriptor: GPUComputePassDescriptor = this.timedPass
+      ? { timestampWrites: { querySet: this.timedPass.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
+      : {};
+    this.pass = this.openEncoder().beginComputePass(descriptor);
+    return this.pass;
+  }
+
+  private closePass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private async checkScopes(): Promise<void> {
+    const scopes = this.pendingScopes;
+    this.pendingScopes = [];
+    for (const error of await Promise.all(scopes)) {
+      if (error) this.failure ??= new DeviceError(`GPU ${error.constructor.name === 'GPUOutOfMemoryError' ? 'out of memory' : 'validation error'}: ${error.message}`);
+    }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** IEEE half → float for readback; the GPU side uses unpack2x16float. */
+export function halvesToFloats(halves: Uint16Array): Float32Array {
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) out[i] = halfToFloat(halves[i]!);
+  return out;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** float → IEEE half, round to nearest even (what torch's .half() does). */
+export function floatToHalf(value: number): number {
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  let e = exponent - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+export function floatsToHalves(values: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
+  return out;
+}

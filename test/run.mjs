@@ -1,0 +1,47 @@
+// Runs every bundled test file (.build/test/**/*.test.mjs, made by `node build.mjs --tests`) in one
+// process with uvu, prints a closing "N passed, N failed" line, and exits: Dawn keeps the event loop
+// alive, so the process has to end itself.
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
+import { run } from 'uvu/run';
+
+const root = resolve('.build/test');
+const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
+
+function collect(dir) {
+  return readdirSync(dir).sort().flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return collect(path);
+    return name.endsWith('.test.mjs') ? [path] : [];
+  });
+}
+
+const files = collect(root).filter((file) => !filter || filter.test(relative(root, file)));
+if (files.length === 0) {
+  console.error(`no test files under ${root}${filter ? ` matching ${filter}` : ''}; run \`node build.mjs --tests\``);
+  process.exit(1);
+}
+
+// uvu prints its own totals; capture them to print the one-line summary CI reads.
+let log = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  log += String(chunk);
+  return write(chunk, ...rest);
+};
+
+const started = Date.now();
+try {
+  await run(files.map((file) => ({ name: relative(root, file), file })), { bail: false });
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+}
+process.stdout.write = write;
+const plain = log.replace(/\x1b\[[0-9;]*m/g, '');
+const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+const failed = total - passed - skipped;
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(failed > 0 || total === 0 ? 1 : (process.exitCode ?? 0));
