@@ -96,7 +96,8 @@ export function describeAdapter(info: GPUAdapterInfo | undefined): string {
   if (!info) return 'unknown adapter';
   const device = (info.device || '').replace(/-$/, '');
   if (/swiftshader/i.test(info.vendor + info.architecture + device)) {
-    return /subzero/i.test(device) ? 'SwiftShader Device (Subzero)' : 'SwiftShader Device (LLVM)';
+    if (/subzero/i.test(device)) return 'SwiftShader Device (Subzero)';
+    return /llvm/i.test(device) ? 'SwiftShader Device (LLVM)' : 'SwiftShader Device';
   }
   return [info.vendor, info.architecture, info.description || device].filter(Boolean).join(' ') || 'unknown adapter';
 }
