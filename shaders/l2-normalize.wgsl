@@ -1,0 +1,57 @@
+// L2 normalization over the last dimension, as torch.nn.functional.normalize(x, dim=-1):
+//   out[r, c] = x[r, c] / max(sqrt(sum_c' x[r, c']²), eps)
+//
+// x:   rows × cols floats, row-major (leading batch dims flattened into rows)
+// out: rows × cols floats
+//
+// One workgroup per row; invocations stride over the columns and add their partial sums in workgroup memory.
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  eps: f32,
+}
+
+// A power of two: the tree reduction halves it.
+override WORKGROUP_SIZE: u32 = 64;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+
+fn workgroupSum(value: f32, lid: u32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) {
+    return;
+  }
+  let cols = params.cols;
+  let base = row * cols;
+
+  var squares = 0.0;
+  for (var c = lid; c < cols; c += WORKGROUP_SIZE) {
+    let v = x[base + c];
+    squares += v * v;
+  }
+  // select, not max(): max(NaN, eps) may return eps, and a NaN row must stay NaN (torch's clamp_min keeps it).
+  let length = sqrt(workgroupSum(squares, lid));
+  let norm = select(length, params.eps, length < params.eps);
+
+  for (var c = lid; c < cols; c += WORKGROUP_SIZE) {
+    out[base + c] = x[base + c] / norm;
+  }
+}

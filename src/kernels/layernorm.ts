@@ -1,0 +1,47 @@
+import source from '../../shaders/layernorm.wgsl';
+import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
+import { checkF32, rowParams } from './rows.js';
+
+const WORKGROUP_SIZE = 64;
+
+/**
+ * LayerNorm over the last dimension, as torch.nn.LayerNorm(cols, eps): x [...batch, D], gamma [D],
+ * beta [D] → [...batch, D].
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  checkF32('layerNorm', { x, gamma, beta });
+  if (x.rank < 1) throw new ShapeError(`layerNorm: x must have at least one dimension, got ${formatShape(x.shape)}`);
+  const cols = x.shape[x.rank - 1]!;
+  if (gamma.size !== cols || beta.size !== cols || gamma.rank !== 1 || beta.rank !== 1) {
+    throw new ShapeError(
+      `layerNorm: gamma ${formatShape(gamma.shape)} and beta ${formatShape(beta.shape)} must both be [${cols}] to match x ${formatShape(x.shape)}`,
+    );
+  }
+  if (!(eps >= 0)) throw new ShapeError(`layerNorm: eps must be a non-negative number, got ${eps}`);
+  const rows = x.size / cols;
+  const out = x.gpu.empty(x.shape, 'f32', 'layerNorm.out');
+  x.gpu.dispatch({
+    label: 'layerNorm',
+    code: source,
+    constants: { WORKGROUP_SIZE },
+    uniforms: rowParams(rows, cols, eps),
+    buffers: [x, gamma, beta, out],
+    workgroups: linearWorkgroups(rows, 1),
+  });
+  return out;
+}
+
+/** Plain-TS LayerNorm in float64 (two-pass), rounded to f32 at the end. */
+export function layerNormReference(x: Float32Array, cols: number, gamma: Float32Array, beta: Float32Array, eps = 1e-5): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let base = 0; base < x.length; base += cols) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += x[base + c]!;
+    const mean = sum / cols;
+    let squares = 0;
+    for (let c = 0; c < cols; c++) squares += (x[base + c]! - mean) ** 2;
+    const inverseStd = 1 / Math.sqrt(squares / cols + eps);
+    for (let c = 0; c < cols; c++) out[base + c] = (x[base + c]! - mean) * inverseStd * gamma[c]! + beta[c]!;
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+import source from '../../shaders/softmax.wgsl';
+import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
+import { checkF32, rowParams } from './rows.js';
+
+const WORKGROUP_SIZE = 64;
+
+/** Softmax over the last dimension: x [...batch, N] → [...batch, N]. A NaN in a row makes that row NaN. */
+export function softmax(x: Tensor): Tensor {
+  checkF32('softmax', { x });
+  if (x.rank < 1) throw new ShapeError(`softmax: x must have at least one dimension, got ${formatShape(x.shape)}`);
+  const cols = x.shape[x.rank - 1]!;
+  const rows = x.size / cols;
+  const out = x.gpu.empty(x.shape, 'f32', 'softmax.out');
+  x.gpu.dispatch({
+    label: 'softmax',
+    code: source,
+    constants: { WORKGROUP_SIZE },
+    uniforms: rowParams(rows, cols),
+    buffers: [x, out],
+    workgroups: linearWorkgroups(rows, 1),
+  });
+  return out;
+}
+
+/** Plain-TS max-subtracted softmax in float64 over rows of `cols`, rounded to f32 at the end. */
+export function softmaxReference(x: Float32Array, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let base = 0; base < x.length; base += cols) {
+    let largest = -Infinity;
+    let sawNaN = false;
+    for (let c = 0; c < cols; c++) {
+      const v = x[base + c]!;
+      if (Number.isNaN(v)) sawNaN = true;
+      largest = Math.max(largest, v);
+    }
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(x[base + c]! - largest);
+    for (let c = 0; c < cols; c++) out[base + c] = sawNaN ? NaN : Math.exp(x[base + c]! - largest) / sum;
+  }
+  return out;
+}
