@@ -1,0 +1,7 @@
+export { WeightsError, MissingTensorError } from './errors.js';
+export { type TensorInfo, type WeightDType, WEIGHT_DTYPE_BYTES, decodeToF32, encodeF16 } from './dtypes.js';
+export { type ByteSource, MemoryByteSource, FileByteSource, BlobByteSource, HttpByteSource, type FetchLike } from './bytes.js';
+export { type WeightSource, type RangedWeightSource, isRanged } from './source.js';
+export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './safetensors.js';
+export { openWeights, openBytes, type OpenOptions } from './open.js';
+export { uploadWeight, type UploadOptions } from './upload.js';

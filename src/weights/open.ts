@@ -1,0 +1,50 @@
+import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from './bytes.js';
+import { WeightsError } from './errors.js';
+import { SafetensorsSource } from './safetensors.js';
+import type { RangedWeightSource } from './source.js';
+
+export interface OpenOptions {
+  /** fetch used for URLs (tests, auth wrappers); defaults to the global fetch. */
+  fetch?: FetchLike;
+  /** Extra HTTP headers, e.g. { Authorization: 'Bearer …' } for gated Hugging Face repos. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Opens a checkpoint without reading its tensors: a Node path, an http(s) URL (read with Range requests),
+ * bytes in memory or a Blob/File. The format comes from the magic bytes: a zip is a PyTorch `.pth`,
+ * anything else must be safetensors.
+ */
+export async function openWeights(location: string | URL | Uint8Array | Blob, options: OpenOptions = {}): Promise<RangedWeightSource> {
+  const bytes = await openBytes(location, options);
+  try {
+    return await openFormat(bytes);
+  } catch (error) {
+    await bytes.close();
+    throw error;
+  }
+}
+
+export async function openBytes(location: string | URL | Uint8Array | Blob, options: OpenOptions = {}): Promise<ByteSource> {
+  if (location instanceof Uint8Array) return new MemoryByteSource(location);
+  if (typeof Blob !== 'undefined' && location instanceof Blob) return new BlobByteSource(location, (location as File).name || '<blob>');
+  const text = location instanceof URL ? location.href : (location as string);
+  if (/^https?:\/\//i.test(text)) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers });
+  if (text.startsWith('file://')) return FileByteSource.open(decodeURIComponent(new URL(text).pathname));
+  return FileByteSource.open(text);
+}
+
+export async function openFormat(bytes: ByteSource): Promise<RangedWeightSource> {
+  const head = await bytes.read(0, Math.min(16, bytes.size));
+  if (head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05) && (head[3] === 0x04 || head[3] === 0x06)) {
+    throw new WeightsError(`${bytes.name}: PyTorch zip reader not landed yet`);
+  }
+  if (head.byteLength >= 2 && head[0] === 0x80 && head[1] === 0x02) {
+    throw new WeightsError(`${bytes.name}: legacy (pre-1.6, non-zip) PyTorch format is not supported; re-save it with torch.save(state_dict, path) from a current PyTorch`);
+  }
+  if (head.byteLength >= 9 && head[8] !== 0x7b) {
+    const shown = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new WeightsError(`${bytes.name}: not a weight file geolens knows: neither a PyTorch zip (PK) nor safetensors (8-byte length then '{'); first bytes ${shown}`);
+  }
+  return SafetensorsSource.open(bytes);
+}
