@@ -1,0 +1,68 @@
+/**
+ * Node image decoding with sharp (libvips): JPEG, PNG, WebP (and whatever else libvips reads) → RawImage
+ * for preprocessImage (image.ts).
+ *
+ * It decodes the way the reference pipeline (PIL's Image.open + convert("RGB")) does: the embedded ICC
+ * profile is ignored and EXIF orientation is not applied, so the pixels match what the model saw in
+ * training and what HF's CLIPImageProcessor produces.
+ */
+import { ImageError, type RawImage } from './image.js';
+
+import type sharpFunction from 'sharp';
+
+type SharpModule = typeof sharpFunction;
+
+let sharpModule: Promise<SharpModule> | null = null;
+
+function loadSharp(): Promise<SharpModule> {
+  // A variable specifier keeps browser bundlers from following this import.
+  const specifier = 'sharp';
+  sharpModule ??= import(specifier).then(
+    (module: { default?: SharpModule }) => (module.default ?? module) as SharpModule,
+    (error: Error) => {
+      sharpModule = null;
+      throw new ImageError(`decodeImage: the 'sharp' package could not be loaded (${error.message}); run \`npm install sharp\``);
+    },
+  );
+  return sharpModule;
+}
+
+/** Names the container from its first bytes, or null when it is none we know. */
+export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | null {
+  const at = (offset: number, ...values: number[]) => values.every((v, i) => bytes[offset + i] === v);
+  if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return 'gif';
+  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'tiff';
+  if (at(4, 0x66, 0x74, 0x79, 0x70) && (at(8, 0x61, 0x76, 0x69, 0x66) || at(8, 0x61, 0x76, 0x69, 0x73))) return 'avif';
+  return null;
+}
+
+/**
+ * Decodes an encoded image to 8-bit sRGB pixels (3 channels, or 4 with alpha). Throws ImageError naming
+ * the problem for empty, unknown, corrupt or truncated input.
+ */
+export async function decodeImage(bytes: Uint8Array): Promise<RawImage> {
+  if (bytes.length === 0) throw new ImageError('decodeImage: no bytes (empty file?)');
+  const format = sniffImageFormat(bytes);
+  if (!format) {
+    const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new ImageError(`decodeImage: unsupported image format (first bytes ${head}); expected JPEG, PNG or WebP`);
+  }
+  const sharp = await loadSharp();
+  try {
+    // failOn 'error' rejects truncated or damaged data that libvips would otherwise half-decode in grey.
+    const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: false, limitInputPixels: false })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 && info.channels !== 4) {
+      throw new Error(`decoder returned ${info.channels} channels`);
+    }
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(`decodeImage: corrupt or unreadable ${format.toUpperCase()} (${bytes.length} bytes): ${(error as Error).message.trim()}`);
+  }
+}
