@@ -43,8 +43,10 @@ const REGEX_SPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2
 const STRIP_SPACE = REGEX_SPACE + '\\x1c-\\x1f';
 const WHITESPACE_RUN = new RegExp(`[${REGEX_SPACE}]+`, 'gu');
 const STRIP = new RegExp(`^[${STRIP_SPACE}]+|[${STRIP_SPACE}]+$`, 'gu');
+// openai compiles the pattern with IGNORECASE after lower-casing the text; the one fold that still
+// matters is U+017F LONG S, which matches 's'.
 const TOKEN_PATTERN = new RegExp(
-  `<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${REGEX_SPACE}\\p{L}\\p{N}]+`,
+  `<\\|[sſ]tartoftext\\|>|<\\|endoftext\\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${REGEX_SPACE}\\p{L}\\p{N}]+`,
   'gu',
 );
 
