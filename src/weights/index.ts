@@ -5,3 +5,6 @@ export { type WeightSource, type RangedWeightSource, isRanged } from './source.j
 export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './safetensors.js';
 export { openWeights, openBytes, type OpenOptions } from './open.js';
 export { uploadWeight, type UploadOptions } from './upload.js';
+export { PthSource } from './pth.js';
+export { ZipArchive, crc32 } from './zip.js';
+export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './pickle.js';

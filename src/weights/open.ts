@@ -1,5 +1,6 @@
 import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from './bytes.js';
 import { WeightsError } from './errors.js';
+import { PthSource } from './pth.js';
 import { SafetensorsSource } from './safetensors.js';
 import type { RangedWeightSource } from './source.js';
 
@@ -37,7 +38,7 @@ export async function openBytes(location: string | URL | Uint8Array | Blob, opti
 export async function openFormat(bytes: ByteSource): Promise<RangedWeightSource> {
   const head = await bytes.read(0, Math.min(16, bytes.size));
   if (head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05) && (head[3] === 0x04 || head[3] === 0x06)) {
-    throw new WeightsError(`${bytes.name}: PyTorch zip reader not landed yet`);
+    return PthSource.open(bytes);
   }
   if (head.byteLength >= 2 && head[0] === 0x80 && head[1] === 0x02) {
     throw new WeightsError(`${bytes.name}: legacy (pre-1.6, non-zip) PyTorch format is not supported; re-save it with torch.save(state_dict, path) from a current PyTorch`);
