@@ -1,0 +1,253 @@
+import ioF16Source from '../../shaders/gemm-io-f16.wgsl';
+import ioF16x4Source from '../../shaders/gemm-io-f16x4.wgsl';
+import ioF32Source from '../../shaders/gemm-io-f32.wgsl';
+import ioF32x4Source from '../../shaders/gemm-io-f32x4.wgsl';
+import epilogueSource from '../../shaders/gemm-epilogue.wgsl';
+import naiveSource from '../../shaders/gemm-naive.wgsl';
+import register16x16Source from '../../shaders/gemm-register16x16.wgsl';
+import register4x4Source from '../../shaders/gemm-register4x4.wgsl';
+import register8x8Source from '../../shaders/gemm-register8x8.wgsl';
+import registerBlocksSource from '../../shaders/gemm-register-blocks.wgsl';
+import tiledSource from '../../shaders/gemm-tiled.wgsl';
+import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+
+export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
+
+export interface LinearOptions {
+  bias?: Tensor;
+  activation?: Activation;
+  /** Where to write the result (f32, rows·N elements); a new tensor otherwise. */
+  out?: Tensor;
+  /** Force a variant by name (see GEMM_VARIANTS) for this call. */
+  variant?: string;
+}
+
+/**
+ * One rung of the GEMM ladder. Every variant computes the same thing with any shape; they differ only in
+ * speed, which depends on the adapter (see defaultVariantName).
+ */
+export interface GemmVariant {
+  readonly name: string;
+  readonly kind: 'naive' | 'tiled' | 'register';
+  /** Output block per workgroup. */
+  readonly rowsPerWorkgroup: number;
+  readonly colsPerWorkgroup: number;
+  readonly constants: Readonly<Record<string, number>>;
+  /** The kernel body; compiled after the io and epilogue files (and the block helpers for `register`). */
+  readonly source: string;
+}
+
+function register(block: number, source: string, wgX: number, wgY: number, suffix = ''): GemmVariant {
+  return {
+    name: `register${block}x${block}${suffix}`,
+    kind: 'register',
+    rowsPerWorkgroup: block * wgY,
+    colsPerWorkgroup: block * wgX,
+    constants: { WG_X: wgX, WG_Y: wgY },
+    source,
+  };
+}
+
+/** The ladder, slowest first on SwiftShader. */
+export const GEMM_VARIANTS: readonly GemmVariant[] = [
+  { name: 'naive', kind: 'naive', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { WG_X: 16, WG_Y: 16 }, source: naiveSource },
+  { name: 'tiled16', kind: 'tiled', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { TILE: 16 }, source: tiledSource },
+  register(4, register4x4Source, 8, 8),
+  register(8, register8x8Source, 8, 8),
+  register(16, register16x16Source, 4, 4),
+];
+
+const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, quick_gelu: 3 };
+
+/** Floating-point operations of one linear() call: a multiply and an add per term. */
+export function gemmFlops(m: number, k: number, n: number, batch = 1): number {
+  return 2 * m * k * n * batch;
+}
+
+export function gemmVariant(name: string): GemmVariant {
+  const variant = GEMM_VARIANTS.find((v) => v.name === name);
+  if (!variant) throw new ShapeError(`linear: unknown variant "${name}"; known: ${GEMM_VARIANTS.map((v) => v.name).join(', ')}`);
+  return variant;
+}
+
+// Choices are per adapter name: a process may hold several devices (tests do), and what is fastest is a
+// property of the adapter, not of the device object.
+const forced = new Map<string, string>();
+const tuned = new Map<string, string>();
+
+/**
+ * What a fresh process uses before any autotune. Software rasterizers run invocations as SIMD lanes of a
+ * CPU thread, where workgroup memory and barriers are slow and big register blocks win (measured on
+ * SwiftShader: naive 0.2, tiled16 0.1, register16x16 ~4 GFLOPS); a hardware GPU wants workgroup-memory tiles.
+ */
+export function defaultVariantName(gpu: Gpu): string {
+  return gpu.isSoftware ? 'register16x16' : 'tiled16';
+}
+
+/** The variant linear() uses on this adapter: forced, else autotuned, else the default table. */
+export function chosenVariantName(gpu: Gpu): string {
+  return forced.get(gpu.adapterName) ?? tuned.get(gpu.adapterName) ?? defaultVariantName(gpu);
+}
+
+/** Forces a variant for every linear() on this adapter (null restores the tuned/default choice). */
+export function forceGemmVariant(gpu: Gpu, name: string | null): void {
+  if (name === null) {
+    forced.delete(gpu.adapterName);
+    return;
+  }
+  gemmVariant(name);
+  forced.set(gpu.adapterName, name);
+}
+
+/**
+ * y = act(x·Wᵀ + b), the nn.Linear forward pass.
+ * x [...batch, M, K] f32; weight [N, K] f32 or f16 (packed); bias [N] f32 or f16 → [...batch, M, N] f32.
+ * Batch dimensions share the weight, so they fold into rows.
+ */
+export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): Tensor {
+  const { bias, activation = 'none', out } = options;
+  const gpu = x.gpu;
+  const describe = () => `x ${formatShape(x.shape)}:${x.dtype}, weight ${formatShape(weight.shape)}:${weight.dtype}` +
+    (bias ? `, bias ${formatShape(bias.shape)}:${bias.dtype}` : '');
+
+  if (x.rank < 1 || x.shape.some((d) => d === 0)) throw new ShapeError(`linear: x must be [...batch, M, K] with no empty dimension; got ${describe()}`);
+  if (x.dtype !== 'f32') throw new ShapeError(`linear: x must be f32; got ${describe()}`);
+  if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
+  if (weight.dtype !== 'f32' && weight.dtype !== 'f16') throw new ShapeError(`linear: weight must be f32 or f16; got ${describe()}`);
+  const [n, k] = weight.shape as [number, number];
+  if (x.shape[x.rank - 1] !== k) throw new ShapeError(`linear: x's last dimension must equal weight's K = ${k}; got ${describe()}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new ShapeError(`linear: bias must be [${n}] (weight's N); got ${describe()}`);
+  if (bias && bias.dtype !== 'f32' && bias.dtype !== 'f16') throw new ShapeError(`linear: bias must be f32 or f16; got ${describe()}`);
+  if (!(activation in ACTIVATIONS)) throw new ShapeError(`linear: unknown activation "${activation}"; use none, relu, gelu or quick_gelu`);
+
+  const rows = x.size / k;
+  const outShape = [...x.shape.slice(0, -1), n];
+  for (const [tensor, what] of [[x, 'x'], [weight, 'weight'], [bias, 'bias']] as const) {
+    if (tensor) gpu.checkBindable(tensor.byteLength, `linear: ${what} ${formatShape(tensor.shape)}:${tensor.dtype} (${describe()})`);
+  }
+  gpu.checkBindable(rows * n * 4, `linear: output ${formatShape(outShape)} (${describe()})`);
+  if (out) {
+    if (out.dtype !== 'f32' || out.size !== rows * n) {
+      throw new ShapeError(`linear: out ${formatShape(out.shape)}:${out.dtype} cannot hold the f32 result ${formatShape(outShape)} (${describe()})`);
+    }
+    if (out.buffer === x.buffer || out.buffer === weight.buffer || out.buffer === bias?.buffer) {
+      throw new ShapeError(`linear: out ${formatShape(out.shape)} shares its buffer with an input; write to a separate tensor (${describe()})`);
+    }
+  }
+
+  const variant = gemmVariant(options.variant ?? chosenVariantName(gpu));
+  const result = out ?? gpu.empty(outShape, 'f32', 'linear.out');
+  dispatchGemm(gpu, variant, x, weight, bias, ACTIVATIONS[activation], result, rows, k, n);
+  return result;
+}
+
+const dummyBias = new WeakMap<Gpu, Tensor>();
+
+function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor, bias: Tensor | undefined, activation: number,
+  y: Tensor, rows: number, k: number, n: number): void {
+  const vectorK = k % 4 === 0;
+  const f16 = weight.dtype === 'f16';
+  const io = f16 ? (vectorK ? ioF16x4Source : ioF16Source) : vectorK ? ioF32x4Source : ioF32Source;
+  const ioName = `${f16 ? 'f16' : 'f32'}${vectorK ? 'x4' : ''}`;
+  const helpers = variant.kind === 'register' ? registerBlocksSource : '';
+
+  let biasTensor = bias;
+  if (!biasTensor) {
+    biasTensor = dummyBias.get(gpu);
+    if (!biasTensor) dummyBias.set(gpu, (biasTensor = gpu.empty([1], 'f32', 'linear.noBias')));
+  }
+  const colGroups = Math.ceil(n / variant.colsPerWorkgroup);
+  const [rowGroups, rowGroupsZ] = linearWorkgroups(rows, variant.rowsPerWorkgroup, gpu.limits.maxComputeWorkgroupsPerDimension);
+  gpu.dispatch({
+    // The label is part of the pipeline cache key, and so must name everything that changes the source.
+    label: `gemm.${variant.name}.${ioName}`,
+    code: io + epilogueSource + helpers + variant.source,
+    constants: { ...variant.constants, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0 },
+    uniforms: new Uint32Array([rows, k, n, rowGroups]),
+    buffers: [x, weight, biasTensor, y],
+    workgroups: [colGroups, rowGroups, rowGroupsZ],
+  });
+}
+
+/**
+ * Times every candidate once on a representative shape and remembers the fastest for this adapter (in
+ * memory, for the life of the process); linear() uses it from then on unless a variant is forced.
+ * Candidates default to the register-blocked variants on software adapters and all but naive elsewhere.
+ */
+export async function autotuneGemm(gpu: Gpu, options: { m?: number; k?: number; n?: number; candidates?: string[] } = {}): Promise<{ name: string; ms: Record<string, number> }> {
+  const { m = 256, k = 1024, n = 1024 } = options;
+  const candidates = options.candidates ??
+    GEMM_VARIANTS.filter((v) => (gpu.isSoftware ? v.kind === 'register' : v.kind !== 'naive')).map((v) => v.name);
+  const x = gpu.upload(new Float32Array(m * k).fill(0.5), [m, k]);
+  const w = gpu.upload(new Float32Array(n * k).fill(0.25), [n, k]);
+  const y = gpu.empty([m, n], 'f32', 'autotune.out');
+  const ms: Record<string, number> = {};
+  try {
+    for (const name of candidates) {
+      linear(x, w, { out: y, variant: name }); // compile outside the timed pass
+      await gpu.sync();
+      const { ns } = await gpu.time(() => linear(x, w, { out: y, variant: name }));
+      ms[name] = ns / 1e6;
+    }
+  } finally {
+    x.release();
+    w.release();
+    y.release();
+  }
+  const name = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
+  tuned.set(gpu.adapterName, name);
+  return { name, ms };
+}
+
+/**
+ * Plain-TS reference, accumulated in float64: act(x·wᵀ + bias) for x [...batch, M, K], w [N, K].
+ * For f16 weights pass the same halves widened to floats.
+ */
+export function linearReference(x: ArrayLike<number>, xShape: readonly number[], w: ArrayLike<number>, wShape: readonly number[],
+  bias?: ArrayLike<number>, activation: Activation = 'none'): Float64Array {
+  const k = xShape[xShape.length - 1]!;
+  const [n, wk] = wShape as [number, number];
+  if (wk !== k) throw new ShapeError(`linearReference: x ${formatShape(xShape)} and w ${formatShape(wShape)} disagree on K`);
+  const rows = x.length / k;
+  const y = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < n; c++) {
+      let acc = bias ? bias[c]! : 0;
+      for (let i = 0; i < k; i++) acc += x[r * k + i]! * w[c * k + i]!;
+      y[r * n + c] = activateReference(acc, activation);
+    }
+  }
+  return y;
+}
+
+export function activateReference(v: number, activation: Activation): number {
+  switch (activation) {
+    case 'relu':
+      return v < 0 ? 0 : v;
+    case 'gelu':
+      return 0.5 * v * erfc(-v / Math.SQRT2);
+    case 'quick_gelu':
+      return v / (1 + Math.exp(-1.702 * v));
+    default:
+      return v;
+  }
+}
+
+/** erfc in float64: Maclaurin series for erf near 0, Lentz continued fraction in the tails (~1e-14). */
+export function erfc(z: number): number {
+  if (Number.isNaN(z)) return NaN;
+  if (Math.abs(z) < 2.5) {
+    let term = z;
+    let sum = z;
+    for (let i = 1; i < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); i++) {
+      term *= (-z * z) / i;
+      sum += term / (2 * i + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (z < 0) return 2 - erfc(-z);
+  // erfc(z) = exp(-z²)/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))), evaluated from the back.
+  let fraction = z;
+  for (let i = 60; i >= 1; i--) fraction = z + i / 2 / fraction;
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / fraction;
+}
