@@ -1,0 +1,323 @@
+/**
+ * CLIP's text tower, as transformers' CLIPTextModelWithProjection (text_embeds = get_text_features), for any
+ * HF CLIP text config (ViT-B/32, ViT-L/14, tiny test models):
+ *
+ *   ids [n, L] → token embedding + position embedding → N pre-norm encoder layers:
+ *        x += out_proj(causal attention(layer_norm1(x)))     (q, k, v fused into one [3D, D] linear)
+ *        x += fc2(act(fc1(layer_norm2(x))))                  (act = quick_gelu or gelu, per hidden_act)
+ *   → final_layer_norm → the end token's row → text_projection (no bias) → [n, projection_dim]
+ *
+ * The features are not normalized (as HF); l2Normalize them before cosine similarities.
+ *
+ * Two shortcuts that leave the result unchanged, both because attention is causal and everything after it
+ * is per token: rows after the latest end token in the batch never reach a pooled row, so the sequence is
+ * cut there (a 10-token prompt runs 10 positions, not 77); and the last layer finishes on the pooled rows
+ * alone once its attention has run.
+ */
+import { add } from '../kernels/add.js';
+import { attention } from '../kernels/attention.js';
+import { linear, type Activation } from '../kernels/gemm.js';
+import { layerNorm } from '../kernels/layernorm.js';
+import { gatherRows, tokenEmbedding } from '../kernels/token-embedding.js';
+import { GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { uploadWeight, type WeightSource } from '../weights/index.js';
+import type { TokenBatch } from './tokenizer.js';
+
+/** The fields of HF's CLIPTextConfig this model reads (HF names; HF defaults where a file may omit them). */
+export interface ClipTextConfig {
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  projection_dim: number;
+  /** Default 77. */
+  max_position_embeddings?: number;
+  /** Default 'quick_gelu' (every OpenAI CLIP); 'gelu' is the exact erf form. */
+  hidden_act?: string;
+  /** Default 1e-5. */
+  layer_norm_eps?: number;
+  /**
+   * Which row is pooled. 2 (OpenAI checkpoints' legacy value) pools the row of the largest id, as HF does
+   * for it; any other value pools the first row holding that id. Default 49407 (HF's default).
+   */
+  eos_token_id?: number;
+}
+
+/** Shapes of the common OpenAI checkpoints' text towers. */
+export const CLIP_TEXT_PRESETS = {
+  'ViT-B/32': { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, projection_dim: 512 },
+  'ViT-B/16': { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, projection_dim: 512 },
+  'ViT-L/14': { vocab_size: 49408, hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, projection_dim: 768 },
+} as const satisfies Record<string, ClipTextConfig>;
+
+const ACTIVATIONS: Record<string, Activation> = { quick_gelu: 'quick_gelu', gelu: 'gelu' };
+const LEGACY_EOS = 2;
+
+/**
+ * Reads a text config from HF JSON: a CLIPTextConfig itself, or a full CLIPConfig (its `text_config`, with
+ * the top-level projection_dim when the text part leaves it out, as CLIPConfig does).
+ */
+export function parseClipTextConfig(json: unknown): Required<ClipTextConfig> {
+  if (typeof json !== 'object' || json === null) throw new GeolensError(`CLIP text config: expected a JSON object, got ${typeof json}`);
+  const top = json as Record<string, unknown>;
+  const text = (typeof top.text_config === 'object' && top.text_config !== null ? top.text_config : top) as Record<string, unknown>;
+  const number = (name: keyof ClipTextConfig, fallback: unknown): number => {
+    const value = text[name] ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new GeolensError(`CLIP text config: '${name}' must be a number, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  return resolveConfig({
+    vocab_size: number('vocab_size', 49408),
+    hidden_size: number('hidden_size', 512),
+    intermediate_size: number('intermediate_size', 2048),
+    num_hidden_layers: number('num_hidden_layers', 12),
+    num_attention_heads: number('num_attention_heads', 8),
+    projection_dim: number('projection_dim', top.projection_dim ?? 512),
+    max_position_embeddings: number('max_position_embeddings', 77),
+    hidden_act: typeof text.hidden_act === 'string' ? text.hidden_act : 'quick_gelu',
+    layer_norm_eps: number('layer_norm_eps', 1e-5),
+    eos_token_id: number('eos_token_id', 49407),
+  });
+}
+
+function resolveConfig(config: ClipTextConfig): Required<ClipTextConfig> {
+  const full: Required<ClipTextConfig> = { max_position_embeddings: 77, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, eos_token_id: 49407, ...config };
+  const positive = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_attention_heads', 'projection_dim', 'max_position_embeddings'] as const;
+  for (const name of positive) {
+    if (!Number.isInteger(full[name]) || full[name] < 1) throw new GeolensError(`CLIP text config: ${name} must be a positive integer, got ${full[name]}`);
+  }
+  if (!Number.isInteger(full.num_hidden_layers) || full.num_hidden_layers < 0) {
+    throw new GeolensError(`CLIP text config: num_hidden_layers must be a non-negative integer, got ${full.num_hidden_layers}`);
+  }
+  if (full.hidden_size % full.num_attention_heads !== 0) {
+    throw new GeolensError(`CLIP text config: hidden_size ${full.hidden_size} is not divisible by num_attention_heads ${full.num_attention_heads}`);
+  }
+  if (!(full.hidden_act in ACTIVATIONS)) {
+    throw new GeolensError(`CLIP text config: hidden_act '${full.hidden_act}' is not supported (use ${Object.keys(ACTIVATIONS).join(' or ')})`);
+  }
+  if (!(full.layer_norm_eps >= 0)) throw new GeolensError(`CLIP text config: layer_norm_eps must be ≥ 0, got ${full.layer_norm_eps}`);
+  return full;
+}
+
+/**
+ * Floating-point operations for n texts of `length` positions, a multiply-add counted as 2: every linear
+ * and attention's two products (a causal kernel may skip half of those; norms and adds left out).
+ */
+export function clipTextFlops(config: ClipTextConfig, n = 1, length = config.max_position_embeddings ?? 77): number {
+  const { hidden_size: d, intermediate_size: inner, num_hidden_layers: layers, projection_dim: proj } = config;
+  const layer = 2 * length * d * 3 * d + 2 * 2 * length * length * d + 2 * length * d * d + 2 * 2 * length * d * inner;
+  return n * (layers * layer + 2 * d * proj);
+}
+
+/**
+ * Per row of ids [n, length], the row HF pools: the first largest id when eosTokenId is 2 (legacy), else
+ * the first position holding eosTokenId (0 when there is none, as torch's argmax of all zeros).
+ */
+export function pooledPositions(ids: Int32Array, length: number, eosTokenId: number): Int32Array {
+  const rows = ids.length / length;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const row = ids.subarray(r * length, (r + 1) * length);
+    let best = 0;
+    if (eosTokenId === LEGACY_EOS) {
+      for (let i = 1; i < length; i++) if (row[i]! > row[best]!) best = i;
+    } else {
+      const found = row.indexOf(eosTokenId);
+      best = found < 0 ? 0 : found;
+    }
+    out[r] = best;
+  }
+  return out;
+}
+
+interface EncoderLayer {
+  norm1: [Tensor, Tensor];
+  qkvWeight: Tensor;
+  qkvBias: Tensor;
+  outWeight: Tensor;
+  outBias: Tensor;
+  norm2: [Tensor, Tensor];
+  fc1Weight: Tensor;
+  fc1Bias: Tensor;
+  fc2Weight: Tensor;
+  fc2Bias: Tensor;
+}
+
+export interface ClipTextLoadOptions {
+  /**
+   * Storage of the token embedding and the matrices (attention, MLP, projection): f32, or packed f16 at half
+   * the memory (ViT-L/14's text tower: 246 MB instead of 492 MB). Default f32.
+   */
+  dtype?: 'f32' | 'f16';
+}
+
+export class ClipTextModel {
+  readonly config: Required<ClipTextConfig>;
+  private readonly activation: Activation;
+  private released = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    config: Required<ClipTextConfig>,
+    private readonly tokenTable: Tensor,
+    private readonly positions: Tensor,
+    private readonly layers: EncoderLayer[],
+    private readonly finalNorm: [Tensor, Tensor],
+    private readonly projection: Tensor,
+  ) {
+    this.config = config;
+    this.activation = ACTIVATIONS[config.hidden_act]!;
+  }
+
+  /**
+   * Uploads the text tower from HF-named weights (`text_model.*`, `text_projection.weight`; a full CLIPModel
+   * checkpoint has the same names). Every tensor's shape is checked against the config; a missing or
+   * misshapen tensor throws naming it. Layer norms, biases and position embeddings stay f32.
+   */
+  static async load(gpu: Gpu, weights: WeightSource, config: ClipTextConfig, options: ClipTextLoadOptions = {}): Promise<ClipTextModel> {
+    const c = resolveConfig(config);
+    const matrixType = options.dtype ?? 'f32';
+    if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipTextModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
+    if (matrixType === 'f16' && c.hidden_size % 2 !== 0) {
+      throw new GeolensError(`ClipTextModel.load: f16 storage needs an even hidden_size, got ${c.hidden_size}`);
+    }
+    const d = c.hidden_size;
+    const loaded: Tensor[] = [];
+    const get = async (name: string, shape: number[], dtype: 'f32' | 'f16' = 'f32') => {
+      const tensor = await uploadWeight(gpu, weights, name, { shape, dtype });
+      loaded.push(tensor);
+      return tensor;
+    };
+    const norm = async (prefix: string): Promise<[Tensor, Tensor]> => [await get(`${prefix}.weight`, [d]), await get(`${prefix}.bias`, [d])];
+    /** q, k and v stacked along the first dimension: one [3D, …] tensor, so attention reads one linear's output. */
+    const stacked = async (attn: string, suffix: 'weight' | 'bias', dtype: 'f32' | 'f16') => {
+      const shape = suffix === 'weight' ? [d, d] : [d];
+      const parts = [await get(`${attn}.q_proj.${suffix}`, shape, dtype), await get(`${attn}.k_proj.${suffix}`, shape, dtype),
+        await get(`${attn}.v_proj.${suffix}`, shape, dtype)];
+      const fused = gpu.empty([3 * shape[0]!, ...shape.slice(1)], dtype, `${attn}.qkv_proj.${suffix}`);
+      loaded.push(fused);
+      parts.forEach((part, i) => gpu.copy(part.buffer, 0, fused.buffer, i * part.byteLength, part.byteLength));
+      // The copies are recorded ahead of any later use of these buffers, so they can go back to the pool now.
+      for (const part of parts) {
+        part.release();
+        loaded.splice(loaded.indexOf(part), 1);
+      }
+      return fused;
+    };
+
+    try {
+      const tokenTable = await get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], matrixType);
+      const positions = await get('text_model.embeddings.position_embedding.weight', [c.max_position_embeddings, d]);
+      const layers: EncoderLayer[] = [];
+      for (let i = 0; i < c.num_hidden_layers; i++) {
+        const prefix = `text_model.encoder.layers.${i}`;
+        const attn = `${prefix}.self_attn`;
+        layers.push({
+          norm1: await norm(`${prefix}.layer_norm1`),
+          qkvWeight: await stacked(attn, 'weight', matrixType),
+          qkvBias: await stacked(attn, 'bias', 'f32'),
+          outWeight: await get(`${attn}.out_proj.weight`, [d, d], matrixType),
+          outBias: await get(`${attn}.out_proj.bias`, [d]),
+          norm2: await norm(`${prefix}.layer_norm2`),
+          fc1Weight: await get(`${prefix}.mlp.fc1.weight`, [c.intermediate_size, d], matrixType),
+          fc1Bias: await get(`${prefix}.mlp.fc1.bias`, [c.intermediate_size]),
+          fc2Weight: await get(`${prefix}.mlp.fc2.weight`, [d, c.intermediate_size], matrixType),
+          fc2Bias: await get(`${prefix}.mlp.fc2.bias`, [d]),
+        });
+      }
+      const finalNorm = await norm('text_model.final_layer_norm');
+      const projection = await get('text_projection.weight', [c.projection_dim, d], matrixType);
+      await gpu.sync();
+      return new ClipTextModel(gpu, c, tokenTable, positions, layers, finalNorm, projection);
+    } catch (error) {
+      for (const tensor of loaded) tensor.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Token ids → text features [n, projection_dim]. `tokens` is a ClipTokenizer.tokenizeBatch result, or ids
+   * [n, max_position_embeddings] row-major (ClipTokenizer.tokenize). Ids are checked on the host.
+   */
+  textFeatures(tokens: Int32Array | TokenBatch): Tensor {
+    if (this.released) throw new GeolensError('ClipTextModel: used after release()');
+    const c = this.config;
+    const ids = tokens instanceof Int32Array ? tokens : tokens.ids;
+    const length = tokens instanceof Int32Array ? c.max_position_embeddings : tokens.contextLength;
+    if (length > c.max_position_embeddings) {
+      throw new ShapeError(`ClipTextModel.textFeatures: rows of ${length} tokens exceed max_position_embeddings ${c.max_position_embeddings}`);
+    }
+    if (ids.length === 0 || ids.length % length !== 0) {
+      throw new ShapeError(`ClipTextModel.textFeatures: ${ids.length} ids is not a whole, non-zero number of rows of ${length}`);
+    }
+    const n = ids.length / length;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!(id >= 0 && id < c.vocab_size)) {
+        throw new ShapeError(`ClipTextModel.textFeatures: id ${id} at row ${Math.floor(i / length)}, position ${i % length} is outside the vocabulary [0, ${c.vocab_size})`);
+      }
+    }
+
+    const pooled = pooledPositions(ids, length, c.eos_token_id);
+    const used = pooled.reduce((a, b) => Math.max(a, b), 0) + 1;
+    const trimmed = new Int32Array(n * used);
+    for (let r = 0; r < n; r++) trimmed.set(ids.subarray(r * length, r * length + used), r * used);
+    const pooledRows = Int32Array.from(pooled, (p, r) => r * used + p);
+    // Uploads first: a host write flushes, and everything below is then recorded into one submit.
+    const idTensor = this.gpu.upload(trimmed, [n, used], 'i32', 'clipText.ids');
+    const rowTensor = this.gpu.upload(pooledRows, [n], 'i32', 'clipText.pooledRows');
+    const d = c.hidden_size;
+    const eps = c.layer_norm_eps;
+    const pick = (x: Tensor) => {
+      const rows = gatherRows(x.reshape([n * used, d]), rowTensor);
+      x.release();
+      return rows;
+    };
+
+    let hidden = tokenEmbedding(idTensor, this.tokenTable, this.positions);
+    idTensor.release();
+    const last = this.layers.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const layer = this.layers[i]!;
+      const normed = layerNorm(hidden, layer.norm1[0], layer.norm1[1], eps);
+      const qkv = linear(normed, layer.qkvWeight, { bias: layer.qkvBias });
+      normed.release();
+      let attended = attention(qkv, c.num_attention_heads, { causal: true });
+      qkv.release();
+      if (i === last) {
+        attended = pick(attended);
+        hidden = pick(hidden);
+      }
+      const projected = linear(attended, layer.outWeight, { bias: layer.outBias });
+      attended.release();
+      const mid = add(hidden, projected);
+      hidden.release();
+      projected.release();
+      const normed2 = layerNorm(mid, layer.norm2[0], layer.norm2[1], eps);
+      const up = linear(normed2, layer.fc1Weight, { bias: layer.fc1Bias, activation: this.activation });
+      normed2.release();
+      const down = linear(up, layer.fc2Weight, { bias: layer.fc2Bias });
+      up.release();
+      hidden = add(mid, down);
+      mid.release();
+      down.release();
+    }
+    if (last < 0) hidden = pick(hidden);
+    rowTensor.release();
+    const normed = layerNorm(hidden, this.finalNorm[0], this.finalNorm[1], eps);
+    hidden.release();
+    const features = linear(normed, this.projection);
+    normed.release();
+    return features;
+  }
+
+  /** Gives every weight back to the pool. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const all = [this.tokenTable, this.positions, ...this.finalNorm, this.projection];
+    for (const l of this.layers) all.push(...l.norm1, l.qkvWeight, l.qkvBias, l.outWeight, l.outBias, ...l.norm2, l.fc1Weight, l.fc1Bias, l.fc2Weight, l.fc2Bias);
+    for (const tensor of all) tensor.release();
+  }
+}
