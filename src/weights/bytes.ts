@@ -107,6 +107,8 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export interface HttpOptions {
   fetch?: FetchLike;
   headers?: Record<string, string>;
+  /** Bytes fetched by the first request and kept (headers are read from them); default 64 KiB. */
+  prefixBytes?: number;
 }
 
 /** The first request fetches this much, which covers most headers in one round trip. */
@@ -129,9 +131,10 @@ export class HttpByteSource implements ByteSource {
   static async open(url: string, options: HttpOptions = {}): Promise<HttpByteSource> {
     const fetcher = options.fetch ?? ((input, init) => fetch(input, init));
     const headers = options.headers ?? {};
+    const prefixBytes = Math.max(1, options.prefixBytes ?? HTTP_PREFIX);
     let response: Response;
     try {
-      response = await fetcher(url, { headers: { ...headers, Range: `bytes=0-${HTTP_PREFIX - 1}` } });
+      response = await fetcher(url, { headers: { ...headers, Range: `bytes=0-${prefixBytes - 1}` } });
     } catch (error) {
       throw new WeightsError(`cannot fetch ${url}: ${(error as Error).message}`);
     }
@@ -150,10 +153,10 @@ export class HttpByteSource implements ByteSource {
     const range = parseContentRange(response.headers.get('content-range'));
     if (!range || range.start !== 0) {
       await response.body?.cancel();
-      throw new WeightsError(`${url}: missing or unexpected Content-Range '${response.headers.get('content-range')}' in answer to bytes=0-${HTTP_PREFIX - 1}`);
+      throw new WeightsError(`${url}: missing or unexpected Content-Range '${response.headers.get('content-range')}' in answer to bytes=0-${prefixBytes - 1}`);
     }
     const prefix = new Uint8Array(await response.arrayBuffer());
-    const expected = Math.min(HTTP_PREFIX, range.total);
+    const expected = Math.min(prefixBytes, range.total);
     if (prefix.byteLength !== expected) throw new WeightsError(`${url}: got ${prefix.byteLength} bytes for the first range, expected ${expected}`);
     const validator = response.headers.get('etag') ?? response.headers.get('last-modified');
     return new HttpByteSource(url, range.total, prefix, fetcher, headers, validator);

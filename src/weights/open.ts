@@ -9,6 +9,8 @@ export interface OpenOptions {
   fetch?: FetchLike;
   /** Extra HTTP headers, e.g. { Authorization: 'Bearer …' } for gated Hugging Face repos. */
   headers?: Record<string, string>;
+  /** Bytes of a URL fetched up front and kept for header reads (default 64 KiB). */
+  prefixBytes?: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function openBytes(location: string | URL | Uint8Array | Blob, opti
   if (location instanceof Uint8Array) return new MemoryByteSource(location);
   if (typeof Blob !== 'undefined' && location instanceof Blob) return new BlobByteSource(location, (location as File).name || '<blob>');
   const text = location instanceof URL ? location.href : (location as string);
-  if (/^https?:\/\//i.test(text)) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers });
+  if (/^https?:\/\//i.test(text)) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });
   if (text.startsWith('file://')) return FileByteSource.open(decodeURIComponent(new URL(text).pathname));
   return FileByteSource.open(text);
 }
