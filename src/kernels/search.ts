@@ -1,0 +1,345 @@
+import tileSource from '../../shaders/search-tile.wgsl';
+import mergeSource from '../../shaders/search-merge.wgsl';
+import { floatsToHalves, formatShape, GeolensError, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+
+/**
+ * Gallery search: GeoCLIP scores every gallery row, logits[q, j] = scale · dot(query[q], gallery[j]), then
+ * takes softmax over all j and the top k. Queries and gallery rows are expected to be L2-normalized already
+ * (the gallery once, when it is built), so the dot product is the cosine.
+ *
+ * Two passes, one submit: search-tile.wgsl scores a range of rows per workgroup and keeps a sorted top-k and
+ * a (max, Σ exp) partial per query; search-merge.wgsl folds those partials FAN_IN at a time until one
+ * remains per query. Only Q·k logits, rows and Q stats come back to the host.
+ */
+
+/** Largest k a search supports (the per-workgroup lists live in workgroup memory). */
+export const SEARCH_MAX_K = 256;
+
+const WORKGROUP_SIZE = 64;
+const MAX_QUERY_BLOCK = 8;
+const CANDIDATE_CAPACITY = 256;
+const FAN_IN = 16;
+const NO_ROW = 0xffffffff;
+
+export interface SearchOptions {
+  /** How many best rows to return per query (1 ≤ k ≤ min(SEARCH_MAX_K, gallery rows)). */
+  k: number;
+  /** Multiplies every dot product: exp(logit_scale) in GeoCLIP (≈ 39.7). */
+  scale: number;
+  /** Gallery rows each thread scores per tile (1–4); a tuning knob for benchmarks. */
+  rowsPerThread?: number;
+  /** Tiles of WORKGROUP_SIZE · rowsPerThread rows per workgroup; a tuning knob for benchmarks. */
+  tilesPerWorkgroup?: number;
+}
+
+export interface SearchResult {
+  k: number;
+  queries: number;
+  /** [Q, k] global gallery rows (chunk offsets included), best first; equal logits by lower row. */
+  indices: Uint32Array;
+  /** [Q, k] scale · cos. */
+  logits: Float32Array;
+  /** [Q, k] exp(logit - logSumExp): softmax over the whole gallery. */
+  probabilities: Float32Array;
+  /** [Q] log Σ_j exp(logits[q, j]) over every gallery row. */
+  logSumExp: Float32Array;
+}
+
+/** A query or gallery value is NaN or ±Inf; the message names the query row (or says it is the gallery). */
+export class NonFiniteError extends GeolensError {
+  override name = 'NonFiniteError';
+}
+
+/** What dispatchSearch leaves on the GPU: one merged list per query, not yet read back. */
+export interface SearchPartials {
+  queries: number;
+  k: number;
+  /** [1, Q, k] f32 logits. */
+  values: Tensor;
+  /** [1, Q, k] u32 global rows. */
+  rows: Tensor;
+  /** [1, Q, 4] f32: (max, Σ exp(logit - max), non-finite flag, 0). */
+  stats: Tensor;
+  release(): void;
+}
+
+/**
+ * Top-k rows of the gallery for each query, with their logits and softmax probabilities over the whole
+ * gallery. `gallery` is one [N, D] tensor or several chunks (rows numbered across chunks in order), each f32
+ * or packed f16; queries are [Q, D] f32. NaN/Inf in a query rejects with the query row named.
+ */
+export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Tensor[], options: SearchOptions): Promise<SearchResult> {
+  const partials = dispatchSearch(queries, gallery, options);
+  const gpu = queries.gpu;
+  try {
+    const [logits, rowBytes, stats] = [await gpu.read(partials.values), await gpu.readRaw(partials.rows), await gpu.read(partials.stats)];
+    const q = partials.queries;
+    const k = partials.k;
+    for (let i = 0; i < q; i++) {
+      if (stats[i * 4 + 2]! !== 0) await throwNonFinite(queries, i);
+    }
+    const logSumExp = new Float32Array(q);
+    const probabilities = new Float32Array(q * k);
+    for (let i = 0; i < q; i++) {
+      const lse = stats[i * 4]! + Math.log(stats[i * 4 + 1]!);
+      logSumExp[i] = lse;
+      for (let j = 0; j < k; j++) probabilities[i * k + j] = Math.exp(logits[i * k + j]! - lse);
+    }
+    return { k, queries: q, indices: new Uint32Array(rowBytes, 0, q * k), logits, probabilities, logSumExp };
+  } finally {
+    partials.release();
+  }
+}
+
+/** Validates and records both passes without reading anything back (searchTopK and the benchmark use it). */
+export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tensor[], options: SearchOptions): SearchPartials {
+  const chunks: readonly Tensor[] = Array.isArray(gallery) ? gallery : [gallery as Tensor];
+  const { k, scale } = options;
+  const rowsPerThread = options.rowsPerThread ?? 4;
+  const tilesPerWorkgroup = options.tilesPerWorkgroup ?? 4;
+  if (queries.rank !== 2 || queries.dtype !== 'f32') throw new ShapeError(`search: queries must be [Q, D] f32, got ${queries}`);
+  const [queryCount, dim] = queries.shape as [number, number];
+  if (chunks.length === 0) throw new ShapeError('search: the gallery is empty (no chunks given)');
+  let totalRows = 0;
+  chunks.forEach((chunk, c) => {
+    const what = chunks.length > 1 ? `gallery chunk ${c}` : 'gallery';
+    if (chunk.gpu !== queries.gpu) throw new ShapeError(`search: ${what} lives on another device than the queries`);
+    if (chunk.rank !== 2 || (chunk.dtype !== 'f32' && chunk.dtype !== 'f16')) {
+      throw new ShapeError(`search: ${what} must be [N, D] f32 or f16, got ${chunk}`);
+    }
+    if (chunk.shape[1] !== dim) {
+      throw new ShapeError(`search: ${what} ${formatShape(chunk.shape)} has D = ${chunk.shape[1]}, queries ${formatShape(queries.shape)} have D = ${dim}`);
+    }
+    totalRows += chunk.shape[0]!;
+  });
+  if (dim % 4 !== 0 || (dim % 8 !== 0 && chunks.some((c) => c.dtype === 'f16'))) {
+    throw new ShapeError(`search: D = ${dim} must be a multiple of 4 (8 for f16 galleries); queries ${formatShape(queries.shape)}`);
+  }
+  checkK(k, totalRows);
+  if (!Number.isFinite(scale)) throw new ShapeError(`search: scale must be finite, got ${scale}`);
+  if (!Number.isInteger(rowsPerThread) || rowsPerThread < 1 || rowsPerThread > 4) throw new ShapeError(`search: rowsPerThread must be 1..4, got ${rowsPerThread}`);
+  if (!Number.isInteger(tilesPerWorkgroup) || tilesPerWorkgroup < 1) throw new ShapeError(`search: tilesPerWorkgroup must be a positive integer, got ${tilesPerWorkgroup}`);
+  if (totalRows >= NO_ROW) throw new ShapeError(`search: ${totalRows} gallery rows do not fit u32 row numbers`);
+
+  const gpu = queries.gpu;
+  const rowsPerWorkgroup = WORKGROUP_SIZE * rowsPerThread * tilesPerWorkgroup;
+  const workgroupsPerChunk = chunks.map((chunk) => Math.ceil(chunk.shape[0]! / rowsPerWorkgroup));
+  let lists = workgroupsPerChunk.reduce((a, b) => a + b, 0);
+  let values = gpu.empty([lists, queryCount, k], 'f32', 'search.values');
+  let rows = gpu.empty([lists, queryCount, k], 'u32', 'search.rows');
+  let stats = gpu.empty([lists, queryCount, 4], 'f32', 'search.stats');
+
+  const params = new ArrayBuffer(48);
+  const words = new Uint32Array(params);
+  const floats = new Float32Array(params);
+  let partialOffset = 0;
+  let rowOffset = 0;
+  chunks.forEach((chunk, c) => {
+    for (let queryOffset = 0; queryOffset < queryCount; queryOffset += MAX_QUERY_BLOCK) {
+      const queryBlock = Math.min(MAX_QUERY_BLOCK, queryCount - queryOffset);
+      words.set([chunk.shape[0]!, dim, queryCount, queryOffset, rowOffset, partialOffset, rowsPerWorkgroup, k]);
+      floats[8] = scale;
+      gpu.dispatch({
+        label: 'search-tile',
+        code: tileSource,
+        constants: {
+          WORKGROUP_SIZE,
+          ROWS_PER_THREAD: rowsPerThread,
+          QUERY_BLOCK: queryBlock,
+          K_CAPACITY: k <= 64 ? 64 : SEARCH_MAX_K,
+          CANDIDATE_CAPACITY,
+          GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0,
+        },
+        uniforms: new Uint8Array(params.slice(0)),
+        buffers: [queries, chunk, values, rows, stats],
+        workgroups: linearWorkgroups(workgroupsPerChunk[c]!, 1),
+      });
+    }
+    partialOffset += workgroupsPerChunk[c]!;
+    rowOffset += chunk.shape[0]!;
+  });
+
+  while (lists > 1) {
+    const outLists = Math.ceil(lists / FAN_IN);
+    const outValues = gpu.empty([outLists, queryCount, k], 'f32', 'search.values');
+    const outRows = gpu.empty([outLists, queryCount, k], 'u32', 'search.rows');
+    const outStats = gpu.empty([outLists, queryCount, 4], 'f32', 'search.stats');
+    gpu.dispatch({
+      label: 'search-merge',
+      code: mergeSource,
+      constants: { WORKGROUP_SIZE, FAN_IN },
+      uniforms: new Uint32Array([lists, queryCount, k, outLists]),
+      buffers: [values, rows, stats, outValues, outRows, outStats],
+      workgroups: linearWorkgroups(outLists * queryCount, WORKGROUP_SIZE),
+    });
+    values.release();
+    rows.release();
+    stats.release();
+    [values, rows, stats, lists] = [outValues, outRows, outStats, outLists];
+  }
+  const result = { values, rows, stats };
+  return {
+    queries: queryCount,
+    k,
+    ...result,
+    release() {
+      result.values.release();
+      result.rows.release();
+      result.stats.release();
+    },
+  };
+}
+
+function checkK(k: number, rows: number): void {
+  if (!Number.isInteger(k) || k < 1) throw new ShapeError(`search: k must be a positive integer, got ${k}`);
+  if (k > SEARCH_MAX_K) throw new ShapeError(`search: k = ${k} exceeds the supported maximum of ${SEARCH_MAX_K}`);
+  if (k > rows) throw new ShapeError(`search: k = ${k} is larger than the gallery (${rows} rows)`);
+}
+
+async function throwNonFinite(queries: Tensor, flagged: number): Promise<never> {
+  const dim = queries.shape[1]!;
+  const values = await queries.read();
+  for (let q = 0; q < queries.shape[0]!; q++) {
+    for (let d = 0; d < dim; d++) {
+      const v = values[q * dim + d]!;
+      if (!Number.isFinite(v)) throw new NonFiniteError(`search: query row ${q} holds ${v} at column ${d}`);
+    }
+  }
+  throw new NonFiniteError(`search: logits of query row ${flagged} are not finite although the queries are; the gallery holds NaN/Inf or values too large for f32`);
+}
+
+/**
+ * Rows per gallery chunk so that one chunk fits one storage binding of `maxBindingBytes`, and at most
+ * `maxRowsPerChunk` when given. Throws when a single row does not fit.
+ */
+export function galleryChunkRows(rows: number, dim: number, dtype: 'f32' | 'f16', maxBindingBytes: number, maxRowsPerChunk = Infinity): number {
+  const rowBytes = dim * (dtype === 'f16' ? 2 : 4);
+  const fit = Math.floor(maxBindingBytes / rowBytes);
+  if (fit < 1) throw new ShapeError(`search: one gallery row of D = ${dim} ${dtype} needs ${rowBytes} bytes, more than one binding holds (${maxBindingBytes} bytes)`);
+  if (!(maxRowsPerChunk >= 1)) throw new ShapeError(`search: maxRowsPerChunk must be at least 1, got ${maxRowsPerChunk}`);
+  return Math.max(1, Math.min(rows, fit, Math.floor(maxRowsPerChunk)));
+}
+
+/**
+ * Uploads an [rows, dim] gallery as chunk tensors, each small enough for one storage binding on this
+ * adapter (and at most maxRowsPerChunk rows), ready for searchTopK. f16 halves the bytes read per search.
+ */
+export function uploadGalleryChunks(gpu: Gpu, data: Float32Array, rows: number, dim: number, maxRowsPerChunk?: number, dtype: 'f32' | 'f16' = 'f32'): Tensor[] {
+  if (!Number.isInteger(rows) || !Number.isInteger(dim) || rows < 1 || dim < 1) throw new ShapeError(`search: gallery shape ${formatShape([rows, dim])} is empty or invalid`);
+  if (data.length !== rows * dim) throw new ShapeError(`search: gallery data holds ${data.length} values, not ${formatShape([rows, dim])} = ${rows * dim}`);
+  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const chunkRows = galleryChunkRows(rows, dim, dtype, maxBinding, maxRowsPerChunk);
+  const chunks: Tensor[] = [];
+  for (let first = 0; first < rows; first += chunkRows) {
+    const n = Math.min(chunkRows, rows - first);
+    const slice = data.subarray(first * dim, (first + n) * dim);
+    chunks.push(gpu.upload(dtype === 'f16' ? floatsToHalves(slice) : slice, [n, dim], dtype, 'search.gallery'));
+  }
+  return chunks;
+}
+
+/**
+ * Plain-TS search with float64 accumulation, fed row blocks in gallery order, so a gallery too big for
+ * memory can be checked as it is generated. searchTopKReference wraps it for galleries in hand.
+ */
+export class SearchReference {
+  private readonly queryCount: number;
+  private readonly best: { value: number; row: number }[][];
+  private readonly runMax: Float64Array;
+  private readonly runSum: Float64Array;
+  private rowsSeen = 0;
+
+  constructor(
+    private readonly queries: Float32Array,
+    private readonly dim: number,
+    private readonly options: SearchOptions,
+  ) {
+    if (!Number.isInteger(dim) || dim < 1 || queries.length % dim !== 0 || queries.length === 0) {
+      throw new ShapeError(`searchReference: ${queries.length} query values do not form rows of D = ${dim}`);
+    }
+    this.queryCount = queries.length / dim;
+    for (let q = 0; q < this.queryCount; q++) {
+      for (let d = 0; d < dim; d++) {
+        const v = queries[q * dim + d]!;
+        if (!Number.isFinite(v)) throw new NonFiniteError(`search: query row ${q} holds ${v} at column ${d}`);
+      }
+    }
+    this.best = Array.from({ length: this.queryCount }, () => []);
+    this.runMax = new Float64Array(this.queryCount).fill(-Infinity);
+    this.runSum = new Float64Array(this.queryCount);
+  }
+
+  /** Scores the next rows of the gallery ([n, D] row-major). */
+  addRows(block: Float32Array): void {
+    const { dim, queries } = this;
+    if (block.length % dim !== 0) throw new ShapeError(`searchReference: ${block.length} gallery values do not form rows of D = ${dim}`);
+    const n = block.length / dim;
+    const k = this.options.k;
+    for (let q = 0; q < this.queryCount; q++) {
+      const list = this.best[q]!;
+      const qBase = q * dim;
+      let m = this.runMax[q]!;
+      let s = this.runSum[q]!;
+      for (let i = 0; i < n; i++) {
+        const gBase = i * dim;
+        let dot = 0;
+        for (let d = 0; d < dim; d++) dot += queries[qBase + d]! * block[gBase + d]!;
+        const x = this.options.scale * dot;
+        if (!Number.isFinite(x)) throw new NonFiniteError(`search: logit of query row ${q} and gallery row ${this.rowsSeen + i} is ${x}`);
+        if (x > m) {
+          s = s * Math.exp(m - x) + 1;
+          m = x;
+        } else {
+          s += Math.exp(x - m);
+        }
+        // Rows arrive in increasing order, so an equal logit never displaces an earlier row.
+        if (list.length === k && x <= list[k - 1]!.value) continue;
+        let j = list.length === k ? k - 1 : list.length;
+        if (list.length < k) list.push({ value: x, row: 0 });
+        while (j > 0 && x > list[j - 1]!.value) {
+          list[j] = list[j - 1]!;
+          j--;
+        }
+        list[j] = { value: x, row: this.rowsSeen + i };
+      }
+      this.runMax[q] = m;
+      this.runSum[q] = s;
+    }
+    this.rowsSeen += n;
+  }
+
+  result(): SearchResult {
+    const { k } = this.options;
+    if (this.rowsSeen === 0) throw new ShapeError('search: the gallery is empty (no chunks given)');
+    checkK(k, this.rowsSeen);
+    const q = this.queryCount;
+    const out: SearchResult = {
+      k,
+      queries: q,
+      indices: new Uint32Array(q * k),
+      logits: new Float32Array(q * k),
+      probabilities: new Float32Array(q * k),
+      logSumExp: new Float32Array(q),
+    };
+    for (let i = 0; i < q; i++) {
+      const lse = this.runMax[i]! + Math.log(this.runSum[i]!);
+      out.logSumExp[i] = lse;
+      this.best[i]!.forEach(({ value, row }, j) => {
+        out.indices[i * k + j] = row;
+        out.logits[i * k + j] = value;
+        out.probabilities[i * k + j] = Math.exp(value - lse);
+      });
+    }
+    return out;
+  }
+}
+
+/** searchTopK in plain TS (float64): queries [Q, D], gallery [N, D] as one array or row-ordered chunks. */
+export function searchTopKReference(queries: Float32Array, gallery: Float32Array | readonly Float32Array[], dim: number, options: SearchOptions): SearchResult {
+  const reference = new SearchReference(queries, dim, options);
+  const chunks = gallery instanceof Float32Array ? [gallery] : gallery;
+  if (chunks.length === 0) throw new ShapeError('search: the gallery is empty (no chunks given)');
+  checkK(options.k, chunks.reduce((n, c) => n + Math.floor(c.length / dim), 0));
+  for (const chunk of chunks) reference.addRows(chunk);
+  return reference.result();
+}

@@ -1,0 +1,143 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { galleryChunkRows, NonFiniteError, searchTopK, searchTopKReference, uploadGalleryChunks, type SearchResult } from '../../src/kernels/search.js';
+import { floatsToHalves, halvesToFloats, ShapeError } from '../../src/runtime/index.js';
+import { testGpu } from '../support/gpu.js';
+import { assertClose, randomArray, seededRandom } from '../support/numeric.js';
+
+const GEOCLIP_SCALE = 39.7;
+
+function normalizeRows(data: Float32Array, dim: number): Float32Array {
+  for (let base = 0; base < data.length; base += dim) {
+    let sum = 0;
+    for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
+    const inv = 1 / Math.sqrt(sum);
+    for (let d = 0; d < dim; d++) data[base + d]! *= inv;
+  }
+  return data;
+}
+
+/** Queries near chosen gallery rows (a peaked softmax, as for a real photo) plus one unrelated query. */
+function queriesNear(gallery: Float32Array, dim: number, rows: number[], seed: number): Float32Array {
+  const noise = randomArray((rows.length + 1) * dim, seed);
+  const out = new Float32Array((rows.length + 1) * dim);
+  rows.forEach((row, q) => {
+    for (let d = 0; d < dim; d++) out[q * dim + d] = gallery[row * dim + d]! + 0.03 * noise[q * dim + d]!;
+  });
+  out.set(noise.subarray(rows.length * dim), rows.length * dim);
+  return normalizeRows(out, dim);
+}
+
+function assertSameResult(actual: SearchResult, expected: SearchResult, label: string): void {
+  assert.is(actual.k, expected.k);
+  assert.is(actual.queries, expected.queries);
+  assert.equal(Array.from(actual.indices), Array.from(expected.indices), `${label}: indices`);
+  assertClose(actual.logits, expected.logits, 0, 1e-5, `${label}: logits`);
+  assertClose(actual.logSumExp, expected.logSumExp, 1e-5, 0, `${label}: logSumExp`);
+  assertClose(actual.probabilities, expected.probabilities, 1e-5, 1e-7, `${label}: probabilities`);
+}
+
+test('small gallery: every k up to the row count, odd row counts, ties broken by lower row', async () => {
+  const gpu = await testGpu();
+  const dim = 8;
+  const rows = 517;
+  const gallery = normalizeRows(randomArray(rows * dim, 11), dim);
+  // Rows 3, 200 and 516 duplicate row 100: equal logits must come back in row order.
+  for (const copy of [3, 200, 516]) gallery.copyWithin(copy * dim, 100 * dim, 101 * dim);
+  const queries = queriesNear(gallery, dim, [100, 7, 516], 12);
+  const q = gpu.upload(queries, [4, dim]);
+  const g = gpu.upload(gallery, [rows, dim]);
+  for (const k of [1, 5, 64, 65, 256]) {
+    const expected = searchTopKReference(queries, gallery, dim, { k, scale: GEOCLIP_SCALE });
+    assertSameResult(await searchTopK(q, g, { k, scale: GEOCLIP_SCALE }), expected, `k=${k}`);
+  }
+  const top = await searchTopK(q, g, { k: 4, scale: GEOCLIP_SCALE });
+  assert.equal(Array.from(top.indices.subarray(0, 4)), [3, 100, 200, 516]);
+});
+
+test('more than 8 queries (two query blocks) and several tiling variants agree with the reference', async () => {
+  const gpu = await testGpu();
+  const dim = 16;
+  const rows = 3000;
+  const gallery = normalizeRows(randomArray(rows * dim, 21), dim);
+  const queries = queriesNear(gallery, dim, [0, 1, 2, 2999, 1500, 77, 78, 79, 80, 81], 22);
+  const expected = searchTopKReference(queries, gallery, dim, { k: 10, scale: 10 });
+  const q = gpu.upload(queries, [11, dim]);
+  const g = gpu.upload(gallery, [rows, dim]);
+  for (const [rowsPerThread, tilesPerWorkgroup] of [[1, 1], [2, 3], [4, 4], [3, 50]] as const) {
+    assertSameResult(await searchTopK(q, g, { k: 10, scale: 10, rowsPerThread, tilesPerWorkgroup }), expected, `${rowsPerThread}x${tilesPerWorkgroup}`);
+  }
+});
+
+test('f16 gallery matches the reference on the same half-rounded values', async () => {
+  const gpu = await testGpu();
+  const dim = 24;
+  const rows = 2000;
+  const gallery = halvesToFloats(floatsToHalves(normalizeRows(randomArray(rows * dim, 31), dim)));
+  const queries = queriesNear(gallery, dim, [5, 1999], 32);
+  const expected = searchTopKReference(queries, gallery, dim, { k: 20, scale: GEOCLIP_SCALE });
+  const chunks = uploadGalleryChunks(gpu, gallery, rows, dim, 700, 'f16');
+  assert.equal(chunks.map((c) => c.shape[0]), [700, 700, 600]);
+  assert.ok(chunks.every((c) => c.dtype === 'f16'));
+  assertSameResult(await searchTopK(gpu.upload(queries, [3, dim]), chunks, { k: 20, scale: GEOCLIP_SCALE }), expected, 'f16');
+});
+
+test('bad input: k out of range, empty gallery, D mismatch, non-finite scale', async () => {
+  const gpu = await testGpu();
+  const q = gpu.upload(new Float32Array(2 * 8).fill(0.25), [2, 8]);
+  const g = gpu.upload(new Float32Array(10 * 8).fill(0.1), [10, 8]);
+  const rejects = async (run: () => Promise<unknown>, pattern: RegExp) => {
+    try {
+      await run();
+    } catch (error) {
+      assert.instance(error, ShapeError);
+      assert.match((error as Error).message, pattern);
+      return;
+    }
+    assert.unreachable(`expected a ShapeError matching ${pattern}`);
+  };
+  await rejects(() => searchTopK(q, g, { k: 11, scale: 1 }), /k = 11 is larger than the gallery \(10 rows\)/);
+  await rejects(() => searchTopK(q, [g, g], { k: 21, scale: 1 }), /k = 21 is larger than the gallery \(20 rows\)/);
+  await rejects(() => searchTopK(q, g, { k: 0, scale: 1 }), /k must be a positive integer, got 0/);
+  await rejects(() => searchTopK(q, [], { k: 1, scale: 1 }), /gallery is empty/);
+  await rejects(() => searchTopK(q, gpu.upload(new Float32Array(10 * 12), [10, 12]), { k: 1, scale: 1 }), /\[10, 12\] has D = 12, queries \[2, 8\] have D = 8/);
+  await rejects(() => searchTopK(q, [g, gpu.upload(new Float32Array(4), [1, 4])], { k: 1, scale: 1 }), /gallery chunk 1 \[1, 4\]/);
+  await rejects(() => searchTopK(q, g, { k: 1, scale: NaN }), /scale must be finite/);
+  await rejects(async () => uploadGalleryChunks(gpu, new Float32Array(8), 2, 8), /holds 8 values, not \[2, 8\]/);
+  assert.throws(() => searchTopKReference(new Float32Array(8), new Float32Array(80), 8, { k: 11, scale: 1 }), /larger than the gallery/);
+});
+
+test('NaN in a query rejects naming the query row; NaN in the gallery rejects too', async () => {
+  const gpu = await testGpu();
+  const dim = 8;
+  const queries = normalizeRows(randomArray(3 * dim, 41), dim);
+  const gallery = normalizeRows(randomArray(300 * dim, 42), dim);
+  queries[2 * dim + 5] = NaN;
+  try {
+    await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1 });
+    assert.unreachable('NaN query accepted');
+  } catch (error) {
+    assert.instance(error, NonFiniteError);
+    assert.match((error as Error).message, /query row 2 holds NaN at column 5/);
+  }
+  assert.throws(() => searchTopKReference(queries, gallery, dim, { k: 3, scale: 1 }), /query row 2 holds NaN/);
+  queries[2 * dim + 5] = 0;
+  gallery[123 * dim] = NaN;
+  try {
+    await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1 });
+    assert.unreachable('NaN gallery accepted');
+  } catch (error) {
+    assert.instance(error, NonFiniteError);
+    assert.match((error as Error).message, /gallery holds NaN/);
+  }
+});
+
+test('chunk sizing follows the binding limit and names sizes when one row cannot fit', () => {
+  assert.is(galleryChunkRows(1_500_000, 512, 'f32', 1 << 30), 524_288);
+  assert.is(galleryChunkRows(1_500_000, 512, 'f16', 1 << 30), 1_048_576);
+  assert.is(galleryChunkRows(1_500_000, 512, 'f32', 1 << 30, 400_000), 400_000);
+  assert.is(galleryChunkRows(100, 512, 'f32', 1 << 30), 100);
+  assert.throws(() => galleryChunkRows(10, 512, 'f32', 1000), /D = 512 f32 needs 2048 bytes, more than one binding holds \(1000 bytes\)/);
+});
+
+test.run();
