@@ -1,0 +1,256 @@
+import { validateGps } from '../kernels/location-features.js';
+import { searchTopK, uploadGalleryChunks } from '../kernels/search.js';
+import { formatShape, GeolensError, ShapeError, type Tensor } from '../runtime/index.js';
+import type { GeoClip } from './geoclip.js';
+import { sha256Hex } from './location-encoder.js';
+
+/**
+ * The GPS gallery: candidate coordinates, their GeoCLIP location embeddings on the GPU (as chunks for
+ * searchTopK), and the cache that spares recomputing them (100k points is ~1.9 TFLOP of MLPs).
+ */
+export class Gallery {
+  constructor(
+    /** [size, 2] (lat, lon) in degrees, gallery order. */
+    readonly gps: Float32Array,
+    /** L2-normalized location embeddings, rows in gallery order across chunks. */
+    readonly chunks: Tensor[],
+    readonly dim: number,
+    /** Whether the embeddings came from the cache rather than the GPU. */
+    readonly fromCache: boolean,
+    readonly cacheKey: string,
+  ) {}
+
+  get size(): number {
+    return this.gps.length / 2;
+  }
+
+  release(): void {
+    for (const chunk of this.chunks) chunk.release();
+  }
+}
+
+/** Where embeddings are cached by key; implementations must never throw on a miss (return null). */
+export interface GalleryCache {
+  get(key: string): Promise<Float32Array | null>;
+  put(key: string, embeddings: Float32Array): Promise<void>;
+}
+
+export interface GalleryOptions {
+  /** Points embedded per GPU pass (memory: ~3 × rows × 4 KB of activations). Default 2048. */
+  chunkRows?: number;
+  /** Called after each embedded chunk, and once with done = total when loaded from cache. */
+  onProgress?: (done: number, total: number) => void;
+  /** false: no cache; a GalleryCache; default: a file under geolensCacheDir() in Node, Cache API in browsers. */
+  cache?: GalleryCache | false;
+  /** Storage of the search chunks: f16 halves the memory search reads. Default f32. */
+  dtype?: 'f32' | 'f16';
+  /** At most this many rows per search chunk (default: as many as one binding holds). */
+  maxRowsPerChunk?: number;
+}
+
+export interface Prediction {
+  lat: number;
+  lon: number;
+  /** Softmax over the whole gallery of scale · cosine. */
+  probability: number;
+  galleryIndex: number;
+}
+
+/**
+ * Parses a gallery CSV as GeoCLIP ships it (`LAT,LON` header, one point per line; other columns and
+ * column order are allowed). Returns [N, 2] (lat, lon). Throws naming the line for a bad number or a
+ * coordinate out of range, and when no point is given.
+ */
+export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Array {
+  const lines = text.split(/\r?\n/);
+  let first = 0;
+  while (first < lines.length && lines[first]!.trim() === '') first++;
+  if (first === lines.length) throw new GeolensError(`${what}: the gallery is empty (no lines)`);
+  const header = lines[first]!.split(',').map((h) => h.trim().replace(/^"|"$/g, '').toUpperCase());
+  let latColumn = header.indexOf('LAT');
+  let lonColumn = header.indexOf('LON');
+  if (latColumn < 0 || lonColumn < 0) {
+    const looksNumeric = header.length >= 2 && header.slice(0, 2).every((cell) => cell !== '' && Number.isFinite(Number(cell)));
+    if (!looksNumeric) throw new GeolensError(`${what}: line ${first + 1} must be a header naming LAT and LON columns, got '${lines[first]!.slice(0, 80)}'`);
+    // No header: plain "lat,lon" rows.
+    latColumn = 0;
+    lonColumn = 1;
+    first--;
+  }
+  const values: number[] = [];
+  for (let i = first + 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    const cells = line.split(',');
+    const lat = parseCell(cells[latColumn], 'LAT', i + 1, what);
+    const lon = parseCell(cells[lonColumn], 'LON', i + 1, what);
+    if (lat < -90 || lat > 90) throw new GeolensError(`${what}: line ${i + 1} has latitude ${lat}, outside [-90, 90]`);
+    if (lon < -180 || lon > 180) throw new GeolensError(`${what}: line ${i + 1} has longitude ${lon}, outside [-180, 180]`);
+    values.push(lat, lon);
+  }
+  if (values.length === 0) throw new GeolensError(`${what}: the gallery is empty (a header but no points)`);
+  return new Float32Array(values);
+}
+
+function parseCell(cell: string | undefined, column: string, line: number, what: string): number {
+  const text = cell?.trim().replace(/^"|"$/g, '') ?? '';
+  const value = text === '' ? NaN : Number(text);
+  if (!Number.isFinite(value)) throw new GeolensError(`${what}: line ${line} has ${cell === undefined ? 'no' : `'${text}' as`} ${column} value, not a finite number`);
+  return value;
+}
+
+/** Reads a gallery CSV from a Node path or an http(s)/file URL. */
+export async function readGalleryCsv(location: string | URL): Promise<Float32Array> {
+  const text = location instanceof URL ? location.href : location;
+  if (/^https?:\/\//i.test(text)) {
+    const response = await fetch(text);
+    if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
+    return parseGalleryCsv(await response.text(), `gallery ${text}`);
+  }
+  const { readFile } = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+  const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
+  return parseGalleryCsv(await readFile(path, 'utf8'), `gallery ${path}`);
+}
+
+/** The cache key: the location encoder's weight digest plus the gallery's coordinates. */
+export async function galleryCacheKey(model: GeoClip, gps: Float32Array): Promise<string> {
+  const tag = new TextEncoder().encode(`geolens-gallery-v1|${model.locationDigest}|`);
+  return sha256Hex([tag, new Uint8Array(gps.buffer, gps.byteOffset, gps.byteLength)]);
+}
+
+/**
+ * Embeds every gallery point with the model's location encoder (on the GPU, `chunkRows` at a time, with
+ * progress), or takes the embeddings from the cache when this model and gallery were seen before, and
+ * uploads them as search chunks.
+ */
+export async function buildGallery(model: GeoClip, gps: Float32Array, options: GalleryOptions = {}): Promise<Gallery> {
+  if (gps.length === 0) throw new GeolensError('gallery: the gallery is empty (0 points)');
+  validateGps(gps, 'gallery');
+  const chunkRows = options.chunkRows ?? 2048;
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new ShapeError(`gallery: chunkRows must be a positive integer, got ${chunkRows}`);
+  const size = gps.length / 2;
+  const dim = model.locationEncoder.embeddingSize;
+  const cache = options.cache === false ? null : (options.cache ?? (await defaultGalleryCache()));
+  const key = await galleryCacheKey(model, gps);
+
+  let embeddings = cache ? await cache.get(key) : null;
+  if (embeddings && embeddings.length !== size * dim) embeddings = null;
+  const fromCache = embeddings !== null;
+  if (embeddings) {
+    options.onProgress?.(size, size);
+  } else {
+    embeddings = new Float32Array(size * dim);
+    for (let first = 0; first < size; first += chunkRows) {
+      const rows = Math.min(chunkRows, size - first);
+      const chunk = model.locationEmbeddings(gps.subarray(2 * first, 2 * (first + rows)));
+      embeddings.set(await chunk.read(), first * dim);
+      chunk.release();
+      options.onProgress?.(first + rows, size);
+    }
+    if (cache) await cache.put(key, embeddings);
+  }
+  const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
+  return new Gallery(gps, chunks, dim, fromCache, key);
+}
+
+/**
+ * Top-k gallery points per image: imageEmbedding [B, D] (L2-normalized, from GeoClip.imageEmbeddings)
+ * → B lists of k predictions, best first, probabilities as softmax over the whole gallery.
+ */
+export async function predict(model: Pick<GeoClip, 'scale'>, imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]> {
+  if (!Number.isInteger(k) || k < 1) throw new ShapeError(`predict: k must be a positive integer, got ${k}`);
+  if (k > gallery.size) throw new ShapeError(`predict: k = ${k} is more than the gallery's ${gallery.size} points`);
+  if (imageEmbedding.rank !== 2 || imageEmbedding.shape[1] !== gallery.dim) {
+    throw new ShapeError(`predict: image embeddings must be [B, ${gallery.dim}], got ${formatShape(imageEmbedding.shape)}`);
+  }
+  const result = await searchTopK(imageEmbedding, gallery.chunks, { k, scale: model.scale });
+  const out: Prediction[][] = [];
+  for (let q = 0; q < result.queries; q++) {
+    const row: Prediction[] = [];
+    for (let j = 0; j < k; j++) {
+      const galleryIndex = result.indices[q * k + j]!;
+      row.push({ lat: gallery.gps[2 * galleryIndex]!, lon: gallery.gps[2 * galleryIndex + 1]!, probability: result.probabilities[q * k + j]!, galleryIndex });
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+const MAGIC = 0x4c41474c; // "LGAL" little-endian
+const VERSION = 1;
+const HEADER_BYTES = 16;
+
+/** Node: GEOLENS_CACHE_DIR, else $XDG_CACHE_HOME/geolens, else ~/.cache/geolens. */
+export async function geolensCacheDir(): Promise<string> {
+  const env = process.env;
+  if (env.GEOLENS_CACHE_DIR) return env.GEOLENS_CACHE_DIR;
+  const { homedir } = (await import(nodeSpecifier('node:os'))) as typeof import('node:os');
+  const { join } = (await import(nodeSpecifier('node:path'))) as typeof import('node:path');
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'geolens');
+}
+
+/**
+ * Files `<dir>/galleries/<key>.bin`: a 16-byte header (magic, version, rows × dim count) then f32 values.
+ * Written to a temporary name and renamed, so a crash never leaves a half file under the real name;
+ * a file that does not parse counts as a miss.
+ */
+export function fileGalleryCache(dir: string): GalleryCache {
+  const paths = async () => {
+    const path = (await import(nodeSpecifier('node:path'))) as typeof import('node:path');
+    return { folder: path.join(dir, 'galleries'), file: (key: string) => path.join(dir, 'galleries', `${key}.bin`) };
+  };
+  return {
+    async get(key) {
+      const fs = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+      const { file } = await paths();
+      let bytes: Uint8Array;
+      try {
+        bytes = await fs.readFile(file(key));
+      } catch {
+        return null;
+      }
+      if (bytes.byteLength < HEADER_BYTES || bytes.byteLength % 4 !== 0) return null;
+      const header = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + HEADER_BYTES));
+      if (header[0] !== MAGIC || header[1] !== VERSION || header[2] !== (bytes.byteLength - HEADER_BYTES) / 4) return null;
+      return new Float32Array(bytes.buffer.slice(bytes.byteOffset + HEADER_BYTES, bytes.byteOffset + bytes.byteLength));
+    },
+    async put(key, embeddings) {
+      const fs = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+      const { folder, file } = await paths();
+      await fs.mkdir(folder, { recursive: true });
+      const temporary = `${file(key)}.${process.pid}.tmp`;
+      const header = new Uint32Array([MAGIC, VERSION, embeddings.length, 0]);
+      await fs.writeFile(temporary, Buffer.concat([new Uint8Array(header.buffer), new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength)]));
+      await fs.rename(temporary, file(key));
+    },
+  };
+}
+
+/** Browsers: the Cache API under `geolens-galleries`; a cache the page may not use acts as always empty. */
+export function browserGalleryCache(): GalleryCache {
+  const url = (key: string) => `https://geolens.invalid/galleries/${key}`;
+  const open = async () => (typeof caches === 'undefined' ? null : caches.open('geolens-galleries').catch(() => null));
+  return {
+    async get(key) {
+      const cache = await open();
+      const response = await cache?.match(url(key));
+      if (!response) return null;
+      const bytes = await response.arrayBuffer();
+      return bytes.byteLength % 4 === 0 ? new Float32Array(bytes) : null;
+    },
+    async put(key, embeddings) {
+      const cache = await open();
+      await cache?.put(url(key), new Response(embeddings.slice().buffer, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
+    },
+  };
+}
+
+async function defaultGalleryCache(): Promise<GalleryCache> {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  return isNode ? fileGalleryCache(await geolensCacheDir()) : browserGalleryCache();
+}
+
+/** A variable specifier keeps browser bundlers from following Node-only imports. */
+function nodeSpecifier(name: string): string {
+  return name;
+}

@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildGallery, fileGalleryCache, parseGalleryCsv, predict } from '../../src/model/gallery.js';
+import { GeoClip } from '../../src/model/geoclip.js';
+import { GeolensError, ShapeError } from '../../src/runtime/index.js';
+import { openWeights } from '../../src/weights/index.js';
+import { testGpu } from '../support/gpu.js';
+import { DATA, ensureLocationFixtures, GENERATED, readFixture } from './geoclip-fixtures.js';
+
+test('gallery CSV: header in any column order, CRLF, blank lines, headerless rows', () => {
+  assert.equal([...parseGalleryCsv('LAT,LON\n1.5,2\n-3,4\n')], [1.5, 2, -3, 4]);
+  assert.equal([...parseGalleryCsv('id,lon,lat\r\n7,10,20\r\n\r\n8,-170,-80\r\n')], [20, 10, -80, -170]);
+  assert.equal([...parseGalleryCsv('45,90\n-45,-90')], [45, 90, -45, -90]);
+});
+
+test('gallery CSV: bad rows, out-of-range coordinates and empty galleries are named', () => {
+  const fails = (text: string, pattern: RegExp) =>
+    assert.throws(() => parseGalleryCsv(text), (e: Error) => e instanceof GeolensError && pattern.test(e.message));
+  fails('LAT,LON\n1,2\n3,abc\n', /line 3 has 'abc' as LON value, not a finite number/);
+  fails('LAT,LON\n1,2\n3\n', /line 3 has no LON value/);
+  fails('LAT,LON\nNaN,2\n', /line 2 has 'NaN' as LAT value/);
+  fails('LAT,LON\n1,2\n90.5,0\n', /line 3 has latitude 90.5, outside \[-90, 90\]/);
+  fails('LAT,LON\n1,181\n', /line 2 has longitude 181/);
+  fails('LAT,LON\n', /empty \(a header but no points\)/);
+  fails('', /empty \(no lines\)/);
+  fails('latitude,longitude\n1,2\n', /line 1 must be a header naming LAT and LON/);
+});
+
+test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch softmax+topk; cache reload', async () => {
+  ensureLocationFixtures();
+  const gpu = await testGpu();
+  const [imageMlp, logitScale, locationEncoder] = await Promise.all([
+    openWeights(`${DATA}/image_encoder_mlp_weights.pth`),
+    openWeights(`${DATA}/logit_scale_weights.pth`),
+    openWeights(`${GENERATED}/geoclip-location-encoder-narrow.safetensors`),
+  ]);
+  const model = await GeoClip.load(gpu, { imageMlp, logitScale, locationEncoder });
+  const fixture = await readFixture(`${GENERATED}/geoclip-pipeline-5000.safetensors`);
+  const gps = parseGalleryCsv(readFileSync(`${DATA}/coordinates_100K.csv`, 'utf8')).subarray(0, 10000);
+  assert.equal([...gps.subarray(0, 20)], [...fixture.gps!.subarray(0, 20)]);
+
+  const dir = mkdtempSync(join(tmpdir(), 'geolens-gallery-'));
+  try {
+    const progress: number[] = [];
+    const warm = await buildGallery(model, gps.subarray(0, 200), { cache: false });
+    warm.release();
+    let started = performance.now();
+    const gallery = await buildGallery(model, gps, { chunkRows: 2000, cache: fileGalleryCache(dir), onProgress: (done) => progress.push(done) });
+    const buildSeconds = (performance.now() - started) / 1000;
+    assert.equal(progress, [2000, 4000, 5000]);
+    assert.is(gallery.size, 5000);
+    assert.is(gallery.fromCache, false);
+
+    const images = model.imageEmbeddings(gpu.upload(fixture.input!, [3, 768]));
+    const predictions = await predict(model, images, gallery, 5);
+    let worst = 0;
+    predictions.forEach((row, q) =>
+      row.forEach((p, j) => {
+        assert.is(p.galleryIndex, fixture.topk_index![q * 5 + j], `image ${q} rank ${j}`);
+        assert.is(p.lat, gps[2 * p.galleryIndex]);
+        assert.is(p.lon, gps[2 * p.galleryIndex + 1]);
+        worst = Math.max(worst, Math.abs(p.probability - fixture.topk_probability![q * 5 + j]!));
+      }),
+    );
+    console.log(`  5,000-point gallery: built in ${buildSeconds.toFixed(1)} s; top-5 indices equal, max |Δprobability| = ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-5, `probabilities differ by ${worst}`);
+
+    started = performance.now();
+    const cached = await buildGallery(model, gps, { cache: fileGalleryCache(dir), onProgress: (done) => progress.push(done) });
+    console.log(`  reloaded from cache in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    assert.is(cached.fromCache, true);
+    assert.is(cached.cacheKey, gallery.cacheKey);
+    assert.is(progress.at(-1), 5000);
+    assert.equal(await predict(model, images, cached, 5), predictions);
+
+    // A different gallery is a different key.
+    const other = await buildGallery(model, gps.subarray(0, 128), { cache: fileGalleryCache(dir) });
+    assert.is(other.fromCache, false);
+    assert.is.not(other.cacheKey, gallery.cacheKey);
+
+    try {
+      await predict(model, images, other, 65);
+      assert.unreachable('k beyond the gallery');
+    } catch (error) {
+      assert.ok(error instanceof ShapeError && /k = 65 is more than the gallery's 64 points/.test((error as Error).message), String(error));
+    }
+    for (const bad of [new Float32Array(0), new Float32Array([1, 2, NaN, 3]), new Float32Array([1, 2, -91, 3])]) {
+      try {
+        await buildGallery(model, bad, { cache: false });
+        assert.unreachable('built a bad gallery');
+      } catch (error) {
+        assert.match((error as Error).message, /empty|row 1/);
+      }
+    }
+    gallery.release();
+    cached.release();
+    other.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    model.release();
+    await Promise.all([imageMlp.close(), logitScale.close(), locationEncoder.close()]);
+  }
+});
+
+test.run();
