@@ -8,3 +8,7 @@ export { uploadWeight, type UploadOptions } from './upload.js';
 export { PthSource } from './pth.js';
 export { ZipArchive, crc32 } from './zip.js';
 export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './pickle.js';
+export {
+  type ClipConfig, type ClipVisionConfig, type ClipTextConfig, parseClipConfig, parseClipVisionConfig, parseClipTextConfig,
+  clipVisionShapes, clipTextShapes, clipShapes, checkTensors, renameTensors, type TensorReport, type CheckOptions,
+} from './clip-config.js';

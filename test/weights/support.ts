@@ -55,3 +55,30 @@ export async function rejection(fn: () => Promise<unknown>): Promise<Error> {
   assert.unreachable('expected a rejection');
   throw new Error('unreachable');
 }
+
+/** A safetensors file in memory, written here independently of the reader (for malformed-input tests). */
+export function writeSafetensors(tensors: Record<string, { dtype: string; shape: number[]; data?: Uint8Array }>, extraHeader: Record<string, unknown> = {}): Uint8Array {
+  const sizes: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+  const header: Record<string, unknown> = {};
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const length = t.data?.byteLength ?? t.shape.reduce((a, b) => a * b, 1) * (sizes[t.dtype] ?? 4);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
+    blobs.push(t.data ?? new Uint8Array(length).map((_, i) => (i * 37 + offset) & 0x3f));
+    offset += length;
+  }
+  Object.assign(header, extraHeader);
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const encoded = new TextEncoder().encode(json);
+  const file = new Uint8Array(8 + encoded.byteLength + offset);
+  new DataView(file.buffer).setUint32(0, encoded.byteLength, true);
+  file.set(encoded, 8);
+  let at = 8 + encoded.byteLength;
+  for (const blob of blobs) {
+    file.set(blob, at);
+    at += blob.byteLength;
+  }
+  return file;
+}
