@@ -1,21 +1,27 @@
 import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from './bytes.js';
 import { WeightsError } from './errors.js';
+import { downloadWeights, resolveUrl, type DownloadOptions } from './hub.js';
 import { PthSource } from './pth.js';
 import { SafetensorsSource } from './safetensors.js';
 import type { RangedWeightSource } from './source.js';
 
-export interface OpenOptions {
+export interface OpenOptions extends DownloadOptions {
   /** fetch used for URLs (tests, auth wrappers); defaults to the global fetch. */
   fetch?: FetchLike;
   /** Extra HTTP headers, e.g. { Authorization: 'Bearer …' } for gated Hugging Face repos. */
   headers?: Record<string, string>;
+  /**
+   * Download a URL into the cache first and read it from there (default: true for hf:, false for plain
+   * URLs, which are read in place with Range requests). `offline` implies it.
+   */
+  cache?: boolean;
   /** Bytes of a URL fetched up front and kept for header reads (default 64 KiB). */
   prefixBytes?: number;
 }
 
 /**
- * Opens a checkpoint without reading its tensors: a Node path, an http(s) URL (read with Range requests),
- * bytes in memory or a Blob/File. The format comes from the magic bytes: a zip is a PyTorch `.pth`,
+ * Opens a checkpoint without reading its tensors: a Node path, an http(s) URL (read with Range requests,
+ * or through the download cache), `hf:owner/repo/file`, bytes in memory or a Blob/File. The format comes from the magic bytes: a zip is a PyTorch `.pth`,
  * anything else must be safetensors.
  */
 export async function openWeights(location: string | URL | Uint8Array | Blob, options: OpenOptions = {}): Promise<RangedWeightSource> {
@@ -32,7 +38,15 @@ export async function openBytes(location: string | URL | Uint8Array | Blob, opti
   if (location instanceof Uint8Array) return new MemoryByteSource(location);
   if (typeof Blob !== 'undefined' && location instanceof Blob) return new BlobByteSource(location, (location as File).name || '<blob>');
   const text = location instanceof URL ? location.href : (location as string);
-  if (/^https?:\/\//i.test(text)) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });
+  const remote = /^https?:\/\//i.test(text);
+  if (text.startsWith('hf:') || (remote && (options.cache || options.offline))) {
+    if (options.cache === false && text.startsWith('hf:') && !options.offline) {
+      return HttpByteSource.open(resolveUrl(text, options.hubUrl), { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });
+    }
+    const cached = await downloadWeights(text, options);
+    return typeof cached === 'string' ? FileByteSource.open(cached) : new BlobByteSource(cached, text);
+  }
+  if (remote) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });
   if (text.startsWith('file://')) return FileByteSource.open(decodeURIComponent(new URL(text).pathname));
   return FileByteSource.open(text);
 }
