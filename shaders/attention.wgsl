@@ -1,24 +1,30 @@
 // Fused multi-head self-attention with an online softmax:
-//   out[b, i, h·hd + c] = sum_j softmax_j(scale · q_i · k_j) · v_j[c]     (j ≤ i when CAUSAL)
+//   out[b, i, h·hd + c] = sum_j softmax_j(scale · q_i · k_j) · v_j[c]     (only j ≤ i when CAUSAL)
 //
 // qkv: batch × seq × 3·D floats, row-major; each token row holds [q | k | v], each part D = heads·hd
 //      wide, head h at columns h·hd .. (h+1)·hd of its part
 // out: batch × seq × D floats, head h at columns h·hd .. (h+1)·hd
 //
-// One invocation per (batch, head, query row) keeps its query and its output accumulator in registers
-// and walks the keys once. Keys come in blocks of KEY_BLOCK: the block's scores are taken first, then
-// the running max moves once per block and the accumulator and running sum are rescaled by
-// exp2(oldMax - newMax) once per block instead of once per key. The seq × seq scores never leave
-// registers. Invocations of one workgroup share a head, so they read the same key and value rows.
+// One invocation per (batch, head, 4 consecutive queries) walks the keys once, 4 at a time. Per step of
+// 4 head dims it loads 4 keys and scores them against its 4 queries as one 4×4 matrix product, so each
+// key load serves 4 queries (the register-block trick that makes SwiftShader fast). The running max
+// moves once per 4 keys; the accumulator and running sum are rescaled by exp2(oldMax - newMax) then.
+// Scores live only in registers: the seq × seq matrix never exists in memory.
 //
-// The scale arrives multiplied by log2(e) and is folded into q, so every exponential is an exp2.
-// Head dims that are not a multiple of 4 read their last chunk partly (the rest is zero).
+// Queries and accumulators are held as mat4x4f per 4 head dims (column r = query r), head dims up to
+// 128. The scale arrives multiplied by log2(e) and is folded into q, so every exponential is an exp2.
+// Head dims that are not a multiple of 4 read their last chunk partly (the rest is zero). Past the end
+// of the sequence, query and key indices are clamped for loading and their results masked or dropped.
+//
+// NaN: a NaN score (NaN in q_i or a visible k_j) makes query i's row NaN, as in torch. Masked keys are
+// skipped by select, but their v still meets a zero weight, so a NaN v inside a query's own 4-key block
+// reaches it as 0·NaN (as it would in torch's dense masked softmax, where it reaches every row).
 
 struct Params {
   seq: u32,
   heads: u32,
-  // batch · heads · seq: invocations past it do nothing.
-  rows: u32,
+  // batch · heads · ceil(seq / 4): invocations past it do nothing.
+  invocations: u32,
   // scale · log2(e)
   scaleLog2: f32,
 }
@@ -27,18 +33,19 @@ override HEAD_DIM: u32 = 64;
 override CAUSAL: bool = false;
 override WORKGROUP_SIZE: u32 = 64;
 
-// Registers hold head dims up to 128 as 32 vec4 chunks.
+// 4 queries per invocation and 4 keys per step: the 4×4 score block is one mat4x4f.
+const BLOCK: u32 = 4u;
+// Head dims up to 128 as 32 chunks of 4.
 const MAX_CHUNKS: u32 = 32u;
-const KEY_BLOCK: u32 = 8u;
-// The running max starts here rather than at -inf (WGSL has no infinity literal); exp2 of
-// (-3e38 - score) is 0, so the empty accumulator's first rescale is harmless.
+// The running max starts here rather than at -inf (WGSL has no infinity literal) and masked scores take
+// this value: exp2(LOWEST - anything finite) is 0.
 const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-// Chunk c (4 floats) of the head vector starting at `start`; past HEAD_DIM reads as zero.
+// Head dims 4c .. 4c+3 of the head vector starting at element `start`; dims past HEAD_DIM read as zero.
 fn loadChunk(start: u32, c: u32) -> vec4f {
   let i = start + 4u * c;
   if (4u * c + 4u <= HEAD_DIM) {
@@ -50,87 +57,94 @@ fn loadChunk(start: u32, c: u32) -> vec4f {
   return v;
 }
 
-// NaN test that survives compilers which turn `x != x` into an ordered compare (SwiftShader does).
-fn isNan(x: f32) -> bool {
-  return !(x == x);
+// 4 keys' (or values') chunk c as the columns of a matrix.
+fn loadBlock(starts: vec4u, c: u32) -> mat4x4f {
+  return mat4x4f(loadChunk(starts.x, c), loadChunk(starts.y, c), loadChunk(starts.z, c), loadChunk(starts.w, c));
+}
+
+fn horizontalMax(v: vec4f) -> f32 {
+  return max(max(v.x, v.y), max(v.z, v.w));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
-  if (row >= params.rows) {
+  let invocation = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
+  if (invocation >= params.invocations) {
     return;
   }
   let seq = params.seq;
   let heads = params.heads;
-  let i = row % seq;
-  let head = (row / seq) % heads;
-  let b = row / (seq * heads);
+  let groups = (seq + BLOCK - 1u) / BLOCK;
+  let firstQuery = (invocation % groups) * BLOCK;
+  let head = (invocation / groups) % heads;
+  let b = invocation / (groups * heads);
+
   let width = heads * HEAD_DIM;
   let rowStride = 3u * width;
+  // Where this head's q of token t starts is headStart + t·rowStride; its k and v are width, 2·width on.
+  let headStart = b * seq * rowStride + head * HEAD_DIM;
   let chunks = (HEAD_DIM + 3u) / 4u;
+  let lastToken = vec4u(seq - 1u);
+  let queries = vec4u(firstQuery) + vec4u(0u, 1u, 2u, 3u);
+  let queryStarts = vec4u(headStart) + min(queries, lastToken) * rowStride;
 
-  // Column of this head's q in a token row; k and v sit `width` and 2·width further on.
-  let headColumn = head * HEAD_DIM;
-  let batchStart = b * seq * rowStride;
-
-  var q: array<vec4f, MAX_CHUNKS>;
-  var acc: array<vec4f, MAX_CHUNKS>;
-  let qStart = batchStart + i * rowStride + headColumn;
+  var q: array<mat4x4f, MAX_CHUNKS>;
+  var acc: array<mat4x4f, MAX_CHUNKS>;
   for (var c = 0u; c < chunks; c++) {
-    q[c] = loadChunk(qStart, c) * params.scaleLog2;
-    acc[c] = vec4f(0.0);
+    q[c] = loadBlock(queryStarts, c) * params.scaleLog2;
+    acc[c] = mat4x4f();
   }
 
-  var runningMax = LOWEST;
-  var runningSum = 0.0;
-  let keyEnd = select(seq, i + 1u, CAUSAL);
-  for (var j0 = 0u; j0 < keyEnd; j0 += KEY_BLOCK) {
-    var scores: array<f32, KEY_BLOCK>;
-    var blockMax = runningMax;
-    for (var t = 0u; t < KEY_BLOCK; t++) {
-      let j = j0 + t;
-      if (j < keyEnd) {
-        let kStart = batchStart + j * rowStride + width + headColumn;
-        var dot4 = vec4f(0.0);
-        for (var c = 0u; c < chunks; c++) {
-          dot4 += q[c] * loadChunk(kStart, c);
-        }
-        let score = dot4.x + dot4.y + dot4.z + dot4.w;
-        scores[t] = score;
-        blockMax = max(blockMax, score);
-      }
+  var runningMax = vec4f(LOWEST);
+  var runningSum = vec4f(0.0);
+  let keyEnd = select(seq, min(firstQuery + BLOCK, seq), CAUSAL);
+  for (var firstKey = 0u; firstKey < keyEnd; firstKey += BLOCK) {
+    let keys = vec4u(firstKey) + vec4u(0u, 1u, 2u, 3u);
+    let keyStarts = vec4u(headStart + width) + min(keys, vec4u(keyEnd - 1u)) * rowStride;
+
+    // scores[r][t] = q_r · k_t (column r holds query r's scores of the 4 keys)
+    var scores = mat4x4f();
+    for (var c = 0u; c < chunks; c++) {
+      scores += transpose(loadBlock(keyStarts, c)) * q[c];
     }
 
-    let correction = exp2(runningMax - blockMax);
-    runningSum *= correction;
+    var weights = mat4x4f();
+    var correction = vec4f();
+    for (var r = 0u; r < BLOCK; r++) {
+      let visible = (keys < vec4u(keyEnd)) & (keys <= vec4u(select(seq, queries[r], CAUSAL)));
+      let s = select(vec4f(LOWEST), scores[r], visible);
+      let newMax = max(runningMax[r], horizontalMax(s));
+      // exp2 and max may drop NaN (SwiftShader's do), and `s != s` may compile as an ordered compare;
+      // !(s == s) finds NaN scores so they poison the row as in torch.
+      let p = select(exp2(s - newMax), s, !(s == s));
+      correction[r] = exp2(runningMax[r] - newMax);
+      runningSum[r] = runningSum[r] * correction[r] + (p.x + p.y + p.z + p.w);
+      runningMax[r] = newMax;
+      weights[r] = p;
+    }
+
+    let valueStarts = keyStarts + vec4u(width);
     for (var c = 0u; c < chunks; c++) {
-      acc[c] *= correction;
+      let a = acc[c];
+      // column r: query r's accumulator rescaled, plus the 4 values weighted by its 4 weights
+      acc[c] = mat4x4f(a[0] * correction.x, a[1] * correction.y, a[2] * correction.z, a[3] * correction.w) +
+               loadBlock(valueStarts, c) * weights;
     }
-    for (var t = 0u; t < KEY_BLOCK; t++) {
-      let j = j0 + t;
-      if (j < keyEnd) {
-        let score = scores[t];
-        // exp2 and max may drop NaN; a NaN score must poison the row as it does in torch.
-        let p = select(exp2(score - blockMax), score, isNan(score));
-        runningSum += p;
-        let vStart = batchStart + j * rowStride + 2u * width + headColumn;
-        for (var c = 0u; c < chunks; c++) {
-          acc[c] += p * loadChunk(vStart, c);
-        }
-      }
-    }
-    runningMax = blockMax;
   }
 
   let inverseSum = 1.0 / runningSum;
-  let outStart = (b * seq + i) * width + headColumn;
-  for (var c = 0u; c < chunks; c++) {
-    let v = acc[c] * inverseSum;
-    let column = 4u * c;
-    out[outStart + column] = v.x;
-    if (column + 1u < HEAD_DIM) { out[outStart + column + 1u] = v.y; }
-    if (column + 2u < HEAD_DIM) { out[outStart + column + 2u] = v.z; }
-    if (column + 3u < HEAD_DIM) { out[outStart + column + 3u] = v.w; }
+  for (var r = 0u; r < BLOCK; r++) {
+    let i = queries[r];
+    if (i < seq) {
+      let outStart = (b * seq + i) * width + head * HEAD_DIM;
+      for (var c = 0u; c < chunks; c++) {
+        let v = acc[c][r] * inverseSum[r];
+        let column = 4u * c;
+        out[outStart + column] = v.x;
+        if (column + 1u < HEAD_DIM) { out[outStart + column + 1u] = v.y; }
+        if (column + 2u < HEAD_DIM) { out[outStart + column + 2u] = v.z; }
+        if (column + 3u < HEAD_DIM) { out[outStart + column + 3u] = v.w; }
+      }
+    }
   }
 }

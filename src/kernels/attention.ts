@@ -22,11 +22,12 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new ShapeError(`attention: scale must be a finite number, got ${scale}`);
   const out = qkv.gpu.empty([batch, seq, width], 'f32', 'attention.out');
-  const rows = batch * heads * seq;
+  // One invocation per 4 queries of one head (see shaders/attention.wgsl).
+  const invocations = batch * heads * Math.ceil(seq / 4);
   const params = new Uint32Array(4);
   params[0] = seq;
   params[1] = heads;
-  params[2] = rows;
+  params[2] = invocations;
   new Float32Array(params.buffer)[3] = scale * Math.LOG2E;
   qkv.gpu.dispatch({
     label: 'attention',
@@ -34,7 +35,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
     constants: { HEAD_DIM: headDim, CAUSAL: options.causal ? 1 : 0, WORKGROUP_SIZE },
     uniforms: params,
     buffers: [qkv, out],
-    workgroups: linearWorkgroups(rows, WORKGROUP_SIZE),
+    workgroups: linearWorkgroups(invocations, WORKGROUP_SIZE),
   });
   return out;
 }

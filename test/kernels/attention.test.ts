@@ -25,7 +25,7 @@ async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Ca
   const label = `attention B${batch} S${seq} H${heads} hd${headDim}${causal ? ' causal' : ''}`;
   const error = relativeError(out, expected);
   assert.ok(error <= tolerance, `${label}: relative error ${error}`);
-  assertClose(out, expected, 1e-4, 1e-5, label);
+  assertClose(out, expected, 1e-4, tolerance, label);
   return out;
 }
 
@@ -38,26 +38,30 @@ test('attention causal (CLIP text, S 77) masks keys after the query', async () =
   await check({ batch: 2, seq: 77, heads: 8, headDim: 64, causal: true, seed: 3 });
 });
 
-test('attention handles head dims that are not a multiple of 4, and 128', async () => {
+// Each (head dim, causal) pair is its own pipeline and costs a second to compile on SwiftShader, so the
+// cases below share a few: (64), (64, causal), (5), (5, causal), (1), (128).
+test('attention handles head dims that are not a multiple of 4, head dim 1, and 128', async () => {
   await check({ batch: 2, seq: 19, heads: 3, headDim: 5, seed: 4 });
+  await check({ batch: 1, seq: 21, heads: 2, headDim: 5, causal: true, seed: 6 });
   await check({ batch: 1, seq: 33, heads: 2, headDim: 1, seed: 5 });
-  await check({ batch: 1, seq: 21, heads: 2, headDim: 7, causal: true, seed: 6 });
   await check({ batch: 1, seq: 40, heads: 2, headDim: 128, seed: 7 });
 });
 
-test('attention edge cases: S 1 returns v, a custom scale, large scores', async () => {
+test('attention edge cases: S 1 returns v, S 2 causal, a custom scale, large scores', async () => {
   const gpu = await testGpu();
-  const qkv = randomArray(3 * 16, 8);
-  const out = await attention(gpu.upload(qkv, [1, 1, 48]), 2).read();
-  assertClose(out, qkv.slice(32), 0, 0, 'S 1 is v');
-  await check({ batch: 2, seq: 9, heads: 1, headDim: 16, scale: 0.37, seed: 9 });
-  // scale 20 makes the scores span hundreds: the running max has to move and rescale correctly.
-  await check({ batch: 1, seq: 45, heads: 2, headDim: 32, scale: 20, seed: 10 });
+  const qkv = randomArray(3 * 64, 8);
+  const out = await attention(gpu.upload(qkv, [1, 1, 3 * 64]), 1).read();
+  assertClose(out, qkv.slice(128), 0, 0, 'S 1 is v');
+  await check({ batch: 3, seq: 2, heads: 1, headDim: 64, causal: true, seed: 11 });
+  await check({ batch: 2, seq: 9, heads: 1, headDim: 64, scale: 0.37, seed: 9 });
+  // scale 20 makes the scores span hundreds: the running max has to move and rescale correctly. Scores
+  // near 300 carry f32 rounding of ~1e-5..1e-4 in the exponent whatever the kernel does, hence 1e-4.
+  await check({ batch: 1, seq: 45, heads: 2, headDim: 64, scale: 20, seed: 10 }, 1e-4);
 });
 
 test('attention propagates NaN like torch: a NaN query poisons its own row, a NaN key every row', async () => {
   const gpu = await testGpu();
-  const [seq, heads, headDim] = [6, 2, 4];
+  const [seq, heads, headDim] = [6, 2, 5];
   const width = heads * headDim;
   const qkv = randomArray(seq * 3 * width, 11);
   qkv[2 * 3 * width + 1] = NaN; // q of token 2, head 0
