@@ -76,6 +76,13 @@ test('synthetic images (noise that overshoots, up/down sampling, RGBA, no-op res
   }
 });
 
+test('a 4:2:0 JPEG written by PIL decodes (sharp) to the pixels PIL decodes', async () => {
+  const image = await decodeImage(tensor('jpeg.bytes') as Uint8Array);
+  assert.equal([image.width, image.height, image.channels], [100, 75, 3]);
+  const result = countMismatches(image.data, tensor('jpeg.decoded'));
+  assert.is(result.count, 0, `${result.count} of ${image.data.length} bytes differ from PIL (worst by ${result.worst})`);
+});
+
 test('grey images are replicated into R, G and B', () => {
   const grey: RawImage = { data: Uint8Array.from({ length: 30 * 20 }, (_, i) => (i * 37) % 256), width: 30, height: 20, channels: 1 };
   const rgb: RawImage = { data: Uint8Array.from({ length: 30 * 20 * 3 }, (_, i) => grey.data[Math.floor(i / 3)]!), width: 30, height: 20, channels: 3 };
