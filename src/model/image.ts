@@ -175,6 +175,7 @@ function resizeRegion(image: RawImage, outWidth: number, outHeight: number, left
   const inHeight = image.height;
   // Which source channel feeds R, G, B: grey images replicate their one value.
   const source = channels >= 3 ? [0, 1, 2] : [0, 0, 0];
+  const [red, green, blue] = source as [number, number, number];
 
   const needHorizontal = outWidth !== inWidth;
   const needVertical = outHeight !== inHeight;
@@ -194,12 +195,20 @@ function resizeRegion(image: RawImage, outWidth: number, outHeight: number, left
         const xmin = first[x]!;
         const n = count[x]!;
         const k = x * taps;
-        for (let c = 0; c < 3; c++) {
-          let acc = ONE / 2;
-          let p = (rowBase + xmin) * channels + source[c]!;
-          for (let i = 0; i < n; i++, p += channels) acc += data[p]! * weights[k + i]!;
-          middle[(y * width + x) * 3 + c] = clip8(acc);
+        let r = ONE / 2;
+        let g = ONE / 2;
+        let b = ONE / 2;
+        let p = (rowBase + xmin) * channels;
+        for (let i = 0; i < n; i++, p += channels) {
+          const w = weights[k + i]!;
+          r += data[p + red]! * w;
+          g += data[p + green]! * w;
+          b += data[p + blue]! * w;
         }
+        const o = (y * width + x) * 3;
+        middle[o] = clip8(r);
+        middle[o + 1] = clip8(g);
+        middle[o + 2] = clip8(b);
       }
     }
   } else {
