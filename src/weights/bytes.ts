@@ -35,6 +35,7 @@ export class MemoryByteSource implements ByteSource {
   }
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this, offset, length, into);
+    into &&= into.subarray(0, length);
     const view = this.bytes.subarray(offset, offset + length);
     if (!into) return view;
     into.set(view);
@@ -51,6 +52,7 @@ export class BlobByteSource implements ByteSource {
   }
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this, offset, length, into);
+    into &&= into.subarray(0, length);
     const bytes = new Uint8Array(await this.blob.slice(offset, offset + length).arrayBuffer());
     if (!into) return bytes;
     into.set(bytes);
@@ -87,6 +89,7 @@ export class FileByteSource implements ByteSource {
 
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this, offset, length, into);
+    into &&= into.subarray(0, length);
     const target = into ?? new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -164,6 +167,7 @@ export class HttpByteSource implements ByteSource {
 
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     checkRange(this, offset, length, into);
+    into &&= into.subarray(0, length);
     if (offset + length <= this.prefix.byteLength) {
       const view = this.prefix.subarray(offset, offset + length);
       if (!into) return view;

@@ -59,7 +59,9 @@ export async function openFormat(bytes: ByteSource): Promise<RangedWeightSource>
   if (head.byteLength >= 2 && head[0] === 0x80 && head[1] === 0x02) {
     throw new WeightsError(`${bytes.name}: legacy (pre-1.6, non-zip) PyTorch format is not supported; re-save it with torch.save(state_dict, path) from a current PyTorch`);
   }
-  if (head.byteLength >= 9 && head[8] !== 0x7b) {
+  const claimed = head.byteLength >= 8 ? new DataView(head.buffer, head.byteOffset, 8) : null;
+  const plausibleLength = claimed !== null && claimed.getUint32(4, true) === 0 && claimed.getUint32(0, true) <= bytes.size - 8;
+  if (head.byteLength >= 9 && head[8] !== 0x7b && !plausibleLength) {
     const shown = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new WeightsError(`${bytes.name}: not a weight file geolens knows: neither a PyTorch zip (PK) nor safetensors (8-byte length then '{'); first bytes ${shown}`);
   }

@@ -3,7 +3,10 @@ import { shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } 
 import { WeightsError } from './errors.js';
 import { PickleGlobal, PickleTuple, typeName, unpickle, type PickleValue } from './pickle.js';
 import { BaseWeightSource } from './source.js';
-import { checkCrc, ZipArchive, type ZipEntry } from './zip.js';
+import { checkCrc, crc32, ZipArchive, type ZipEntry } from './zip.js';
+
+/** Storages up to this size are CRC-checked whole on first use, whatever part of them is read. */
+const WHOLE_CHECK_BYTES = 16 << 20;
 
 /**
  * PyTorch `.pth` (torch.save ≥ 1.6): a zip holding `<root>/data.pkl` (the pickled object, tensors as
@@ -53,6 +56,7 @@ export class PthSource extends BaseWeightSource {
   readonly format = 'pytorch' as const;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   private readonly verified = new Set<string>();
+  private readonly crcState = new Map<string, { next: number; crc: number }>();
 
   private constructor(
     bytes: ByteSource,
@@ -103,13 +107,16 @@ export class PthSource extends BaseWeightSource {
     const entry = this.zip.entry(`${this.root}/data/${storage.key}`);
     const base = await this.zip.dataStart(entry);
     const size = WEIGHT_DTYPE_BYTES[info.dtype];
+    if (!this.verified.has(entry.name) && entry.size <= WHOLE_CHECK_BYTES && !(tensor.contiguous && offset + start === 0 && count * size === entry.size)) {
+      // A small storage read in part (a view, a chunk): check the whole storage once, so a corrupted byte
+      // never loads silently. Bigger storages are checked when read front to back (uploads do that).
+      checkCrc(await this.bytes.read(base, entry.size), entry, this.bytes.name);
+      this.verified.add(entry.name);
+    }
     if (tensor.contiguous) {
-      const data = await this.bytes.read(base + (offset + start) * size, count * size, into);
-      // When one read covers the whole storage, its CRC comes for free: corrupted weights never load silently.
-      if (count * size === entry.size && !this.verified.has(entry.name)) {
-        checkCrc(data, entry, this.bytes.name);
-        this.verified.add(entry.name);
-      }
+      const first = (offset + start) * size;
+      const data = await this.bytes.read(base + first, count * size, into);
+      this.trackCrc(entry, first, data);
       return data;
     }
     // A strided view: read the span it touches once, then gather in row-major order.
@@ -139,11 +146,24 @@ export class PthSource extends BaseWeightSource {
     const { offset, shape, stride } = tensor.record;
     const last = offset + shape.reduce((sum, d, i) => sum + (d - 1) * stride[i]!, 0);
     const bytes = await this.bytes.read(base + offset * size, (last - offset + 1) * size);
-    if (bytes.byteLength === entry.size && !this.verified.has(entry.name)) {
-      checkCrc(bytes, entry, this.bytes.name);
+    this.trackCrc(entry, offset * size, bytes);
+    return { first: offset, bytes };
+  }
+
+  /** Feeds reads that walk a storage front to back into its CRC-32; the last piece settles it. */
+  private trackCrc(entry: ZipEntry, byteOffset: number, data: Uint8Array): void {
+    if (this.verified.has(entry.name)) return;
+    let state = this.crcState.get(entry.name);
+    if (byteOffset === 0) state = { next: 0, crc: 0 };
+    if (!state || state.next !== byteOffset) return;
+    state.crc = crc32(data, state.crc);
+    state.next += data.byteLength;
+    this.crcState.set(entry.name, state);
+    if (state.next === entry.size) {
+      this.crcState.delete(entry.name);
+      checkCrc(data, entry, this.bytes.name, state.crc);
       this.verified.add(entry.name);
     }
-    return { first: offset, bytes };
   }
 }
 

@@ -147,8 +147,8 @@ export class ZipArchive {
   }
 }
 
-export function checkCrc(data: Uint8Array, entry: ZipEntry, file: string): void {
-  const actual = crc32(data);
+export function checkCrc(data: Uint8Array, entry: ZipEntry, file: string, computed?: number): void {
+  const actual = computed ?? crc32(data);
   if (actual !== entry.crc32) {
     throw new WeightsError(`${file}: zip entry '${entry.name}' is corrupt: CRC-32 ${hex(actual)} ≠ recorded ${hex(entry.crc32)}`);
   }
