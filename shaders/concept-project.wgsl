@@ -14,7 +14,7 @@
 // probs:    R·K floats    [R, K] output
 //
 // One workgroup per row: z, u and the K logits stay in workgroup memory, so the projection, the concept
-// scores and the softmax cost one dispatch and one global write per row. A gathered index past the end of
+// scores and the softmax cost one dispatch, two or three barriers and one global write per row. A gathered index past the end of
 // the source yields a NaN row rather than reading out of bounds.
 
 struct Params {
@@ -42,7 +42,6 @@ override PROJECT: bool = true;
 var<workgroup> zrow: array<vec4f, MAX_DIM4>;
 var<workgroup> urow: array<vec4f, MAX_DIM4>;
 var<workgroup> logits: array<f32, MAX_CONCEPTS>;
-var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -66,12 +65,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
 
-  for (var j = lid; j < d4; j += WORKGROUP_SIZE) {
-    zrow[j] = source[row * d4 + j];
-  }
-  workgroupBarrier();
-
-  if (PROJECT) {
+  if (!PROJECT) {
+    for (var j = lid; j < d4; j += WORKGROUP_SIZE) {
+      urow[j] = source[row * d4 + j];
+    }
+    workgroupBarrier();
+  } else {
+    for (var j = lid; j < d4; j += WORKGROUP_SIZE) {
+      zrow[j] = source[row * d4 + j];
+    }
+    workgroupBarrier();
     // Each invocation makes four consecutive outputs, so urow is written as whole vec4s.
     for (var j = lid; j < d4; j += WORKGROUP_SIZE) {
       var acc = bias[j];
@@ -85,47 +88,29 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       }
       urow[j] = acc;
     }
-  } else {
-    for (var j = lid; j < d4; j += WORKGROUP_SIZE) {
-      urow[j] = zrow[j];
-    }
+    workgroupBarrier();
   }
-  workgroupBarrier();
 
-  var localMax = -3.0e38;
   for (var c = lid; c < k; c += WORKGROUP_SIZE) {
     var acc = 0.0;
     for (var e = 0u; e < d4; e++) {
       acc += dot(urow[e], concepts[c * d4 + e]);
     }
-    let logit = acc * params.invTau;
-    logits[c] = logit;
-    localMax = max(localMax, logit);
+    logits[c] = acc * params.invTau;
   }
-  partial[lid] = localMax;
-  workgroupBarrier();
-  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      partial[lid] = max(partial[lid], partial[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let rowMax = partial[0];
   workgroupBarrier();
 
-  var localSum = 0.0;
-  for (var c = lid; c < k; c += WORKGROUP_SIZE) {
-    localSum += exp(logits[c] - rowMax);
+  // Every invocation reduces all K logits itself: K extra reads each, but no tree of barriers, which
+  // cost far more than the reads on CPU-backed devices (and the order, hence the result, is the same).
+  var rowMax = -3.0e38;
+  for (var c = 0u; c < k; c++) {
+    rowMax = max(rowMax, logits[c]);
   }
-  partial[lid] = localSum;
-  workgroupBarrier();
-  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
+  var sum = 0.0;
+  for (var c = 0u; c < k; c++) {
+    sum += exp(logits[c] - rowMax);
   }
-  let inverseSum = 1.0 / partial[0];
+  let inverseSum = 1.0 / sum;
   for (var c = lid; c < k; c += WORKGROUP_SIZE) {
     probs[r * k + c] = exp(logits[c] - rowMax) * inverseSum;
   }

@@ -4,7 +4,7 @@
 //   cosine_t = (query_b · g_t) / (‖query_b‖ ‖g_t‖)
 //   sim_t    = SIMILARITY == 0 ? Σ_k √(p_k q_k)              (Bhattacharyya coefficient)
 //                              : (p · q) / (‖p‖ ‖q‖)           (cosine of the distributions)
-//              with p = queryProbs[b], q = candidateProbs[b·T + t]
+//              with p = queryProbs[b], q = candidateProbs[PROBS_BY_ROW ? g : b·T + t]
 //   score_t  = cosine_t + lambda · sim_t
 //   then the T candidates of query b are sorted by score, highest first (ties: lower slot first).
 //
@@ -13,7 +13,8 @@
 // gallery:        N·D floats   [N, D]     location embeddings of the whole gallery
 // candidates:     B·T u32      [B, T]     gallery rows from the first-stage search
 // queryProbs:     B·K floats   [B, K]     concept distribution of each image
-// candidateProbs: B·T·K floats [B, T, K]  concept distribution of each candidate place
+// candidateProbs: B·T·K floats [B, T, K]  concept distribution of each candidate place, or with
+//                 N·K floats   [N, K]     PROBS_BY_ROW one per gallery row, computed once per gallery
 // sortedScores:   B·T floats   [B, T]     out: scores, best first
 // sortedIds:      2·B·T u32    [2, B, T]  out: [0] candidate slot t, [1] gallery row, in sorted order
 // parts:          2·B·T floats [2, B, T]  out: [0] cosine, [1] concept similarity, in candidate order
@@ -34,6 +35,7 @@ struct Params {
 override WORKGROUP_SIZE: u32 = 256;
 override MAX_CANDIDATES: u32 = 1024;
 override SIMILARITY: u32 = 0;
+override PROBS_BY_ROW: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> query: array<vec4f>;
@@ -90,16 +92,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       galleryNorm2 += dot(v, v);
     }
     let cosine = cross / sqrt(queryNorm2 * galleryNorm2);
+    var probRow = slot;
+    if (PROBS_BY_ROW) {
+      probRow = g;
+    }
     var sim = 0.0;
     if (SIMILARITY == 0u) {
       for (var c = 0u; c < k; c++) {
-        sim += sqrt(queryProbs[b * k + c] * candidateProbs[slot * k + c]);
+        sim += sqrt(queryProbs[b * k + c] * candidateProbs[probRow * k + c]);
       }
     } else {
       var pq = 0.0;
       var q2 = 0.0;
       for (var c = 0u; c < k; c++) {
-        let q = candidateProbs[slot * k + c];
+        let q = candidateProbs[probRow * k + c];
         pq += queryProbs[b * k + c] * q;
         q2 += q * q;
       }

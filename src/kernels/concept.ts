@@ -121,6 +121,11 @@ export interface ConceptRerankOptions {
   /** Weight λ of the concept similarity in score = cos + λ·sim. */
   lambda: number;
   similarity: ConceptSimilarity;
+  /**
+   * candidateProbs holds one row per gallery row ([N, K], computed once per gallery) instead of one per
+   * candidate ([B·T, K]).
+   */
+  probsByGalleryRow?: boolean;
 }
 
 export interface ConceptRerankResult {
@@ -139,7 +144,8 @@ export const MAX_RERANK_CANDIDATES = 4096;
 /**
  * Re-ranks each query's T candidates by cos(query, gallery[candidate]) + λ·sim(queryProbs, candidateProbs)
  * and sorts them, best first, on the GPU.
- * query [B, D], gallery [N, D], candidates [B, T] (u32/i32), queryProbs [B, K], candidateProbs [B·T, K].
+ * query [B, D], gallery [N, D], candidates [B, T] (u32/i32), queryProbs [B, K], candidateProbs [B·T, K]
+ * (or [N, K] with probsByGalleryRow).
  */
 export function conceptRerank(
   query: Tensor,
@@ -162,8 +168,10 @@ export function conceptRerank(
   if (t > MAX_RERANK_CANDIDATES) throw new ShapeError(`conceptRerank: ${t} candidates per query (candidates ${formatShape(candidates.shape)}); at most ${MAX_RERANK_CANDIDATES}`);
   const [bq, k] = matrixShape('conceptRerank', 'queryProbs', queryProbs);
   if (bq !== b) throw new ShapeError(`conceptRerank: queryProbs ${formatShape(queryProbs.shape)} must be [${b}, K] for query ${formatShape(query.shape)}`);
-  if (candidateProbs.dtype !== 'f32' || candidateProbs.size !== b * t * k || candidateProbs.shape[candidateProbs.rank - 1] !== k) {
-    throw new ShapeError(`conceptRerank: candidateProbs ${candidateProbs} must be f32 [${b * t}, ${k}] for candidates ${formatShape(candidates.shape)} and queryProbs ${formatShape(queryProbs.shape)}`);
+  const probRows = options.probsByGalleryRow ? n : b * t;
+  if (candidateProbs.dtype !== 'f32' || candidateProbs.size !== probRows * k || candidateProbs.shape[candidateProbs.rank - 1] !== k) {
+    const per = options.probsByGalleryRow ? `gallery ${formatShape(gallery.shape)}` : `candidates ${formatShape(candidates.shape)}`;
+    throw new ShapeError(`conceptRerank: candidateProbs ${candidateProbs} must be f32 [${probRows}, ${k}] for ${per} and queryProbs ${formatShape(queryProbs.shape)}`);
   }
   if (!Number.isFinite(options.lambda)) throw new ShapeError(`conceptRerank: lambda must be finite, got ${options.lambda}`);
   const scores = gpu.empty([b, t], 'f32', 'concept.rerank.scores');
@@ -175,7 +183,12 @@ export function conceptRerank(
   gpu.dispatch({
     label: 'concept-rerank',
     code: rerankSource,
-    constants: { WORKGROUP_SIZE: RERANK_WORKGROUP, MAX_CANDIDATES: t, SIMILARITY: similarityCode(options.similarity) },
+    constants: {
+      WORKGROUP_SIZE: RERANK_WORKGROUP,
+      MAX_CANDIDATES: t,
+      SIMILARITY: similarityCode(options.similarity),
+      PROBS_BY_ROW: options.probsByGalleryRow ? 1 : 0,
+    },
     uniforms,
     buffers: [query, gallery, candidates, queryProbs, candidateProbs, scores, ids, parts],
     workgroups: linearWorkgroups(b, 1),
@@ -225,7 +238,8 @@ export function conceptRerankReference(
         continue;
       }
       const cosine = cosineSimilarity(query.subarray(q * dim, (q + 1) * dim), gallery.subarray(g * dim, (g + 1) * dim));
-      const sim = distributionSimilarity(p, candidateProbs.subarray((q * t + s) * k, (q * t + s + 1) * k), options.similarity);
+      const row = options.probsByGalleryRow ? g : q * t + s;
+      const sim = distributionSimilarity(p, candidateProbs.subarray(row * k, (row + 1) * k), options.similarity);
       out.cosine[q * t + s] = cosine;
       out.similarity[q * t + s] = sim;
       scored.push({ slot: s, score: Math.fround(cosine + options.lambda * sim) });

@@ -91,8 +91,12 @@ export interface ConceptRanking extends ConceptRerankResult {
   candidates: number;
   /** [B, K] concept distribution of each image. */
   imageProbs: Tensor;
-  /** [B·T, K] concept distribution of each candidate place, in candidate order. */
+  /**
+   * Concept distributions of the places: [B·T, K] in candidate order, or the caller's [N, K] gallery
+   * distributions (one per gallery row) when the ranking was given them.
+   */
   placeProbs: Tensor;
+  placeProbsByGalleryRow: boolean;
   release(): void;
 }
 
@@ -151,20 +155,35 @@ export class ConceptModule {
   }
 
   /**
+   * s_loc of every gallery row, [N, K]: a property of the gallery, so compute it once and pass it to
+   * rerank() as `galleryProbs` when many queries share one gallery.
+   */
+  galleryConcepts(gallery: Tensor): Tensor {
+    return this.locationConcepts(gallery);
+  }
+
+  /**
    * Re-ranks first-stage candidates on the GPU: for each image b and candidate gallery row g,
    * score = cos(image_b, gallery_g) + λ·sim(s_img_b, s_loc_g), sorted best first.
    * images [B, D]; gallery [N, D] (GeoCLIP's location embeddings of the GPS gallery);
    * candidates [B, T] rows (a u32/i32 tensor, or host indices such as searchTopK's `indices`).
+   * Without `galleryProbs` the T candidates' s_loc are computed here (one fused dispatch over B·T rows).
    */
-  rerank(images: Tensor, gallery: Tensor, candidates: Tensor | Uint32Array | Int32Array, candidatesPerQuery?: number): ConceptRanking {
+  rerank(
+    images: Tensor,
+    gallery: Tensor,
+    candidates: Tensor | Uint32Array | Int32Array,
+    options: { candidatesPerQuery?: number; galleryProbs?: Tensor } = {},
+  ): ConceptRanking {
     const b = images.shape[0]!;
     if (images.rank !== 2) throw new ShapeError(`ConceptModule.rerank: images must be [B, D], got ${formatShape(images.shape)}`);
+    const perQuery = options.candidatesPerQuery;
     let candidateTensor: Tensor;
     let ownCandidates = false;
     if (candidates instanceof Uint32Array || candidates instanceof Int32Array) {
-      const t = candidatesPerQuery ?? candidates.length / b;
+      const t = perQuery ?? candidates.length / b;
       if (!Number.isInteger(t) || t * b !== candidates.length) {
-        throw new ShapeError(`ConceptModule.rerank: ${candidates.length} candidate indices do not split into ${b} queries${candidatesPerQuery ? ` of ${candidatesPerQuery}` : ''}`);
+        throw new ShapeError(`ConceptModule.rerank: ${candidates.length} candidate indices do not split into ${b} queries${perQuery ? ` of ${perQuery}` : ''}`);
       }
       const n = gallery.shape[0]!;
       const bad = candidates.findIndex((row) => row < 0 || row >= n);
@@ -176,8 +195,13 @@ export class ConceptModule {
     }
     const t = candidateTensor.shape[1]!;
     const imageProbs = this.imageConcepts(images);
-    const placeProbs = this.locationConcepts(gallery, candidateTensor.reshape([b * t]));
-    const result = conceptRerank(images, gallery, candidateTensor, imageProbs, placeProbs, { lambda: this.options.lambda, similarity: this.options.similarity });
+    const byRow = !!options.galleryProbs;
+    const placeProbs = options.galleryProbs ?? this.locationConcepts(gallery, candidateTensor.reshape([b * t]));
+    const result = conceptRerank(images, gallery, candidateTensor, imageProbs, placeProbs, {
+      lambda: this.options.lambda,
+      similarity: this.options.similarity,
+      probsByGalleryRow: byRow,
+    });
     if (ownCandidates) candidateTensor.release();
     return {
       ...result,
@@ -185,8 +209,10 @@ export class ConceptModule {
       candidates: t,
       imageProbs,
       placeProbs,
+      placeProbsByGalleryRow: byRow,
       release() {
-        for (const tensor of [result.scores, result.ids, result.parts, imageProbs, placeProbs]) tensor.release();
+        for (const tensor of [result.scores, result.ids, result.parts, imageProbs]) tensor.release();
+        if (!byRow) placeProbs.release();
       },
     };
   }
@@ -227,7 +253,7 @@ export class ConceptModule {
       const p = imageProbs.subarray(q * k, (q + 1) * k);
       const imageConcepts = topConcepts(this.bank.names, p, top);
       return list.slice(0, places).map((place, rank) => {
-        const row = q * ranking.candidates + place.candidateSlot;
+        const row = ranking.placeProbsByGalleryRow ? place.galleryRow : q * ranking.candidates + place.candidateSlot;
         const s = placeProbs.subarray(row * k, (row + 1) * k);
         return {
           ...place,

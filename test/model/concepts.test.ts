@@ -50,7 +50,7 @@ for (const similarity of ['bhattacharyya', 'cosine'] as ConceptSimilarity[]) {
     const images = gpu.upload(get(t, 'images'), [b, d]);
     const gallery = gpu.upload(get(t, 'gallery'), [n, d]);
     const candidates = Uint32Array.from(get(t, 'candidates'));
-    const ranking = module.rerank(images, gallery, candidates, tCount);
+    const ranking = module.rerank(images, gallery, candidates, { candidatesPerQuery: tCount });
 
     const sImg = await ranking.imageProbs.read();
     const sLoc = await ranking.placeProbs.read();
@@ -83,6 +83,17 @@ for (const similarity of ['bhattacharyya', 'cosine'] as ConceptSimilarity[]) {
     assert.is(top.galleryRow, ids[b * tCount]);
     assert.is(top.imageConcepts.length, 3);
     assert.ok(top.imageConcepts[0]!.probability >= top.imageConcepts[1]!.probability);
+
+    // Concept distributions computed once per gallery row give the same ranking and explanations.
+    const galleryProbs = module.galleryConcepts(gallery);
+    const cached = module.rerank(images, gallery, candidates, { galleryProbs });
+    assert.equal(await cached.scores.read(), scores);
+    assert.equal(new Uint32Array(await gpu.readRaw(cached.ids)), ids);
+    const cachedExplained = await module.explain(cached, { places: 2, concepts: 3 });
+    assert.equal(JSON.stringify(cachedExplained), JSON.stringify(explained));
+    cached.release();
+    assert.ok(!Number.isNaN((await galleryProbs.read())[0]!), 'a ranking does not release the caller\'s gallery distributions');
+    galleryProbs.release();
     ranking.release();
     module.release();
   });
