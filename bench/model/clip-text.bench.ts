@@ -7,7 +7,7 @@
 // the latest end token (~10 positions), and with one 77-token prompt in the batch, which forces the full
 // context. Each is warmed once and then timed wall-clock around textFeatures + readback (median of 3).
 // GFLOPS count every linear and attention's two products at the positions actually run (clipTextFlops).
-import { CLIP_TEXT_PRESETS, ClipTextModel, clipTextFlops, pooledPositions, type ClipTextConfig } from '../../src/model/clip-text.js';
+import { CLIP_TEXT_PRESETS, ClipTextModel, clipTextFlops, pooledPositions, type ClipTextConfigInput } from '../../src/model/clip-text.js';
 import { ClipTokenizer } from '../../src/model/tokenizer.js';
 import { getDevice, type Gpu } from '../../src/runtime/index.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
@@ -30,7 +30,7 @@ function fillRandom(out: Float32Array, seed: number, scale: number): Float32Arra
 }
 
 /** HF-named random weights made on demand, so only the tensor being uploaded lives in JS memory. */
-function randomWeights(config: ClipTextConfig): WeightSource {
+function randomWeights(config: ClipTextConfigInput): WeightSource {
   const d = config.hidden_size;
   const inner = config.intermediate_size;
   const tensors = new Map<string, TensorInfo>();

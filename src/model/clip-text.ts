@@ -20,69 +20,30 @@ import { linear, type Activation } from '../kernels/gemm.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { gatherRows, tokenEmbedding } from '../kernels/token-embedding.js';
 import { GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { uploadWeight, type WeightSource } from '../weights/index.js';
-import type { TokenBatch } from './tokenizer.js';
+import { checkTensors, clipTextShapes, uploadWeight, type ClipTextConfig, type WeightSource } from '../weights/index.js';
+import type { ClipTokenizer, TokenBatch } from './tokenizer.js';
 
-/** The fields of HF's CLIPTextConfig this model reads (HF names; HF defaults where a file may omit them). */
-export interface ClipTextConfig {
-  vocab_size: number;
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  projection_dim: number;
-  /** Default 77. */
-  max_position_embeddings?: number;
-  /** Default 'quick_gelu' (every OpenAI CLIP); 'gelu' is the exact erf form. */
-  hidden_act?: string;
-  /** Default 1e-5. */
-  layer_norm_eps?: number;
-  /**
-   * Which row is pooled. 2 (OpenAI checkpoints' legacy value) pools the row of the largest id, as HF does
-   * for it; any other value pools the first row holding that id. Default 49407 (HF's default).
-   */
-  eos_token_id?: number;
-}
+export type { ClipTextConfig };
+
+/** The fields load() must be given; the rest take HF's CLIPTextConfig defaults (see parseClipTextConfig). */
+export type ClipTextConfigInput = Pick<ClipTextConfig, 'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'projection_dim'> &
+  Partial<ClipTextConfig>;
 
 /** Shapes of the common OpenAI checkpoints' text towers. */
 export const CLIP_TEXT_PRESETS = {
   'ViT-B/32': { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, projection_dim: 512 },
   'ViT-B/16': { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, projection_dim: 512 },
   'ViT-L/14': { vocab_size: 49408, hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, projection_dim: 768 },
-} as const satisfies Record<string, ClipTextConfig>;
+} as const satisfies Record<string, ClipTextConfigInput>;
 
 const ACTIVATIONS: Record<string, Activation> = { quick_gelu: 'quick_gelu', gelu: 'gelu' };
+/** OpenAI checkpoints' eos_token_id: HF then pools the row of the largest id (the end token, 49407). */
 const LEGACY_EOS = 2;
 
-/**
- * Reads a text config from HF JSON: a CLIPTextConfig itself, or a full CLIPConfig (its `text_config`, with
- * the top-level projection_dim when the text part leaves it out, as CLIPConfig does).
- */
-export function parseClipTextConfig(json: unknown): Required<ClipTextConfig> {
-  if (typeof json !== 'object' || json === null) throw new GeolensError(`CLIP text config: expected a JSON object, got ${typeof json}`);
-  const top = json as Record<string, unknown>;
-  const text = (typeof top.text_config === 'object' && top.text_config !== null ? top.text_config : top) as Record<string, unknown>;
-  const number = (name: keyof ClipTextConfig, fallback: unknown): number => {
-    const value = text[name] ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new GeolensError(`CLIP text config: '${name}' must be a number, got ${JSON.stringify(value)}`);
-    return value;
+function resolveConfig(config: ClipTextConfigInput): ClipTextConfig {
+  const full: ClipTextConfig = {
+    max_position_embeddings: 77, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, eos_token_id: 49407, bos_token_id: 49406, pad_token_id: 1, ...config,
   };
-  return resolveConfig({
-    vocab_size: number('vocab_size', 49408),
-    hidden_size: number('hidden_size', 512),
-    intermediate_size: number('intermediate_size', 2048),
-    num_hidden_layers: number('num_hidden_layers', 12),
-    num_attention_heads: number('num_attention_heads', 8),
-    projection_dim: number('projection_dim', top.projection_dim ?? 512),
-    max_position_embeddings: number('max_position_embeddings', 77),
-    hidden_act: typeof text.hidden_act === 'string' ? text.hidden_act : 'quick_gelu',
-    layer_norm_eps: number('layer_norm_eps', 1e-5),
-    eos_token_id: number('eos_token_id', 49407),
-  });
-}
-
-function resolveConfig(config: ClipTextConfig): Required<ClipTextConfig> {
-  const full: Required<ClipTextConfig> = { max_position_embeddings: 77, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, eos_token_id: 49407, ...config };
   const positive = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_attention_heads', 'projection_dim', 'max_position_embeddings'] as const;
   for (const name of positive) {
     if (!Number.isInteger(full[name]) || full[name] < 1) throw new GeolensError(`CLIP text config: ${name} must be a positive integer, got ${full[name]}`);
@@ -104,7 +65,7 @@ function resolveConfig(config: ClipTextConfig): Required<ClipTextConfig> {
  * Floating-point operations for n texts of `length` positions, a multiply-add counted as 2: every linear
  * and attention's two products (a causal kernel may skip half of those; norms and adds left out).
  */
-export function clipTextFlops(config: ClipTextConfig, n = 1, length = config.max_position_embeddings ?? 77): number {
+export function clipTextFlops(config: ClipTextConfigInput, n = 1, length = config.max_position_embeddings ?? 77): number {
   const { hidden_size: d, intermediate_size: inner, num_hidden_layers: layers, projection_dim: proj } = config;
   const layer = 2 * length * d * 3 * d + 2 * 2 * length * length * d + 2 * length * d * d + 2 * 2 * length * d * inner;
   return n * (layers * layer + 2 * d * proj);
@@ -150,16 +111,20 @@ export interface ClipTextLoadOptions {
    * the memory (ViT-L/14's text tower: 246 MB instead of 492 MB). Default f32.
    */
   dtype?: 'f32' | 'f16';
+  /** Lets textFeatures take strings (concept prompts, place names). */
+  tokenizer?: ClipTokenizer;
 }
 
 export class ClipTextModel {
-  readonly config: Required<ClipTextConfig>;
+  readonly config: ClipTextConfig;
+  /** Used when textFeatures is given strings. */
+  tokenizer: ClipTokenizer | null = null;
   private readonly activation: Activation;
   private released = false;
 
   private constructor(
     readonly gpu: Gpu,
-    config: Required<ClipTextConfig>,
+    config: ClipTextConfig,
     private readonly tokenTable: Tensor,
     private readonly positions: Tensor,
     private readonly layers: EncoderLayer[],
@@ -172,11 +137,13 @@ export class ClipTextModel {
 
   /**
    * Uploads the text tower from HF-named weights (`text_model.*`, `text_projection.weight`; a full CLIPModel
-   * checkpoint has the same names). Every tensor's shape is checked against the config; a missing or
-   * misshapen tensor throws naming it. Layer norms, biases and position embeddings stay f32.
+   * checkpoint has the same names). The whole tensor table is checked against the config before anything
+   * is uploaded; the error lists every missing or misshapen tensor. Layer norms, biases and position
+   * embeddings stay f32.
    */
-  static async load(gpu: Gpu, weights: WeightSource, config: ClipTextConfig, options: ClipTextLoadOptions = {}): Promise<ClipTextModel> {
+  static async load(gpu: Gpu, weights: WeightSource, config: ClipTextConfigInput, options: ClipTextLoadOptions = {}): Promise<ClipTextModel> {
     const c = resolveConfig(config);
+    checkTensors(weights, clipTextShapes(c), { what: 'CLIP text checkpoint' });
     const matrixType = options.dtype ?? 'f32';
     if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipTextModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
     if (matrixType === 'f16' && c.hidden_size % 2 !== 0) {
@@ -229,7 +196,9 @@ export class ClipTextModel {
       const finalNorm = await norm('text_model.final_layer_norm');
       const projection = await get('text_projection.weight', [c.projection_dim, d], matrixType);
       await gpu.sync();
-      return new ClipTextModel(gpu, c, tokenTable, positions, layers, finalNorm, projection);
+      const model = new ClipTextModel(gpu, c, tokenTable, positions, layers, finalNorm, projection);
+      model.tokenizer = options.tokenizer ?? null;
+      return model;
     } catch (error) {
       for (const tensor of loaded) tensor.release();
       throw error;
@@ -237,12 +206,20 @@ export class ClipTextModel {
   }
 
   /**
-   * Token ids → text features [n, projection_dim]. `tokens` is a ClipTokenizer.tokenizeBatch result, or ids
-   * [n, max_position_embeddings] row-major (ClipTokenizer.tokenize). Ids are checked on the host.
+   * Texts → features [n, projection_dim]. `input` is ids [n, max_position_embeddings] row-major
+   * (ClipTokenizer.tokenize), a ClipTokenizer.tokenizeBatch result, or strings when a tokenizer is attached.
+   * Ids are checked on the host.
    */
-  textFeatures(tokens: Int32Array | TokenBatch): Tensor {
+  textFeatures(input: Int32Array | TokenBatch | readonly string[]): Tensor {
     if (this.released) throw new GeolensError('ClipTextModel: used after release()');
     const c = this.config;
+    let tokens: Int32Array | TokenBatch;
+    if (input instanceof Int32Array || !Array.isArray(input)) {
+      tokens = input as Int32Array | TokenBatch;
+    } else {
+      if (!this.tokenizer) throw new GeolensError('ClipTextModel.textFeatures: given strings but no tokenizer; pass { tokenizer } to load() or give token ids');
+      tokens = this.tokenizer.tokenizeBatch(input, c.max_position_embeddings);
+    }
     const ids = tokens instanceof Int32Array ? tokens : tokens.ids;
     const length = tokens instanceof Int32Array ? c.max_position_embeddings : tokens.contextLength;
     if (length > c.max_position_embeddings) {

@@ -2,10 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { ClipTextModel, parseClipTextConfig, pooledPositions, type ClipTextConfig } from '../../src/model/clip-text.js';
+import { ClipTextModel, pooledPositions, type ClipTextConfig } from '../../src/model/clip-text.js';
 import { ClipTokenizer, type TokenBatch } from '../../src/model/tokenizer.js';
 import { ShapeError } from '../../src/runtime/index.js';
-import { openWeights, type RangedWeightSource } from '../../src/weights/index.js';
+import { openWeights, parseClipTextConfig, type RangedWeightSource } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 import { relativeError } from '../support/numeric.js';
 
@@ -30,7 +30,7 @@ let fixture: Promise<Fixture> | null = null;
 function load(): Promise<Fixture> {
   return (fixture ??= (async () => {
     ensureFixture();
-    const config = JSON.parse(readFileSync(`${DIR}/config.json`, 'utf8')) as ClipTextConfig;
+    const config = parseClipTextConfig(JSON.parse(readFileSync(`${DIR}/config.json`, 'utf8')));
     const weights = await openWeights(`${DIR}/model.safetensors`);
     const source = await openWeights(`${DIR}/expected.safetensors`);
     const expected: Record<string, Float32Array> = {};
@@ -79,6 +79,10 @@ test('tokenizer + text tower match the float64 PyTorch forward of HF CLIPTextTra
   assert.ok(relativeError(again, got) === 0, 'Int32Array input differs from TokenBatch input');
   const alone = await model.textFeatures(batch.ids.slice(0, 77)).read();
   assert.ok(relativeError(alone, got.subarray(0, 48)) < 1e-5, 'a text alone differs from the same text in a batch');
+  // Strings go through an attached tokenizer.
+  assert.throws(() => model.textFeatures(texts), /no tokenizer/);
+  model.tokenizer = await (tokenizer ??= ClipTokenizer.load(VOCAB));
+  assert.ok(relativeError(await model.textFeatures(texts).read(), got) === 0, 'string input differs from id input');
   model.release();
 });
 
@@ -121,12 +125,10 @@ test('bad ids, configs and checkpoints fail naming the problem', async () => {
     () => assert.unreachable('a missing layer was accepted'),
     (e: Error) => assert.match(e.message, /text_model\.encoder\.layers\.2\./),
   );
-  assert.throws(() => parseClipTextConfig({ text_config: { hidden_size: 64, num_attention_heads: 5 } }), /not divisible/);
-  assert.throws(() => parseClipTextConfig({ hidden_act: 'gelu_new' }), /hidden_act 'gelu_new'/);
-  const parsed = parseClipTextConfig({ projection_dim: 768, text_config: { hidden_size: 768, num_attention_heads: 12, eos_token_id: 2 } });
-  assert.is(parsed.projection_dim, 768);
-  assert.is(parsed.eos_token_id, 2);
-  assert.is(parsed.max_position_embeddings, 77);
+  await ClipTextModel.load(gpu, weights, { ...config, hidden_act: 'gelu_new' }).then(
+    () => assert.unreachable('an unsupported activation was accepted'),
+    (e: Error) => assert.match(e.message, /hidden_act 'gelu_new' is not supported/),
+  );
 });
 
 test.run();
