@@ -51,7 +51,8 @@ export async function startServer(files: Record<string, string | Uint8Array> = {
       status = 206;
     }
     respond(status);
-    const headers: Record<string, string> = { 'Content-Length': String(end - start + 1), ETag: etag, 'Accept-Ranges': state.ranges ? 'bytes' : 'none' };
+    const type = path.endsWith('.js') ? 'text/javascript' : path === '/' ? 'text/html' : 'application/octet-stream';
+    const headers: Record<string, string> = { 'Content-Length': String(end - start + 1), 'Content-Type': type, ETag: etag, 'Accept-Ranges': state.ranges ? 'bytes' : 'none' };
     if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     response.writeHead(status, headers);
     const body = file.body.subarray(start, end + 1);
