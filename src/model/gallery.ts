@@ -15,6 +15,8 @@ export class Gallery {
     /** L2-normalized location embeddings, rows in gallery order across chunks. */
     readonly chunks: Tensor[],
     readonly dim: number,
+    /** exp(logit_scale) of the model that embedded it: multiplies cosines into logits. */
+    readonly scale: number,
     /** Whether the embeddings came from the cache rather than the GPU. */
     readonly fromCache: boolean,
     readonly cacheKey: string,
@@ -150,20 +152,21 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
     if (cache) await cache.put(key, embeddings);
   }
   const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
-  return new Gallery(gps, chunks, dim, fromCache, key);
+  return new Gallery(gps, chunks, dim, model.scale, fromCache, key);
 }
 
 /**
  * Top-k gallery points per image: imageEmbedding [B, D] (L2-normalized, from GeoClip.imageEmbeddings)
- * → B lists of k predictions, best first, probabilities as softmax over the whole gallery.
+ * → B lists of k predictions, best first, probabilities as softmax over the whole gallery of
+ * gallery.scale · cosine (GeoCLIP's logits).
  */
-export async function predict(model: Pick<GeoClip, 'scale'>, imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]> {
+export async function predict(imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]> {
   if (!Number.isInteger(k) || k < 1) throw new ShapeError(`predict: k must be a positive integer, got ${k}`);
   if (k > gallery.size) throw new ShapeError(`predict: k = ${k} is more than the gallery's ${gallery.size} points`);
   if (imageEmbedding.rank !== 2 || imageEmbedding.shape[1] !== gallery.dim) {
     throw new ShapeError(`predict: image embeddings must be [B, ${gallery.dim}], got ${formatShape(imageEmbedding.shape)}`);
   }
-  const result = await searchTopK(imageEmbedding, gallery.chunks, { k, scale: model.scale });
+  const result = await searchTopK(imageEmbedding, gallery.chunks, { k, scale: gallery.scale });
   const out: Prediction[][] = [];
   for (let q = 0; q < result.queries; q++) {
     const row: Prediction[] = [];

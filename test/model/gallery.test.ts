@@ -53,9 +53,10 @@ test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch s
     assert.equal(progress, [2000, 4000, 5000]);
     assert.is(gallery.size, 5000);
     assert.is(gallery.fromCache, false);
+    assert.is(gallery.scale, model.scale);
 
     const images = model.imageEmbeddings(gpu.upload(fixture.input!, [3, 768]));
-    const predictions = await predict(model, images, gallery, 5);
+    const predictions = await predict(images, gallery, 5);
     let worst = 0;
     predictions.forEach((row, q) =>
       row.forEach((p, j) => {
@@ -74,7 +75,7 @@ test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch s
     assert.is(cached.fromCache, true);
     assert.is(cached.cacheKey, gallery.cacheKey);
     assert.is(progress.at(-1), 5000);
-    assert.equal(await predict(model, images, cached, 5), predictions);
+    assert.equal(await predict(images, cached, 5), predictions);
 
     // A different gallery is a different key.
     const other = await buildGallery(model, gps.subarray(0, 128), { cache: fileGalleryCache(dir) });
@@ -82,7 +83,7 @@ test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch s
     assert.is.not(other.cacheKey, gallery.cacheKey);
 
     try {
-      await predict(model, images, other, 65);
+      await predict(images, other, 65);
       assert.unreachable('k beyond the gallery');
     } catch (error) {
       assert.ok(error instanceof ShapeError && /k = 65 is more than the gallery's 64 points/.test((error as Error).message), String(error));
