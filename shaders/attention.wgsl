@@ -46,15 +46,15 @@ const LOWEST: f32 = -3.0e38;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 // Head dims 4c .. 4c+3 of the head vector starting at element `start`; dims past HEAD_DIM read as zero.
+// Branch-free: a tail chunk reads into the next part (or is clamped at the buffer's end by robustness)
+// and select() zeroes what it read, NaN included. A branch here cost 2.5× on SwiftShader.
 fn loadChunk(start: u32, c: u32) -> vec4f {
   let i = start + 4u * c;
-  if (4u * c + 4u <= HEAD_DIM) {
-    return vec4f(qkv[i], qkv[i + 1u], qkv[i + 2u], qkv[i + 3u]);
+  let v = vec4f(qkv[i], qkv[i + 1u], qkv[i + 2u], qkv[i + 3u]);
+  if (HEAD_DIM % 4u == 0u) {
+    return v;
   }
-  var v = vec4f(qkv[i], 0.0, 0.0, 0.0);
-  if (4u * c + 1u < HEAD_DIM) { v.y = qkv[i + 1u]; }
-  if (4u * c + 2u < HEAD_DIM) { v.z = qkv[i + 2u]; }
-  return v;
+  return select(vec4f(0.0), v, vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u) < vec4u(HEAD_DIM));
 }
 
 // 4 keys' (or values') chunk c as the columns of a matrix.
