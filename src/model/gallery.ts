@@ -158,15 +158,18 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
 /**
  * Top-k gallery points per image: imageEmbedding [B, D] (L2-normalized, from GeoClip.imageEmbeddings)
  * → B lists of k predictions, best first, probabilities as softmax over the whole gallery of
- * gallery.scale · cosine (GeoCLIP's logits).
+ * scale · cosine (GeoCLIP's logits). The scale is the gallery's (its model's) unless a model is passed first.
  */
-export async function predict(imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]> {
+export function predict(imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]>;
+export function predict(model: Pick<GeoClip, 'scale'>, imageEmbedding: Tensor, gallery: Gallery, k: number): Promise<Prediction[][]>;
+export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip, 'scale'>, Tensor, Gallery, number]): Promise<Prediction[][]> {
+  const [scale, imageEmbedding, gallery, k] = args.length === 3 ? [args[1].scale, ...args] : [args[0].scale, args[1], args[2], args[3]];
   if (!Number.isInteger(k) || k < 1) throw new ShapeError(`predict: k must be a positive integer, got ${k}`);
   if (k > gallery.size) throw new ShapeError(`predict: k = ${k} is more than the gallery's ${gallery.size} points`);
   if (imageEmbedding.rank !== 2 || imageEmbedding.shape[1] !== gallery.dim) {
     throw new ShapeError(`predict: image embeddings must be [B, ${gallery.dim}], got ${formatShape(imageEmbedding.shape)}`);
   }
-  const result = await searchTopK(imageEmbedding, gallery.chunks, { k, scale: gallery.scale });
+  const result = await searchTopK(imageEmbedding, gallery.chunks, { k, scale });
   const out: Prediction[][] = [];
   for (let q = 0; q < result.queries; q++) {
     const row: Prediction[] = [];

@@ -76,6 +76,7 @@ test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch s
     assert.is(cached.cacheKey, gallery.cacheKey);
     assert.is(progress.at(-1), 5000);
     assert.equal(await predict(images, cached, 5), predictions);
+    assert.equal(await predict(model, images, cached, 5), predictions);
 
     // A different gallery is a different key.
     const other = await buildGallery(model, gps.subarray(0, 128), { cache: fileGalleryCache(dir) });
