@@ -5,8 +5,6 @@ import { PickleGlobal, PickleTuple, typeName, unpickle, type PickleValue } from 
 import { BaseWeightSource } from './source.js';
 import { checkCrc, crc32, ZipArchive, type ZipEntry } from './zip.js';
 
-/** Storages up to this size are CRC-checked whole on first use, whatever part of them is read. */
-const WHOLE_CHECK_BYTES = 16 << 20;
 
 /**
  * PyTorch `.pth` (torch.save ≥ 1.6): a zip holding `<root>/data.pkl` (the pickled object, tensors as
@@ -53,6 +51,8 @@ interface PthTensor extends TensorInfo {
 }
 
 export class PthSource extends BaseWeightSource {
+  /** Storages up to this size are CRC-checked whole on first use, whatever part of them is read. */
+  static wholeCheckBytes = 16 << 20;
   readonly format = 'pytorch' as const;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   private readonly verified = new Set<string>();
@@ -107,7 +107,7 @@ export class PthSource extends BaseWeightSource {
     const entry = this.zip.entry(`${this.root}/data/${storage.key}`);
     const base = await this.zip.dataStart(entry);
     const size = WEIGHT_DTYPE_BYTES[info.dtype];
-    if (!this.verified.has(entry.name) && entry.size <= WHOLE_CHECK_BYTES && !(tensor.contiguous && offset + start === 0 && count * size === entry.size)) {
+    if (!this.verified.has(entry.name) && entry.size <= PthSource.wholeCheckBytes && !(tensor.contiguous && offset + start === 0 && count * size === entry.size)) {
       // A small storage read in part (a view, a chunk): check the whole storage once, so a corrupted byte
       // never loads silently. Bigger storages are checked when read front to back (uploads do that).
       checkCrc(await this.bytes.read(base, entry.size), entry, this.bytes.name);

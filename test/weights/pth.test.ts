@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { openWeights, PthSource, WeightsError } from '../../src/weights/index.js';
-import { assertMatches, FIXTURES, loadExpected, rejection } from './support.js';
+import { openWeights, PthSource, uploadWeight, WeightsError } from '../../src/weights/index.js';
+import { testGpu } from '../support/gpu.js';
+import { assertClose } from '../support/numeric.js';
+import { assertMatches, assertSameF32, FIXTURES, loadExpected, rejection } from './support.js';
 
 const GEOCLIP = '../shared/data/geoclip';
 
@@ -80,6 +82,35 @@ test('a flipped byte in tensor data fails the CRC instead of loading wrong value
   const source = await openWeights(bytes);
   const error = await rejection(() => source.readF32('logit_scale'));
   assert.match(error.message, /logit_scale\/data\/0' is corrupt: CRC-32/);
+});
+
+test('chunked GPU uploads of a real .pth tensor: f32 and f16 equal the values read whole; a corrupted big storage fails its CRC at the last chunk', async () => {
+  const gpu = await testGpu();
+  const path = `${GEOCLIP}/image_encoder_mlp_weights.pth`;
+  const source = await openWeights(path);
+  const whole = await source.readF32('0.weight');
+  const f32 = await uploadWeight(gpu, source, '0.weight', { shape: [768, 768], chunkBytes: 100_000 });
+  assertSameF32(await f32.read(), whole, '0.weight f32 upload');
+  const f16 = await uploadWeight(gpu, source, '2.bias', { dtype: 'f16', chunkBytes: 64 });
+  const bias = await source.readF32('2.bias');
+  assertClose(await f16.read(), bias, 2 ** -11, 0, '2.bias f16 upload');
+  f32.release();
+  f16.release();
+  await source.close();
+
+  // Storages above wholeCheckBytes are checked as reads walk them front to back, as uploads do.
+  const saved = PthSource.wholeCheckBytes;
+  PthSource.wholeCheckBytes = 0;
+  try {
+    const bytes = new Uint8Array(readFileSync(path));
+    const at = findBytes(bytes, new Uint8Array(whole.buffer, 4 * 400_000, 8)) + 2;
+    bytes[at]! ^= 0x01;
+    const damaged = await openWeights(bytes);
+    const error = await rejection(() => uploadWeight(gpu, damaged, '0.weight', { chunkBytes: 1 << 20 }));
+    assert.match(error.message, /data\/0' is corrupt: CRC-32/);
+  } finally {
+    PthSource.wholeCheckBytes = saved;
+  }
 });
 
 function findBytes(haystack: Uint8Array, needle: Uint8Array): number {
