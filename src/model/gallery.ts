@@ -101,10 +101,10 @@ function parseCell(cell: string | undefined, column: string, line: number, what:
   return value;
 }
 
-/** Reads a gallery CSV from a Node path or an http(s)/file URL. */
+/** Reads a gallery CSV from a Node path, a file: URL, or anything fetch reads (http(s), blob:, data:). */
 export async function readGalleryCsv(location: string | URL): Promise<Float32Array> {
   const text = location instanceof URL ? location.href : location;
-  if (/^https?:\/\//i.test(text)) {
+  if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
     return parseGalleryCsv(await response.text(), `gallery ${text}`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildGallery, fileGalleryCache, parseGalleryCsv, predict } from '../../src/model/gallery.js';
+import { buildGallery, fileGalleryCache, parseGalleryCsv, predict, readGalleryCsv } from '../../src/model/gallery.js';
 import { GeoClip } from '../../src/model/geoclip.js';
 import { GeolensError, ShapeError } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';
@@ -14,6 +14,16 @@ test('gallery CSV: header in any column order, CRLF, blank lines, headerless row
   assert.equal([...parseGalleryCsv('LAT,LON\n1.5,2\n-3,4\n')], [1.5, 2, -3, 4]);
   assert.equal([...parseGalleryCsv('id,lon,lat\r\n7,10,20\r\n\r\n8,-170,-80\r\n')], [20, 10, -80, -170]);
   assert.equal([...parseGalleryCsv('45,90\n-45,-90')], [45, 90, -45, -90]);
+});
+
+test('gallery CSV is read from a path, a file: URL and a data: URL', async () => {
+  const first = parseGalleryCsv('LAT,LON\n-50.943392,-72.935664\n');
+  const fromPath = await readGalleryCsv(`${DATA}/coordinates_100K.csv`);
+  assert.is(fromPath.length, 200000);
+  assert.equal([...fromPath.subarray(0, 2)], [...first]);
+  const fromUrl = await readGalleryCsv(new URL(`file://${process.cwd()}/${DATA}/coordinates_100K.csv`));
+  assert.is(fromUrl.length, 200000);
+  assert.equal([...(await readGalleryCsv('data:text/csv,LAT%2CLON%0A1%2C2'))], [1, 2]);
 });
 
 test('gallery CSV: bad rows, out-of-range coordinates and empty galleries are named', () => {
