@@ -15,8 +15,8 @@ export const END_OF_TEXT = 49407;
 export const CONTEXT_LENGTH = 77;
 /** Merges used by CLIP: the vocabulary file holds more, openai keeps 49152 - 256 - 2 of them. */
 const MERGE_COUNT = 49152 - 256 - 2;
-/** Where openai/CLIP publishes the vocabulary (1.3 MB gzip). */
-export const CLIP_VOCAB_URL = 'https://github.com/openai/CLIP/raw/main/clip/bpe_simple_vocab_16e6.txt.gz';
+/** Where openai/CLIP publishes the vocabulary (1.3 MB gzip); raw.githubusercontent.com answers CORS requests, github.com's redirect does not. */
+export const CLIP_VOCAB_URL = 'https://raw.githubusercontent.com/openai/CLIP/main/clip/bpe_simple_vocab_16e6.txt.gz';
 
 /** GPT-2's byte → printable character table: every byte gets a visible, non-space character. */
 export function bytesToUnicode(): string[] {
