@@ -161,7 +161,7 @@ export class HttpByteSource implements ByteSource {
     const prefix = new Uint8Array(await response.arrayBuffer());
     const expected = Math.min(prefixBytes, range.total);
     if (prefix.byteLength !== expected) throw new WeightsError(`${url}: got ${prefix.byteLength} bytes for the first range, expected ${expected}`);
-    const validator = response.headers.get('etag') ?? response.headers.get('last-modified');
+    const validator = strongEtag(response.headers.get('etag'));
     return new HttpByteSource(url, range.total, prefix, fetcher, headers, validator);
   }
 
@@ -176,9 +176,9 @@ export class HttpByteSource implements ByteSource {
     }
     const target = into ?? new Uint8Array(length);
     if (length === 0) return target;
-    // If-Range makes a changed file answer 200 (the whole new file) instead of mixing two versions.
+    // Only Range: it is CORS-safelisted, so browsers send no preflight. A changed file is caught below by
+    // its size and strong ETag instead of If-Range.
     const headers: Record<string, string> = { ...this.headers, Range: `bytes=${offset}-${offset + length - 1}` };
-    if (this.validator) headers['If-Range'] = this.validator;
     let response: Response;
     try {
       response = await this.fetcher(this.name, { headers });
@@ -194,6 +194,11 @@ export class HttpByteSource implements ByteSource {
     if (!range || range.start !== offset || range.end !== offset + length - 1) {
       await response.body?.cancel();
       throw new WeightsError(`${this.name}: asked for bytes ${offset}-${offset + length - 1}, server sent Content-Range '${response.headers.get('content-range')}'`);
+    }
+    const etag = strongEtag(response.headers.get('etag'));
+    if (range.total !== this.size || (this.validator && etag && etag !== this.validator)) {
+      await response.body?.cancel();
+      throw new WeightsError(`${this.name}: the file changed on the server while being read (size ${this.size} → ${range.total}, ETag ${this.validator} → ${etag}); open it again`);
     }
     // Stream straight into the target: no second copy of a big tensor.
     let done = 0;
@@ -213,6 +218,11 @@ export class HttpByteSource implements ByteSource {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A strong ETag, or null (weak ones may differ between equal files served by different machines). */
+export function strongEtag(value: string | null): string | null {
+  return value && !value.startsWith('W/') ? value : null;
 }
 
 export function parseContentRange(value: string | null): { start: number; end: number; total: number } | null {

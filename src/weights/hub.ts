@@ -1,4 +1,4 @@
-import { isNode, parseContentRange, type FetchLike } from './bytes.js';
+import { isNode, parseContentRange, strongEtag, type FetchLike } from './bytes.js';
 import { WeightsError } from './errors.js';
 
 /**
@@ -92,8 +92,13 @@ async function downloadNode(url: string, options: DownloadOptions): Promise<stri
   let lastError: unknown = null;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const start = (await exists(partial)) ? (await fs.stat(partial)).size : 0;
-    const headers: Record<string, string> = { ...options.headers };
-    if (start > 0) headers.Range = `bytes=${start}-`;
+    const headers: Record<string, string> = { ...authHeaders(url), ...options.headers };
+    if (start > 0) {
+      headers.Range = `bytes=${start}-`;
+      // If the file changed since the partial download began, the server answers 200 with all of it.
+      const etag = await fs.readFile(`${partial}.etag`, 'utf8').catch(() => null);
+      if (etag) headers['If-Range'] = etag;
+    }
     let response: Response;
     try {
       response = await fetcher(url, { headers });
@@ -133,6 +138,8 @@ async function downloadNode(url: string, options: DownloadOptions): Promise<stri
       await fs.rm(partial, { force: true });
       throw new WeightsError(`download of ${url}: server reports ${total} bytes, expected ${options.size}`);
     }
+    const etag = strongEtag(response.headers.get('etag'));
+    if (offset === 0) await (etag ? fs.writeFile(`${partial}.etag`, etag) : fs.rm(`${partial}.etag`, { force: true }));
     const handle = await fs.open(partial, offset === 0 ? 'w' : 'a');
     try {
       const reader = response.body!.getReader();
@@ -158,14 +165,22 @@ async function downloadNode(url: string, options: DownloadOptions): Promise<stri
   throw new WeightsError(`download of ${url} failed after ${attempts} attempts: ${(lastError as Error | null)?.message ?? 'no response'} (the partial file ${partial} is kept; the next call resumes it)`);
 }
 
+/** HF_TOKEN (Node) authorizes gated Hugging Face repos; fetch drops it on the redirect to the CDN. */
+function authHeaders(url: string): Record<string, string> {
+  const token = isNode() ? process.env.HF_TOKEN : undefined;
+  return token && /^https:\/\/huggingface\.co\//.test(url) ? { Authorization: `Bearer ${token}` } : {};
+}
+
 async function finish(url: string, partial: string, target: string, options: DownloadOptions): Promise<string> {
   const fs = await import('node:fs/promises');
   const problem = await verifyFile(partial, options);
   if (problem) {
     await fs.rm(partial, { force: true });
+    await fs.rm(`${partial}.etag`, { force: true });
     throw new WeightsError(`download of ${url} refused: ${problem}`);
   }
   await fs.rename(partial, target);
+  await fs.rm(`${partial}.etag`, { force: true });
   return target;
 }
 

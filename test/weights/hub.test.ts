@@ -98,6 +98,23 @@ test('offline mode reads from the cache and names what is missing', async () => 
   }
 });
 
+test('a file that changed on the server between the cut and the resume is fetched whole again, not spliced', async () => {
+  const server = await startServer({ '/blob.bin': BODY });
+  const cacheDir = tempCache();
+  try {
+    server.files.get('/blob.bin')!.cutAfter = 80_000;
+    await rejection(() => downloadWeights(`${server.url}/blob.bin`, { cacheDir, retries: 0 }));
+    const changed = BODY.map((b) => b ^ 0x5a);
+    server.files.set('/blob.bin', { body: changed });
+    const path = await downloadWeights(`${server.url}/blob.bin`, { cacheDir });
+    assert.equal(new Uint8Array(readFileSync(path as string)), changed);
+    assert.ok(server.log[1]!.range !== null && server.log[1]!.status === 200, 'resume asked with If-Range and got the whole new file');
+  } finally {
+    await server.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+});
+
 test('a download that keeps failing stops with the partial file kept for the next call', async () => {
   const server = await startServer({ '/blob.bin': BODY });
   const cacheDir = tempCache();

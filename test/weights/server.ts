@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +35,7 @@ export async function startServer(files: Record<string, string | Uint8Array> = {
       return;
     }
     const size = file.body.byteLength;
-    const etag = `"${size}"`;
+    const etag = `"${createHash('sha1').update(file.body).digest('hex').slice(0, 16)}"`;
     let start = 0;
     let end = size - 1;
     let status = 200;
