@@ -8,6 +8,7 @@ import register16x16Source from '../../shaders/gemm-register16x16.wgsl';
 import register4x4Source from '../../shaders/gemm-register4x4.wgsl';
 import register8x8Source from '../../shaders/gemm-register8x8.wgsl';
 import registerBlocksSource from '../../shaders/gemm-register-blocks.wgsl';
+import tiledRegisterSource from '../../shaders/gemm-tiled-register.wgsl';
 import tiledSource from '../../shaders/gemm-tiled.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
@@ -28,7 +29,7 @@ export interface LinearOptions {
  */
 export interface GemmVariant {
   readonly name: string;
-  readonly kind: 'naive' | 'tiled' | 'register';
+  readonly kind: 'naive' | 'tiled' | 'register' | 'tiled-register';
   /** Output block per workgroup. */
   readonly rowsPerWorkgroup: number;
   readonly colsPerWorkgroup: number;
@@ -48,13 +49,14 @@ function register(block: number, source: string, wgX: number, wgY: number, suffi
   };
 }
 
-/** The ladder, slowest first on SwiftShader. */
+/** The ladder in order of sophistication; the last is for hardware GPUs. */
 export const GEMM_VARIANTS: readonly GemmVariant[] = [
   { name: 'naive', kind: 'naive', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { WG_X: 16, WG_Y: 16 }, source: naiveSource },
   { name: 'tiled16', kind: 'tiled', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { TILE: 16 }, source: tiledSource },
   register(4, register4x4Source, 8, 8),
   register(8, register8x8Source, 8, 8),
-  register(16, register16x16Source, 4, 4),
+  register(16, register16x16Source, 2, 2),
+  { name: 'tiled64x64', kind: 'tiled-register', rowsPerWorkgroup: 64, colsPerWorkgroup: 64, constants: {}, source: tiledRegisterSource },
 ];
 
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, quick_gelu: 3 };
@@ -81,7 +83,7 @@ const tuned = new Map<string, string>();
  * SwiftShader: naive 0.2, tiled16 0.1, register16x16 ~4 GFLOPS); a hardware GPU wants workgroup-memory tiles.
  */
 export function defaultVariantName(gpu: Gpu): string {
-  return gpu.isSoftware ? 'register16x16' : 'tiled16';
+  return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
 }
 
 /** The variant linear() uses on this adapter: forced, else autotuned, else the default table. */
@@ -149,7 +151,7 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
   const f16 = weight.dtype === 'f16';
   const io = f16 ? (vectorK ? ioF16x4Source : ioF16Source) : vectorK ? ioF32x4Source : ioF32Source;
   const ioName = `${f16 ? 'f16' : 'f32'}${vectorK ? 'x4' : ''}`;
-  const helpers = variant.kind === 'register' ? registerBlocksSource : '';
+  const helpers = variant.kind === 'register' || variant.kind === 'tiled-register' ? registerBlocksSource : '';
 
   let biasTensor = bias;
   if (!biasTensor) {
