@@ -1,3 +1,13 @@
+/**
+ * Checkpoints in, GPU tensors out. `openWeights` opens safetensors or PyTorch `.pth` from a Node path, an
+ * http(s) URL (HTTP Range reads), `hf:owner/repo/file` (through the download cache), bytes or a Blob, and
+ * reads nothing but headers until a tensor is asked for; `uploadWeight` streams one tensor to the GPU as
+ * f32 or packed f16. `parseClipConfig` / `clipShapes` / `checkTensors` match a checkpoint to a model.
+ *
+ *   const weights = await openWeights('hf:openai/clip-vit-large-patch14/model.safetensors');
+ *   checkTensors(weights, clipVisionShapes(parseClipVisionConfig(await loadJson('hf:openai/clip-vit-large-patch14/config.json'))));
+ *   const w = await uploadWeight(gpu, weights, 'visual_projection.weight', { shape: [768, 1024], dtype: 'f16' });
+ */
 export { WeightsError, MissingTensorError } from './errors.js';
 export { type TensorInfo, type WeightDType, WEIGHT_DTYPE_BYTES, decodeToF32, encodeF16 } from './dtypes.js';
 export { type ByteSource, MemoryByteSource, FileByteSource, BlobByteSource, HttpByteSource, type FetchLike } from './bytes.js';

@@ -20,7 +20,9 @@ const DEFAULT_CHUNK_BYTES = 16 << 20;
 export async function uploadWeight(gpu: Gpu, source: WeightSource, name: string, options: UploadOptions = {}): Promise<Tensor> {
   const info = source.tensors.get(name);
   if (!info) throw missingTensor(name, source.tensors, 'the checkpoint');
-  if (options.shape && (options.shape.length !== info.shape.length || options.shape.some((d, i) => d !== info.shape[i]))) {
+  // A 0-d checkpoint scalar (torch.tensor(x)) also answers to [1], the shape it has on the GPU.
+  const scalarAsOne = info.shape.length === 0 && options.shape?.length === 1 && options.shape[0] === 1;
+  if (options.shape && !scalarAsOne && (options.shape.length !== info.shape.length || options.shape.some((d, i) => d !== info.shape[i]))) {
     throw new ShapeError(`tensor '${name}' has shape ${formatShape(info.shape)} in the checkpoint but the model expects ${formatShape(options.shape)}`);
   }
   const dtype = options.dtype ?? 'f32';

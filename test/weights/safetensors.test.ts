@@ -56,7 +56,7 @@ test('uploadWeight streams f32, f16 and bf16 to f32 and packed f16 GPU tensors',
   const big = await openWeights(MIXED);
   const row = await uploadWeight(gpu, big, 'big.row', { chunkBytes: 40 });
   assertSameF32(await row.read(), await big.readF32('big.row'), 'big.row in 10-element chunks');
-  const scalar = await uploadWeight(gpu, big, 'logit_scale');
+  const scalar = await uploadWeight(gpu, big, 'logit_scale', { shape: [1] });
   assert.equal(scalar.shape, [1]);
   assert.is((await scalar.read())[0], Math.fround(3.681034803390503));
   await source.close();
