@@ -4,7 +4,9 @@
 // x:   rows × cols floats, row-major (leading batch dims flattened into rows)
 // out: rows × cols floats
 //
-// One workgroup per row; invocations stride over the columns and add their partial sums in workgroup memory.
+// Two entry points (src/kernels/rows.ts picks one per adapter): `main` gives each row a workgroup whose
+// invocations stride over the columns and add partial sums in workgroup memory (hardware GPUs);
+// `rowPerInvocation` gives each row one invocation that loops, with no barriers (SwiftShader).
 
 struct Params {
   rows: u32,
@@ -52,6 +54,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let norm = select(length, params.eps, length < params.eps);
 
   for (var c = lid; c < cols; c += WORKGROUP_SIZE) {
+    out[base + c] = x[base + c] / norm;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn rowPerInvocation(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
+  if (row >= params.rows) {
+    return;
+  }
+  let cols = params.cols;
+  let base = row * cols;
+  var squares = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    let v = x[base + c];
+    squares += v * v;
+  }
+  let length = sqrt(squares);
+  let norm = select(length, params.eps, length < params.eps);
+  for (var c = 0u; c < cols; c++) {
     out[base + c] = x[base + c] / norm;
   }
 }

@@ -6,8 +6,9 @@
 // beta:  cols floats
 // out:   rows × cols floats
 //
-// One workgroup per row; its invocations stride over the columns and add their partial sums in workgroup
-// memory. The variance is summed around the mean in a second pass over the row (two-pass), which avoids
+// Two entry points (src/kernels/rows.ts picks one per adapter): `main` gives each row a workgroup whose
+// invocations stride over the columns and add partial sums in workgroup memory (hardware GPUs);
+// `rowPerInvocation` gives each row one invocation that loops, with no barriers (SwiftShader). The variance is summed around the mean in a second pass over the row (two-pass), which avoids
 // the cancellation of E[x²] - E[x]² when the mean is large against the spread (ViT residual streams).
 // Rows beyond 65,535 fold the dispatch into 2-D; the row is rebuilt from the workgroup id.
 
@@ -71,6 +72,33 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let inverseStd = inverseSqrt(variance + params.eps);
 
   for (var c = lid; c < cols; c += WORKGROUP_SIZE) {
+    out[base + c] = ((x[base + c] - shift) - shiftedMean) * inverseStd * gamma[c] + beta[c];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn rowPerInvocation(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
+  if (row >= params.rows) {
+    return;
+  }
+  let cols = params.cols;
+  let base = row * cols;
+  let shift = x[base];
+  var sum = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    sum += x[base + c] - shift;
+  }
+  let shiftedMean = sum / f32(cols);
+
+  var squares = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    let d = (x[base + c] - shift) - shiftedMean;
+    squares += d * d;
+  }
+  let inverseStd = inverseSqrt(squares / f32(cols) + params.eps);
+
+  for (var c = 0u; c < cols; c++) {
     out[base + c] = ((x[base + c] - shift) - shiftedMean) * inverseStd * gamma[c] + beta[c];
   }
 }

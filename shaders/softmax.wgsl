@@ -3,7 +3,9 @@
 // x:   rows × cols floats, row-major (leading batch dims flattened into rows)
 // out: rows × cols floats
 //
-// One workgroup per row: a max pass, a sum pass, a write pass, each reduced in workgroup memory.
+// A max pass, a sum pass, a write pass. Two entry points (src/kernels/rows.ts picks one per adapter):
+// `main` gives each row a workgroup and reduces in workgroup memory (hardware GPUs); `rowPerInvocation`
+// gives each row one invocation that loops, with no barriers (SwiftShader).
 // Subtracting the row max keeps exp() from overflowing. A NaN anywhere in a row is added into its sum, so
 // the whole row (and only that row) comes out NaN, as in torch.
 
@@ -76,6 +78,30 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let inverseSum = 1.0 / workgroupSum(sum, lid);
 
   for (var c = lid; c < cols; c += WORKGROUP_SIZE) {
+    out[base + c] = exp(x[base + c] - rowMax) * inverseSum;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn rowPerInvocation(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
+  if (row >= params.rows) {
+    return;
+  }
+  let cols = params.cols;
+  let base = row * cols;
+  var rowMax = x[base];
+  for (var c = 1u; c < cols; c++) {
+    rowMax = max(rowMax, x[base + c]);
+  }
+  var sum = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    let v = x[base + c];
+    // NaN is added explicitly, as in main.
+    sum += exp(v - rowMax) + select(0.0, v, !(v == v));
+  }
+  let inverseSum = 1.0 / sum;
+  for (var c = 0u; c < cols; c++) {
     out[base + c] = exp(x[base + c] - rowMax) * inverseSum;
   }
 }

@@ -1,8 +1,6 @@
 import source from '../../shaders/l2-normalize.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowParams } from './rows.js';
-
-const WORKGROUP_SIZE = 64;
+import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
+import { checkF32, rowDispatch, rowParams } from './rows.js';
 
 /**
  * x / max(‖x‖₂, eps) over the last dimension, as torch.nn.functional.normalize(x, dim=-1):
@@ -18,10 +16,9 @@ export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   x.gpu.dispatch({
     label: 'l2Normalize',
     code: source,
-    constants: { WORKGROUP_SIZE },
     uniforms: rowParams(rows, cols, eps),
     buffers: [x, out],
-    workgroups: linearWorkgroups(rows, 1),
+    ...rowDispatch(x.gpu, rows),
   });
   return out;
 }

@@ -1,8 +1,6 @@
 import source from '../../shaders/layernorm.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowParams } from './rows.js';
-
-const WORKGROUP_SIZE = 64;
+import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
+import { checkF32, rowDispatch, rowParams } from './rows.js';
 
 /**
  * LayerNorm over the last dimension, as torch.nn.LayerNorm(cols, eps): x [...batch, D], gamma [D],
@@ -23,10 +21,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   x.gpu.dispatch({
     label: 'layerNorm',
     code: source,
-    constants: { WORKGROUP_SIZE },
     uniforms: rowParams(rows, cols, eps),
     buffers: [x, gamma, beta, out],
-    workgroups: linearWorkgroups(rows, 1),
+    ...rowDispatch(x.gpu, rows),
   });
   return out;
 }

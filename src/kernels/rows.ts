@@ -1,4 +1,4 @@
-import { ShapeError, type Tensor } from '../runtime/index.js';
+import { linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
 /**
  * The `Params { rows: u32, cols: u32, eps: f32 }` uniform shared by the row-wise kernels
@@ -18,4 +18,31 @@ export function checkF32(op: string, tensors: Record<string, Tensor>): void {
   if (wrong.length > 0) {
     throw new ShapeError(`${op}: expects f32 tensors, got ${wrong.map(([name, t]) => `${name} ${t}`).join(', ')}`);
   }
+}
+
+/**
+ * How a row-wise kernel spreads a row over invocations. 'workgroup': one workgroup per row, a tree
+ * reduction in workgroup memory (what hardware GPUs want). 'invocation': one invocation per row, loops
+ * and no barriers (what SwiftShader wants: barriers there switch fibers; 4-6× faster on LayerNorm
+ * [257, 1024]).
+ */
+export type RowStrategy = 'workgroup' | 'invocation';
+
+let forcedStrategy: RowStrategy | null = null;
+
+/** Forces a strategy for every row-wise kernel (tests run both); null restores the adapter's choice. */
+export function forceRowStrategy(strategy: RowStrategy | null): void {
+  forcedStrategy = strategy;
+}
+
+const ROW_WORKGROUP = 64;
+// Small groups so that 50 rows (ViT-B/32) still spread over several cores.
+const ROWS_PER_WORKGROUP = 16;
+
+/** The entry point, workgroup size and dispatch of a row-wise kernel over `rows` rows. */
+export function rowDispatch(gpu: Gpu, rows: number): { entryPoint: string; constants: { WORKGROUP_SIZE: number }; workgroups: [number, number] } {
+  const strategy = forcedStrategy ?? (gpu.isSoftware ? 'invocation' : 'workgroup');
+  return strategy === 'invocation'
+    ? { entryPoint: 'rowPerInvocation', constants: { WORKGROUP_SIZE: ROWS_PER_WORKGROUP }, workgroups: linearWorkgroups(rows, ROWS_PER_WORKGROUP) }
+    : { entryPoint: 'main', constants: { WORKGROUP_SIZE: ROW_WORKGROUP }, workgroups: linearWorkgroups(rows, 1) };
 }

@@ -1,8 +1,6 @@
 import source from '../../shaders/softmax.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowParams } from './rows.js';
-
-const WORKGROUP_SIZE = 64;
+import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
+import { checkF32, rowDispatch, rowParams } from './rows.js';
 
 /** Softmax over the last dimension: x [...batch, N] → [...batch, N]. A NaN in a row makes that row NaN. */
 export function softmax(x: Tensor): Tensor {
@@ -14,10 +12,9 @@ export function softmax(x: Tensor): Tensor {
   x.gpu.dispatch({
     label: 'softmax',
     code: source,
-    constants: { WORKGROUP_SIZE },
     uniforms: rowParams(rows, cols),
     buffers: [x, out],
-    workgroups: linearWorkgroups(rows, 1),
+    ...rowDispatch(x.gpu, rows),
   });
   return out;
 }

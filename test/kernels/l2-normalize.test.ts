@@ -1,7 +1,8 @@
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize, l2NormalizeReference } from '../../src/kernels/l2-normalize.js';
 import { ShapeError } from '../../src/runtime/index.js';
+import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
@@ -17,13 +18,24 @@ async function check(shape: number[], seed: number, eps?: number): Promise<Float
   return out;
 }
 
-test('l2Normalize matches the float64 reference on odd shapes (3 × 257 × 65, D 1023, D 512)', async () => {
+
+/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
+function bothStrategies(name: string, body: () => Promise<void>): void {
+  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
+    uvuTest(`${name} [${strategy} per row]`, async () => {
+      forceRowStrategy(strategy);
+      await body();
+    });
+  }
+}
+
+bothStrategies('l2Normalize matches the float64 reference on odd shapes (3 × 257 × 65, D 1023, D 512)', async () => {
   await check([3, 257, 65], 1);
   await check([2, 1023], 2);
   await check([7, 512], 3);
 });
 
-test('l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays zero (eps clamp)', async () => {
+bothStrategies('l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays zero (eps clamp)', async () => {
   const out = await check([5, 1], 4);
   assert.ok(out.every((v) => Math.abs(v) === 1));
   await check([1, 3], 5);
@@ -34,7 +46,7 @@ test('l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays zero (eps
   assertClose(await l2Normalize(gpu.upload(tiny, [1, 4]), 1e-6).read(), l2NormalizeReference(tiny, 4, 1e-6), 1e-6, 0, 'eps clamp');
 });
 
-test('l2Normalize propagates NaN to its own row only', async () => {
+bothStrategies('l2Normalize propagates NaN to its own row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(3 * 16, 6);
   x[40] = NaN;
@@ -43,10 +55,11 @@ test('l2Normalize propagates NaN to its own row only', async () => {
   assert.ok(out.slice(0, 32).every(Number.isFinite));
 });
 
-test('l2Normalize rejects a negative eps and non-f32 input', async () => {
+bothStrategies('l2Normalize rejects a negative eps and non-f32 input', async () => {
   const gpu = await testGpu();
   assert.throws(() => l2Normalize(gpu.upload(new Float32Array(4), [2, 2]), -1), (e: Error) => e instanceof ShapeError && /eps/.test(e.message));
   assert.throws(() => l2Normalize(gpu.upload(new Int32Array(4), [2, 2])), (e: Error) => e instanceof ShapeError && /\[2, 2\]:i32/.test(e.message));
 });
 
-test.run();
+uvuTest.after.each(() => forceRowStrategy(null));
+uvuTest.run();

@@ -1,7 +1,8 @@
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
 import { ShapeError } from '../../src/runtime/index.js';
+import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
@@ -21,24 +22,35 @@ async function check(shape: number[], seed: number, offset = 0, eps = 1e-5): Pro
   return out;
 }
 
-test('layerNorm matches the float64 reference on odd shapes (batch 3, S 257, D 65; D 1023; D 768)', async () => {
+
+/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
+function bothStrategies(name: string, body: () => Promise<void>): void {
+  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
+    uvuTest(`${name} [${strategy} per row]`, async () => {
+      forceRowStrategy(strategy);
+      await body();
+    });
+  }
+}
+
+bothStrategies('layerNorm matches the float64 reference on odd shapes (batch 3, S 257, D 65; D 1023; D 768)', async () => {
   await check([3, 257, 65], 1);
   await check([2, 1023], 2);
   await check([5, 768], 3);
 });
 
-test('layerNorm keeps its accuracy when the mean dwarfs the spread (two-pass variance)', async () => {
+bothStrategies('layerNorm keeps its accuracy when the mean dwarfs the spread (two-pass variance)', async () => {
   await check([4, 768], 4, 1000);
 });
 
-test('layerNorm edge cases: one row, one column (output is beta), a custom eps', async () => {
+bothStrategies('layerNorm edge cases: one row, one column (output is beta), a custom eps', async () => {
   await check([1, 7], 5);
   const out = await check([6, 1], 6);
   assert.ok(out.every(Number.isFinite));
   await check([2, 50], 7, 0, 1e-6);
 });
 
-test('layerNorm propagates NaN to its own row only', async () => {
+bothStrategies('layerNorm propagates NaN to its own row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(3 * 20, 8);
   x[25] = NaN;
@@ -48,7 +60,7 @@ test('layerNorm propagates NaN to its own row only', async () => {
   assert.ok([...out.slice(0, 20), ...out.slice(40)].every(Number.isFinite), 'rows 0 and 2 are finite');
 });
 
-test('layerNorm rejects gamma/beta that do not match the last dimension, naming the shapes', async () => {
+bothStrategies('layerNorm rejects gamma/beta that do not match the last dimension, naming the shapes', async () => {
   const gpu = await testGpu();
   const x = gpu.upload(new Float32Array(12), [3, 4]);
   const four = gpu.upload(new Float32Array(4), [4]);
@@ -57,4 +69,5 @@ test('layerNorm rejects gamma/beta that do not match the last dimension, naming 
   assert.throws(() => layerNorm(x, four, three), (e: Error) => e instanceof ShapeError && /\[3, 4\]/.test(e.message));
 });
 
-test.run();
+uvuTest.after.each(() => forceRowStrategy(null));
+uvuTest.run();

@@ -1,7 +1,8 @@
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { softmax, softmaxReference } from '../../src/kernels/softmax.js';
 import { ShapeError } from '../../src/runtime/index.js';
+import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
@@ -16,23 +17,34 @@ async function check(shape: number[], seed: number, scale = 5): Promise<void> {
   assertClose(out, expected, 1e-5, 1e-7, `softmax ${JSON.stringify(shape)}`);
 }
 
-test('softmax matches the float64 reference on odd shapes (batch 3 × 257 × 257, D 1023)', async () => {
+
+/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
+function bothStrategies(name: string, body: () => Promise<void>): void {
+  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
+    uvuTest(`${name} [${strategy} per row]`, async () => {
+      forceRowStrategy(strategy);
+      await body();
+    });
+  }
+}
+
+bothStrategies('softmax matches the float64 reference on odd shapes (batch 3 × 257 × 257, D 1023)', async () => {
   await check([3, 257, 257], 1);
   await check([4, 1023], 2);
 });
 
-test('softmax subtracts the max: logits near 100 (GeoCLIP logit scale) do not overflow', async () => {
+bothStrategies('softmax subtracts the max: logits near 100 (GeoCLIP logit scale) do not overflow', async () => {
   await check([3, 1000], 3, 100);
 });
 
-test('softmax edge cases: a single column is 1, a single row', async () => {
+bothStrategies('softmax edge cases: a single column is 1, a single row', async () => {
   const gpu = await testGpu();
   const out = await softmax(gpu.upload(randomArray(5, 4, 50), [5, 1])).read();
   assertClose(out, new Float32Array(5).fill(1), 0, 0, 'softmax of one column');
   await check([1, 9], 5);
 });
 
-test('softmax: NaN in a row gives NaN in that row only', async () => {
+bothStrategies('softmax: NaN in a row gives NaN in that row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(4 * 70, 6);
   x[70 + 33] = NaN;
@@ -42,7 +54,7 @@ test('softmax: NaN in a row gives NaN in that row only', async () => {
   assertClose(out, softmaxReference(x, 70), 1e-5, 1e-7, 'softmax with NaN');
 });
 
-test('softmax: -inf entries (masked logits) give exactly 0, the rest still sums to 1', async () => {
+bothStrategies('softmax: -inf entries (masked logits) give exactly 0, the rest still sums to 1', async () => {
   const gpu = await testGpu();
   const x = new Float32Array([0.5, -Infinity, 2, -Infinity, -1]);
   const out = await softmax(gpu.upload(x, [1, 5])).read();
@@ -51,10 +63,11 @@ test('softmax: -inf entries (masked logits) give exactly 0, the rest still sums 
   assertClose(out, softmaxReference(x, 5), 1e-6, 0, 'masked softmax');
 });
 
-test('softmax rejects non-f32 input with the tensor in the message', async () => {
+bothStrategies('softmax rejects non-f32 input with the tensor in the message', async () => {
   const gpu = await testGpu();
   const x = gpu.upload(new Uint32Array(6), [2, 3]);
   assert.throws(() => softmax(x), (e: Error) => e instanceof ShapeError && /\[2, 3\]:u32/.test(e.message));
 });
 
-test.run();
+uvuTest.after.each(() => forceRowStrategy(null));
+uvuTest.run();
