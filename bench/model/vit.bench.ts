@@ -1,0 +1,141 @@
+// End-to-end CLIP vision tower benchmark on random weights, one image:
+//
+//   node build.mjs --bench vit && node .build/bench/model/vit.bench.mjs [B/32] [L/14] [--f16]
+//   (or with the other model benches: node build.mjs --bench && node bench/run.mjs model vit)
+//
+// Weights are generated in TS from a seed (no download), shaped like ViT-B/32 and ViT-L/14, f32 unless
+// --f16. Each model runs once to warm up (pipeline compiles, pool buffers) and is then timed wall-clock
+// around imageFeatures + readback; ViT-L/14 is timed once (it is ~160 GFLOP: tens of seconds on
+// SwiftShader), B/32 three times (median). GFLOPS count every linear, the patch embedding and attention's
+// two products, a multiply-add as 2 (clipVisionFlops). Process CPU seconds are printed beside wall time:
+// on a software adapter they are the GPU work itself and move far less when other processes share the
+// cores. ViT-L/14's warm-up is the B/32 run before it when
+// both run (they share every pipeline), so L/14 is loaded and run only once.
+import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
+import type { Gpu } from '../../src/runtime/index.js';
+import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
+import { adapterLine, benchGpu } from '../support/bench.js';
+
+/** mulberry32 floats in [-scale, scale). */
+function fillRandom(out: Float32Array, seed: number, scale: number): Float32Array {
+  let state = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** HF-named random weights made on demand, so only the tensor being uploaded lives in JS memory. */
+function randomWeights(config: ClipVisionConfig, seed: number): WeightSource {
+  const d = config.hidden_size;
+  const inner = config.intermediate_size;
+  const tensors = new Map<string, TensorInfo>();
+  const put = (name: string, shape: number[]) => tensors.set(name, { dtype: 'F32', shape });
+  const p = config.patch_size;
+  put('vision_model.embeddings.patch_embedding.weight', [d, config.num_channels ?? 3, p, p]);
+  put('vision_model.embeddings.class_embedding', [d]);
+  put('vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]);
+  for (const norm of ['vision_model.pre_layrnorm', 'vision_model.post_layernorm']) {
+    put(`${norm}.weight`, [d]);
+    put(`${norm}.bias`, [d]);
+  }
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const prefix = `vision_model.encoder.layers.${i}`;
+    for (const proj of ['q', 'k', 'v', 'out']) {
+      put(`${prefix}.self_attn.${proj}_proj.weight`, [d, d]);
+      put(`${prefix}.self_attn.${proj}_proj.bias`, [d]);
+    }
+    for (const norm of ['layer_norm1', 'layer_norm2']) {
+      put(`${prefix}.${norm}.weight`, [d]);
+      put(`${prefix}.${norm}.bias`, [d]);
+    }
+    put(`${prefix}.mlp.fc1.weight`, [inner, d]);
+    put(`${prefix}.mlp.fc1.bias`, [inner]);
+    put(`${prefix}.mlp.fc2.weight`, [d, inner]);
+    put(`${prefix}.mlp.fc2.bias`, [d]);
+  }
+  put('visual_projection.weight', [config.projection_dim, d]);
+  const names = [...tensors.keys()];
+  return {
+    tensors,
+    readF32: async (name) => {
+      const shape = tensors.get(name)!.shape;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(size);
+      if (/norm.*\.weight$/.test(name)) return out.fill(1);
+      // Matrices scaled by 1/sqrt(fan-in) keep activations O(1) through the layers.
+      const fanIn = shape.length >= 2 ? size / shape[0]! : 1;
+      return fillRandom(out, seed * 100_003 + names.indexOf(name), shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
+    },
+    close: async () => {},
+  };
+}
+
+async function runOnce(gpu: Gpu, model: ClipVisionModel, pixels: Float32Array): Promise<{ seconds: number; cpuSeconds: number; features: Float32Array }> {
+  const size = model.config.image_size;
+  const input = gpu.upload(pixels, [1, 3, size, size]);
+  await gpu.sync();
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const output = model.imageFeatures(input);
+  const features = await output.read();
+  const cpu = process.cpuUsage(cpuStart);
+  const seconds = (performance.now() - start) / 1000;
+  output.release();
+  input.release();
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, features };
+}
+
+async function bench(gpu: Gpu, name: keyof typeof CLIP_VISION_PRESETS, dtype: 'f32' | 'f16', timedRuns: number, warm: boolean): Promise<void> {
+  const config = CLIP_VISION_PRESETS[name];
+  const flops = clipVisionFlops(config);
+  const start = performance.now();
+  const model = await ClipVisionModel.load(gpu, randomWeights(config, 1), config, { dtype });
+  const loadSeconds = (performance.now() - start) / 1000;
+  const pixels = fillRandom(new Float32Array(3 * config.image_size ** 2), 7, 2);
+
+  let warmSeconds = NaN;
+  if (warm) warmSeconds = (await runOnce(gpu, model, pixels)).seconds;
+  const compiles = gpu.pipelines.compiles;
+  const dispatches = gpu.dispatchCount;
+  const runs: { seconds: number; cpuSeconds: number }[] = [];
+  let features: Float32Array = new Float32Array(0);
+  for (let r = 0; r < timedRuns; r++) {
+    const result = await runOnce(gpu, model, pixels);
+    runs.push(result);
+    features = result.features;
+  }
+  runs.sort((a, b) => a.seconds - b.seconds);
+  const { seconds, cpuSeconds } = runs[Math.floor(runs.length / 2)]!;
+  const finite = features.every(Number.isFinite);
+  console.log(
+    `${name.padEnd(8)} ${dtype}  ${(flops / 1e9).toFixed(1).padStart(6)} GFLOP  load ${loadSeconds.toFixed(1)} s` +
+      (warm ? `  warm-up ${warmSeconds.toFixed(2)} s` : '') +
+      `  forward ${seconds.toFixed(2)} s (${timedRuns === 1 ? '1 run' : `median of ${timedRuns}`}, CPU ${cpuSeconds.toFixed(2)} s)  ${(flops / seconds / 1e9).toFixed(2)} GFLOPS` +
+      `  ${(gpu.dispatchCount - dispatches) / timedRuns} dispatches, ${gpu.pipelines.compiles - compiles} new pipelines while timed` +
+      `${finite ? '' : '  NON-FINITE OUTPUT'}`,
+  );
+  model.release();
+  gpu.pool.trim();
+}
+
+const args = process.argv.slice(2);
+const dtype = args.includes('--f16') ? 'f16' : 'f32';
+const wanted = args.filter((a) => !a.startsWith('--')).map((a) => (a.startsWith('ViT-') ? a : `ViT-${a}`));
+const models = (wanted.length > 0 ? wanted : ['ViT-B/32', 'ViT-L/14']) as (keyof typeof CLIP_VISION_PRESETS)[];
+for (const m of models) if (!(m in CLIP_VISION_PRESETS)) throw new Error(`unknown model ${m}; known: ${Object.keys(CLIP_VISION_PRESETS).join(', ')}`);
+
+const gpu = await benchGpu();
+console.log(adapterLine(gpu));
+let warmed = false;
+for (const name of models) {
+  const big = name === 'ViT-L/14';
+  // L/14 needs no warm-up of its own once B/32 has compiled the shared pipelines.
+  await bench(gpu, name, dtype, big ? 1 : 3, !(big && warmed));
+  warmed = true;
+}
+process.exit(0);

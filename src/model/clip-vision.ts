@@ -1,0 +1,262 @@
+/**
+ * CLIP's vision tower, as transformers' CLIPVisionModelWithProjection.get_image_features, for any HF CLIP
+ * vision config (ViT-B/32, B/16, L/14, tiny test models):
+ *
+ *   pixels [B, 3, S, S] → patch embedding (Conv2d, stride = kernel, no bias) → [class | patches] + positions
+ *   → pre_layrnorm → N pre-norm encoder layers:
+ *        x += out_proj(attention(layer_norm1(x)))        (q, k, v fused into one [3D, D] linear)
+ *        x += fc2(act(fc1(layer_norm2(x))))              (act = quick_gelu or gelu, per hidden_act)
+ *   → post_layernorm(class token) → visual_projection (no bias) → [B, projection_dim]
+ *
+ * Composition only: every step is a kernel from src/kernels. Intermediates go back to the buffer pool as
+ * soon as their last reader is recorded, so a forward pass holds about three activations at a time.
+ */
+import { add } from '../kernels/add.js';
+import { attention } from '../kernels/attention.js';
+import { visionEmbeddings } from '../kernels/embeddings.js';
+import { linear, type Activation } from '../kernels/gemm.js';
+import { layerNorm } from '../kernels/layernorm.js';
+import { patchEmbed } from '../kernels/patch-embed.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { checkTensors, clipVisionShapes, uploadWeight, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
+
+export type { ClipVisionConfig };
+
+/** Shapes of the common OpenAI checkpoints (HF's config.json values), for benchmarks and hand-made configs. */
+export const CLIP_VISION_PRESETS = {
+  'ViT-B/32': preset(768, 3072, 12, 12, 32, 512),
+  'ViT-B/16': preset(768, 3072, 12, 12, 16, 512),
+  'ViT-L/14': preset(1024, 4096, 24, 16, 14, 768),
+} as const satisfies Record<string, ClipVisionConfig>;
+
+function preset(hidden: number, inner: number, layers: number, heads: number, patch: number, projection: number): ClipVisionConfig {
+  return {
+    hidden_size: hidden, intermediate_size: inner, num_hidden_layers: layers, num_attention_heads: heads, num_channels: 3,
+    image_size: 224, patch_size: patch, projection_dim: projection, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu',
+  };
+}
+
+/** hidden_act values the GEMM epilogue computes exactly (gelu is the erf form, as torch's default). */
+const ACTIVATIONS: Record<string, Activation> = { quick_gelu: 'quick_gelu', gelu: 'gelu', relu: 'relu' };
+
+/** What this model needs of a config beyond what parseClipVisionConfig checks (configs may be made by hand). */
+function checkConfig(config: ClipVisionConfig): Activation {
+  const { hidden_size: d, num_attention_heads: heads, image_size: size, patch_size: patch } = config;
+  if (d % heads !== 0) throw new GeolensError(`ClipVisionModel: hidden_size ${d} is not divisible by num_attention_heads ${heads}`);
+  if (size % patch !== 0) throw new GeolensError(`ClipVisionModel: image_size ${size} is not a multiple of patch_size ${patch}`);
+  const activation = ACTIVATIONS[config.hidden_act];
+  if (!activation) {
+    throw new GeolensError(`ClipVisionModel: hidden_act '${config.hidden_act}' is not supported (use ${Object.keys(ACTIVATIONS).join(', ')})`);
+  }
+  return activation;
+}
+
+/**
+ * Floating-point operations of one image through the tower, counting a multiply-add as 2: every linear,
+ * the patch embedding and attention's two products (layer norms, softmax and adds are left out: < 1%).
+ */
+export function clipVisionFlops(config: ClipVisionConfig, batch = 1): number {
+  const { hidden_size: d, intermediate_size: inner, num_hidden_layers: layers, patch_size: p, image_size: s, projection_dim: proj } = config;
+  const channels = config.num_channels;
+  const patches = (s / p) ** 2;
+  const seq = patches + 1;
+  const patchEmbedding = 2 * patches * channels * p * p * d;
+  const layer = 2 * seq * d * 3 * d + 2 * 2 * seq * seq * d + 2 * seq * d * d + 2 * 2 * seq * d * inner;
+  return batch * (patchEmbedding + layers * layer + 2 * d * proj);
+}
+
+interface EncoderLayer {
+  norm1: [Tensor, Tensor];
+  qkvWeight: Tensor;
+  qkvBias: Tensor;
+  outWeight: Tensor;
+  outBias: Tensor;
+  norm2: [Tensor, Tensor];
+  fc1Weight: Tensor;
+  fc1Bias: Tensor;
+  fc2Weight: Tensor;
+  fc2Bias: Tensor;
+}
+
+export interface ClipVisionLoadOptions {
+  /** Storage of the matrices (patch embedding, attention, MLP, projection): f32, or packed f16 at half the memory. Default f32. */
+  dtype?: 'f32' | 'f16';
+}
+
+export class ClipVisionModel {
+  readonly config: ClipVisionConfig;
+  private readonly activation: Activation;
+  private released = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    config: ClipVisionConfig,
+    private readonly patchWeight: Tensor,
+    private readonly classEmbedding: Tensor,
+    private readonly positions: Tensor,
+    private readonly preNorm: [Tensor, Tensor],
+    private readonly layers: EncoderLayer[],
+    private readonly postNorm: [Tensor, Tensor],
+    private readonly projection: Tensor,
+  ) {
+    this.config = config;
+    this.activation = checkConfig(config);
+  }
+
+  /**
+   * Uploads the vision tower from HF-named weights (`vision_model.*`, `visual_projection.weight`; a full
+   * CLIPModel checkpoint works too). The checkpoint is checked against the config first, and every
+   * missing or misshapen tensor is named in one error. Layer norms, biases and embeddings stay f32;
+   * `dtype` applies to the matrices.
+   */
+  static async load(gpu: Gpu, weights: WeightSource, config: ClipVisionConfig, options: ClipVisionLoadOptions = {}): Promise<ClipVisionModel> {
+    const c = { ...config };
+    checkConfig(c);
+    checkTensors(weights, clipVisionShapes(c), { what: 'CLIP vision checkpoint' });
+    const matrixType = options.dtype ?? 'f32';
+    if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipVisionModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
+    const d = c.hidden_size;
+    const positions = (c.image_size / c.patch_size) ** 2 + 1;
+    const loaded: Tensor[] = [];
+    const get = async (name: string, shape: number[], dtype: 'f32' | 'f16' = 'f32') => {
+      const tensor = await uploadWeight(gpu, weights, name, { shape, dtype });
+      loaded.push(tensor);
+      return tensor;
+    };
+    const norm = async (prefix: string): Promise<[Tensor, Tensor]> => [await get(`${prefix}.weight`, [d]), await get(`${prefix}.bias`, [d])];
+
+    try {
+      const patchWeight = await get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], matrixType);
+      const classEmbedding = await get('vision_model.embeddings.class_embedding', [d]);
+      const positionEmbedding = await get('vision_model.embeddings.position_embedding.weight', [positions, d]);
+      const preNorm = await norm('vision_model.pre_layrnorm');
+      const layers: EncoderLayer[] = [];
+      for (let i = 0; i < c.num_hidden_layers; i++) {
+        const prefix = `vision_model.encoder.layers.${i}`;
+        const attn = `${prefix}.self_attn`;
+        const qkvWeight = fuse(gpu, [await get(`${attn}.q_proj.weight`, [d, d], matrixType), await get(`${attn}.k_proj.weight`, [d, d], matrixType),
+          await get(`${attn}.v_proj.weight`, [d, d], matrixType)], [3 * d, d], `${attn}.{q,k,v}_proj.weight`);
+        loaded.push(qkvWeight);
+        const qkvBias = fuse(gpu, [await get(`${attn}.q_proj.bias`, [d]), await get(`${attn}.k_proj.bias`, [d]), await get(`${attn}.v_proj.bias`, [d])],
+          [3 * d], `${attn}.{q,k,v}_proj.bias`);
+        loaded.push(qkvBias);
+        layers.push({
+          norm1: await norm(`${prefix}.layer_norm1`),
+          qkvWeight,
+          qkvBias,
+          outWeight: await get(`${attn}.out_proj.weight`, [d, d], matrixType),
+          outBias: await get(`${attn}.out_proj.bias`, [d]),
+          norm2: await norm(`${prefix}.layer_norm2`),
+          fc1Weight: await get(`${prefix}.mlp.fc1.weight`, [c.intermediate_size, d], matrixType),
+          fc1Bias: await get(`${prefix}.mlp.fc1.bias`, [c.intermediate_size]),
+          fc2Weight: await get(`${prefix}.mlp.fc2.weight`, [d, c.intermediate_size], matrixType),
+          fc2Bias: await get(`${prefix}.mlp.fc2.bias`, [d]),
+        });
+      }
+      const postNorm = await norm('vision_model.post_layernorm');
+      const projection = await get('visual_projection.weight', [c.projection_dim, d], matrixType);
+      await gpu.sync();
+      return new ClipVisionModel(gpu, c, patchWeight, classEmbedding, positionEmbedding, preNorm, layers, postNorm, projection);
+    } catch (error) {
+      for (const tensor of loaded) tensor.release();
+      throw error;
+    }
+  }
+
+  /** Pixels as preprocessImage makes them, [B, num_channels, image_size, image_size], → features [B, projection_dim]. */
+  imageFeatures(pixels: Tensor): Tensor {
+    if (this.released) throw new GeolensError('ClipVisionModel: used after release()');
+    const { num_channels: channels, image_size: size, patch_size: patch, layer_norm_eps: eps, num_attention_heads: heads } = this.config;
+    if (pixels.rank !== 4 || pixels.shape[1] !== channels || pixels.shape[2] !== size || pixels.shape[3] !== size) {
+      throw new ShapeError(`ClipVisionModel.imageFeatures: pixels must be [B, ${channels}, ${size}, ${size}], got ${formatShape(pixels.shape)}`);
+    }
+    if (pixels.dtype !== 'f32') throw new ShapeError(`ClipVisionModel.imageFeatures: pixels must be f32, got ${pixels}`);
+    const batch = pixels.shape[0]!;
+
+    const patches = patchEmbed(pixels, this.patchWeight, patch);
+    const embedded = visionEmbeddings(patches, this.classEmbedding, this.positions);
+    patches.release();
+    let hidden = layerNorm(embedded, this.preNorm[0], this.preNorm[1], eps);
+    embedded.release();
+
+    const last = this.layers.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const layer = this.layers[i]!;
+      const normed = layerNorm(hidden, layer.norm1[0], layer.norm1[1], eps);
+      const qkv = linear(normed, layer.qkvWeight, { bias: layer.qkvBias });
+      normed.release();
+      let attended = attention(qkv, heads);
+      qkv.release();
+      if (i === last) {
+        // Only the class token reaches the output, and everything after attention is per token: finish
+        // the last layer on the class rows alone.
+        const classAttended = classRows(attended);
+        attended.release();
+        attended = classAttended;
+        const classHidden = classRows(hidden);
+        hidden.release();
+        hidden = classHidden;
+      }
+      const projected = linear(attended, layer.outWeight, { bias: layer.outBias });
+      attended.release();
+      const mid = add(hidden, projected);
+      hidden.release();
+      projected.release();
+      const normed2 = layerNorm(mid, layer.norm2[0], layer.norm2[1], eps);
+      const up = linear(normed2, layer.fc1Weight, { bias: layer.fc1Bias, activation: this.activation });
+      normed2.release();
+      const down = linear(up, layer.fc2Weight, { bias: layer.fc2Bias });
+      up.release();
+      hidden = add(mid, down);
+      mid.release();
+      down.release();
+    }
+    // With no layers at all the class rows still have to be picked out.
+    const classHidden = hidden.shape[1] === 1 ? hidden : classRows(hidden);
+    if (classHidden !== hidden) hidden.release();
+    const pooled = layerNorm(classHidden.reshape([batch, this.config.hidden_size]), this.postNorm[0], this.postNorm[1], eps);
+    classHidden.release();
+    const features = linear(pooled, this.projection);
+    pooled.release();
+    return features;
+  }
+
+  /** Gives every weight back to the pool. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const all = [this.patchWeight, this.classEmbedding, this.positions, ...this.preNorm, ...this.postNorm, this.projection];
+    for (const l of this.layers) all.push(...l.norm1, l.qkvWeight, l.qkvBias, l.outWeight, l.outBias, ...l.norm2, l.fc1Weight, l.fc1Bias, l.fc2Weight, l.fc2Bias);
+    for (const tensor of all) tensor.release();
+  }
+}
+
+/** Row 0 of each sequence: x [B, S, D] → [B, 1, D], by buffer copies (B of them, D floats each). */
+function classRows(x: Tensor): Tensor {
+  const [batch, seq, width] = x.shape as [number, number, number];
+  const out = x.gpu.empty([batch, 1, width], 'f32', 'clipVision.classRows');
+  for (let b = 0; b < batch; b++) x.gpu.copy(x.buffer, b * seq * width * 4, out.buffer, b * width * 4, width * 4);
+  return out;
+}
+
+/**
+ * Concatenates tensors of one dtype along their first dimension into one new tensor (GPU copies) and
+ * releases the parts. Used for q/k/v: one [3D, D] linear instead of three [D, D] ones.
+ */
+function fuse(gpu: Gpu, parts: Tensor[], shape: number[], label: string): Tensor {
+  const dtype = parts[0]!.dtype;
+  const fused = gpu.empty(shape, dtype, label);
+  let offset = 0;
+  for (const part of parts) {
+    // Packed f16 parts must end on a word boundary for the copies to line up.
+    if (part.dtype !== dtype || (dtype === 'f16' && part.size % 2 !== 0)) {
+      fused.release();
+      throw new ShapeError(`${label}: cannot concatenate ${parts.join(', ')} word by word`);
+    }
+    gpu.copy(part.buffer, 0, fused.buffer, offset, part.byteLength);
+    offset += part.byteLength;
+  }
+  // The copies are recorded before anything can reuse the parts' buffers, so releasing them now is safe.
+  for (const part of parts) part.release();
+  return fused;
+}
