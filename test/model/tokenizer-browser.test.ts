@@ -13,16 +13,22 @@ const FILES: Record<string, [string, string]> = {
   '/tokenizer.json': ['test/fixtures/clip-text/tokenizer.json', 'application/json'],
 };
 
+const PAGE = '<!doctype html><meta charset="utf-8">' +
+  '<script type="module" src="/page.js" onerror="window.tokenizerResult = { error: \'page.js did not load\' }"></script>';
+
 function serve(): Promise<Server> {
+  // Read now: a concurrent `node build.mjs --tests` empties .build/test while it rebuilds.
+  const contents = new Map(Object.entries(FILES).map(([path, [file]]) => [path, file ? readFileSync(file) : PAGE]));
   const server = createServer((request, response) => {
-    const entry = FILES[new URL(request.url ?? '/', 'http://127.0.0.1').pathname];
-    if (!entry || (entry[0] && !existsSync(entry[0]))) {
+    const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+    const body = contents.get(path);
+    if (body === undefined) {
       response.statusCode = 404;
       response.end();
       return;
     }
-    response.setHeader('content-type', entry[1]);
-    response.end(entry[0] ? readFileSync(entry[0]) : '<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>');
+    response.setHeader('content-type', FILES[path]![1]);
+    response.end(body);
   });
   return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
 }
