@@ -22,6 +22,8 @@ const shared = {
 const nodeBundle = { ...shared, platform: 'node', packages: 'external', outExtension: { '.js': '.mjs' } };
 
 const args = new Set(process.argv.slice(2));
+// Separate work trees (or parallel builds) can keep their bundles apart.
+const out = process.env.GEOLENS_BUILD_DIR ?? '.build';
 const pattern = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
 const filter = pattern ? new RegExp(pattern) : null;
 
@@ -36,15 +38,15 @@ function entries(dir, suffixes) {
 }
 
 if (args.has('--tests')) {
-  rmSync('.build/test', { recursive: true, force: true });
-  await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: '.build/test', outbase: 'test' });
+  rmSync(`${out}/test`, { recursive: true, force: true });
+  await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: `${out}/test`, outbase: 'test' });
   const pages = entries('test', ['.page.ts']);
   if (pages.length > 0) {
-    await build({ ...shared, platform: 'browser', entryPoints: pages, outdir: '.build/test', outbase: 'test', external: ['webgpu', 'node:*'] });
+    await build({ ...shared, platform: 'browser', entryPoints: pages, outdir: `${out}/test`, outbase: 'test', external: ['webgpu', 'node:*'] });
   }
 } else if (args.has('--bench')) {
-  rmSync('.build/bench', { recursive: true, force: true });
-  await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: '.build/bench', outbase: 'bench' });
+  rmSync(`${out}/bench`, { recursive: true, force: true });
+  await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: `${out}/bench`, outbase: 'bench' });
 } else {
   rmSync('dist', { recursive: true, force: true });
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });

@@ -1,7 +1,7 @@
 import { ClipVisionModel, CLIP_VISION_PRESETS, type ClipVisionConfig } from '../model/clip-vision.js';
 import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../model/concepts.js';
 import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
-import { buildGallery, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
+import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
@@ -152,9 +152,10 @@ export class GeoLocator {
     const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
     const gps = galleryInput instanceof Float32Array ? galleryInput : await readGallery(galleryInput, download);
     const gallery = await buildGallery(geoclip, gps, {
-      cache: options.galleryCache,
+      cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),
       onProgress: (done, total) => progress({ stage: 'gallery', what: 'gallery embeddings', done, total }),
     });
+    if (gallery.fromCache) progress({ stage: 'gallery', what: 'gallery embeddings (from cache)', done: gallery.size, total: gallery.size });
 
     let concepts: ConceptModule | null = null;
     if (options.concepts) {
@@ -295,10 +296,7 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
   try {
     if (isNode) {
       const { decodeImage } = await import('../model/decode-node.js');
-      if (typeof input === 'string') {
-        const { readFile } = await import('node:fs/promises');
-        return await decodeImage(new Uint8Array(await readFile(input)));
-      }
+      if (typeof input === 'string') return await decodeImage(await readImageFile(input));
       if (input instanceof ArrayBuffer) return await decodeImage(new Uint8Array(input));
       if (input instanceof Uint8Array) return await decodeImage(input);
       if (typeof Blob !== 'undefined' && input instanceof Blob) return await decodeImage(new Uint8Array(await input.arrayBuffer()));
@@ -312,5 +310,14 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
       error.message = `image ${index}${typeof input === 'string' ? ` (${input})` : ''}: ${error.message}`;
     }
     throw error;
+  }
+}
+
+async function readImageFile(path: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new ImageError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }

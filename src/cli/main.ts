@@ -1,7 +1,8 @@
 // The `geolens` command. Dawn keeps Node's event loop alive, so every command ends the process itself.
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GeoLocator, type GeoLocatorOptions, type LoadProgress, type LocateResult } from '../api/geolocator.js';
 import { getDevice } from '../runtime/index.js';
@@ -57,13 +58,15 @@ function modelOptions(command: Command): Command {
 }
 
 function progressReporter(quiet: boolean): (p: LoadProgress) => void {
-  if (quiet || !process.stderr.isTTY) {
-    let lastStage = '';
+  if (quiet) return () => {};
+  if (!process.stderr.isTTY) {
+    // Logs get one line when a step starts and one when it ends, not a redrawn bar.
+    const started = new Set<string>();
     return (p) => {
-      if (quiet) return;
       const key = `${p.stage}:${p.what}`;
-      if (key !== lastStage && p.done === 0) process.stderr.write(`${p.stage}: ${p.what}\n`);
-      lastStage = key;
+      if (!started.has(key)) process.stderr.write(`${p.stage}: ${p.what}\n`);
+      started.add(key);
+      if (p.total !== null && p.done >= p.total) process.stderr.write(`${p.stage}: ${p.what} done\n`);
     };
   }
   const bars = new cliProgress.MultiBar(
@@ -135,6 +138,14 @@ modelOptions(
     .option('--json', 'print JSON')
     .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100),
 ).action(async (images: string[], flags: ModelFlags & { topK: number; json?: boolean; candidates: number }) => {
+  // Fail on a mistyped path now, not after minutes of loading weights.
+  for (const image of images) {
+    try {
+      await access(image, constants.R_OK);
+    } catch {
+      throw new GeolensError(`cannot read image '${image}'`);
+    }
+  }
   const locator = await GeoLocator.create(locatorOptions(flags));
   const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates });
   if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: images[i], ...r })), null, 2));
