@@ -38,12 +38,12 @@ export interface GemmVariant {
   readonly source: string;
 }
 
-function register(block: number, source: string, wgX: number, wgY: number, suffix = ''): GemmVariant {
+function register(rows: number, cols: number, source: string, wgX: number, wgY: number): GemmVariant {
   return {
-    name: `register${block}x${block}${suffix}`,
+    name: `register${rows}x${cols}`,
     kind: 'register',
-    rowsPerWorkgroup: block * wgY,
-    colsPerWorkgroup: block * wgX,
+    rowsPerWorkgroup: rows * wgY,
+    colsPerWorkgroup: cols * wgX,
     constants: { WG_X: wgX, WG_Y: wgY },
     source,
   };
@@ -53,9 +53,9 @@ function register(block: number, source: string, wgX: number, wgY: number, suffi
 export const GEMM_VARIANTS: readonly GemmVariant[] = [
   { name: 'naive', kind: 'naive', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { WG_X: 16, WG_Y: 16 }, source: naiveSource },
   { name: 'tiled16', kind: 'tiled', rowsPerWorkgroup: 16, colsPerWorkgroup: 16, constants: { TILE: 16 }, source: tiledSource },
-  register(4, register4x4Source, 8, 8),
-  register(8, register8x8Source, 8, 8),
-  register(16, register16x16Source, 2, 2),
+  register(4, 4, register4x4Source, 8, 8),
+  register(8, 8, register8x8Source, 8, 8),
+  register(16, 16, register16x16Source, 2, 2),
   { name: 'tiled64x64', kind: 'tiled-register', rowsPerWorkgroup: 64, colsPerWorkgroup: 64, constants: {}, source: tiledRegisterSource },
 ];
 
