@@ -34,6 +34,22 @@ test('full-size location encoder on 1,000 real gallery points matches PyTorch to
   encoder.release();
 });
 
+test('f16 weights stay within 5e-4 of PyTorch (100 points)', async () => {
+  ensureLocationFixtures();
+  const gpu = await testGpu();
+  const source = await openWeights(ENCODER_FILE);
+  const encoder = await LocationEncoder.load(gpu, source, { dtype: 'f16' });
+  await source.close();
+  const fixture = await readFixture(`${GENERATED}/geoclip-location-1000.safetensors`);
+  const raw = await encoder.encode(gpu.upload(fixture.gps!.subarray(0, 200), [100, 2])).read();
+  const expected = fixture.raw!.subarray(0, 100 * 512);
+  let worst = 0;
+  for (let i = 0; i < raw.length; i++) worst = Math.max(worst, Math.abs(raw[i]! - expected[i]!));
+  console.log(`  location encoder, f16 weights: max |GPU - PyTorch| = ${worst.toExponential(2)}`);
+  assertClose(raw, expected, 0, 5e-4, 'f16-weight location features');
+  encoder.release();
+});
+
 test('location encoder loads the Hugging Face prefix and names the bad tensor or row', async () => {
   ensureLocationFixtures();
   const gpu = await testGpu();
