@@ -2,7 +2,9 @@ import source from '../../shaders/attention.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
 
-const WORKGROUP_SIZE = 64;
+// Software adapters get small workgroups: ViT-B/32's 12 heads × 13 query blocks are only 156
+// invocations, and 3 workgroups of 64 cannot keep 2 cores equally busy.
+const WORKGROUP_SIZE = { hardware: 64, software: 16 };
 const MAX_HEAD_DIM = 128;
 
 export interface AttentionOptions {
@@ -22,6 +24,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new ShapeError(`attention: scale must be a finite number, got ${scale}`);
   const out = qkv.gpu.empty([batch, seq, width], 'f32', 'attention.out');
+  const workgroupSize = qkv.gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
   // One invocation per 4 queries of one head (see shaders/attention.wgsl).
   const invocations = batch * heads * Math.ceil(seq / 4);
   const params = new Uint32Array(4);
@@ -32,10 +35,10 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   qkv.gpu.dispatch({
     label: 'attention',
     code: source,
-    constants: { HEAD_DIM: headDim, CAUSAL: options.causal ? 1 : 0, WORKGROUP_SIZE },
+    constants: { HEAD_DIM: headDim, CAUSAL: options.causal ? 1 : 0, WORKGROUP_SIZE: workgroupSize },
     uniforms: params,
     buffers: [qkv, out],
-    workgroups: linearWorkgroups(invocations, WORKGROUP_SIZE),
+    workgroups: linearWorkgroups(invocations, workgroupSize),
   });
   return out;
 }
