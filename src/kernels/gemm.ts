@@ -114,13 +114,14 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
 
   if (x.rank < 1 || x.shape.some((d) => d === 0)) throw new ShapeError(`linear: x must be [...batch, M, K] with no empty dimension; got ${describe()}`);
   if (x.dtype !== 'f32') throw new ShapeError(`linear: x must be f32; got ${describe()}`);
+  if (weight.gpu !== gpu || (bias && bias.gpu !== gpu) || (out && out.gpu !== gpu)) throw new ShapeError(`linear: tensors live on different devices (${describe()})`);
   if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
   if (weight.dtype !== 'f32' && weight.dtype !== 'f16') throw new ShapeError(`linear: weight must be f32 or f16; got ${describe()}`);
   const [n, k] = weight.shape as [number, number];
   if (x.shape[x.rank - 1] !== k) throw new ShapeError(`linear: x's last dimension must equal weight's K = ${k}; got ${describe()}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new ShapeError(`linear: bias must be [${n}] (weight's N); got ${describe()}`);
   if (bias && bias.dtype !== 'f32' && bias.dtype !== 'f16') throw new ShapeError(`linear: bias must be f32 or f16; got ${describe()}`);
-  if (!(activation in ACTIVATIONS)) throw new ShapeError(`linear: unknown activation "${activation}"; use none, relu, gelu or quick_gelu`);
+  if (!Object.hasOwn(ACTIVATIONS, activation)) throw new ShapeError(`linear: unknown activation "${activation}"; use none, relu, gelu or quick_gelu`);
 
   const rows = x.size / k;
   const outShape = [...x.shape.slice(0, -1), n];

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  autotuneGemm, chosenVariantName, erfc, forceGemmVariant, GEMM_VARIANTS, gemmFlops, linear, linearReference, type Activation,
+  autotuneGemm, chosenVariantName, defaultVariantName, erfc, forceGemmVariant, GEMM_VARIANTS, gemmFlops, linear, linearReference, type Activation,
 } from '../../src/kernels/gemm.js';
 import { floatsToHalves, halvesToFloats, ShapeError, Tensor, type Gpu } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -181,6 +181,8 @@ timed('bad input throws ShapeError naming the shapes', async () => {
   throwsShape(() => linear(x, w, { out: gpu.empty([2, 3, 5]) }), /out \[2, 3, 5\].*\[2, 3, 4\]/);
   throwsShape(() => linear(x, w, { variant: 'fastest' }), /unknown variant "fastest"/);
   throwsShape(() => linear(x, w, { activation: 'tanh' as Activation }), /unknown activation "tanh"/);
+  throwsShape(() => linear(x, w, { activation: 'toString' as Activation }), /unknown activation "toString"/);
+  throwsShape(() => linear(x, w, { out: new Tensor(gpu, x.buffer, [2, 3, 4]) }), /shares its buffer/);
   // 32768 rows × 16384 outputs is 2 GiB of f32: more than any adapter binds, while x and w are small.
   const tall = gpu.upload(new Float32Array(32768 * 4), [32768, 4]);
   const wide = gpu.upload(new Float32Array(16384 * 4), [16384, 4]);
@@ -201,7 +203,10 @@ timed('autotune picks and remembers a variant per adapter; forcing overrides it'
   forceGemmVariant(gpu, null);
   assert.is(chosenVariantName(gpu), name);
   throwsShape(() => forceGemmVariant(gpu, 'nope'), /unknown variant/);
-  assert.ok(before.length > 0);
+  assert.is(before, gpu.isSoftware ? 'register16x16' : 'tiled64x64');
+  // The default table: register blocks on software adapters, workgroup-memory tiles on hardware.
+  assert.is(defaultVariantName({ isSoftware: true } as Gpu), 'register16x16');
+  assert.is(defaultVariantName({ isSoftware: false } as Gpu), 'tiled64x64');
 });
 
 timed('gemmFlops counts a multiply and an add per term', () => {
