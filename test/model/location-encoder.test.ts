@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize } from '../../src/kernels/l2-normalize.js';
-import { LocationEncoder } from '../../src/model/location-encoder.js';
+import { LocationEncoder, sha256 } from '../../src/model/location-encoder.js';
 import { GeolensError } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -75,6 +75,14 @@ test('location encoder loads the Hugging Face prefix and names the bad tensor or
     assert.match((error as Error).message, /no tensor named 'LocEnc0\.capsule\.0\.b'/);
   }
   await source.close();
+});
+
+test('plain-TS sha256 (the fallback without crypto.subtle) equals WebCrypto', async () => {
+  for (const length of [0, 3, 55, 56, 63, 64, 65, 1000, 100_003]) {
+    const bytes = new Uint8Array(length).map((_, i) => (i * 131 + length) & 255);
+    const expected = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    assert.equal([...sha256(bytes)], [...expected], `length ${length}`);
+  }
 });
 
 test.run();
