@@ -1,12 +1,17 @@
-// Attention benchmark: `node build.mjs --bench attention && node .build/bench/kernels/attention.bench.mjs`
-// Prints the adapter, then per shape: GPU ms (timestamp queries, else wall clock), GFLOPS counting
-// 4·S²·hd·heads flops per image (q·k and p·v, multiply-add as 2), and GB/s of compulsory traffic
-// (qkv read once, output written once). benchmark.js adds a wall-clock figure including submit and sync.
-// On a software adapter the process CPU time is printed too: SwiftShader runs the shader on this
-// process's threads, so CPU ms does not grow when other processes share the cores (wall ms does).
-import Benchmark from 'benchmark';
+// Fused attention at the transformer shapes geolens runs:
+//   node build.mjs --bench attention && node bench/run.mjs kernels attention
+// Per shape: GPU ms (timestamp queries where present), GFLOPS counting 4·S²·hd·heads flops per image
+// (q·k and p·v, a multiply-add as 2; causal counts the S(S+1)/2 pairs it computes), GB/s of compulsory
+// traffic (qkv read once, output written once), then benchmark.js's wall ms per call (submit + GPU + wait)
+// and, on software adapters, CPU ms per call, which other processes on the same cores barely move.
+//
+// How the kernel got here on SwiftShader (Subzero), CPU-time GFLOPS at heads 16, seq 257:
+//   one invocation per query, branchy scalar loads          0.2
+//   4 queries × 4 keys per step as one mat4x4 block          0.5
+//   branch-free chunk loads (select instead of if)           1.2-1.4
 import { attention } from '../../src/kernels/attention.js';
-import { getDevice, type Gpu, type Tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/index.js';
+import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, gpuMilliseconds, timeGpu } from '../support/bench.js';
 
 interface Shape {
   heads: number;
@@ -14,16 +19,16 @@ interface Shape {
   headDim: number;
   batch: number;
   causal?: boolean;
+  what: string;
 }
 
 const SHAPES: Shape[] = [
-  { heads: 12, seq: 50, headDim: 64, batch: 1 },
-  { heads: 16, seq: 257, headDim: 64, batch: 1 },
-  { heads: 8, seq: 77, headDim: 64, batch: 1, causal: true },
+  { heads: 12, seq: 50, headDim: 64, batch: 1, what: 'ViT-B/32 layer' },
+  { heads: 16, seq: 257, headDim: 64, batch: 1, what: 'ViT-L/14 layer (GeoCLIP)' },
+  { heads: 8, seq: 77, headDim: 64, batch: 1, causal: true, what: 'CLIP text layer' },
 ];
 
 function flops({ heads, seq, headDim, batch, causal }: Shape): number {
-  // Causal attention does about half the work; count what it actually computes.
   const pairs = causal ? (seq * (seq + 1)) / 2 : seq * seq;
   return 4 * pairs * headDim * heads * batch;
 }
@@ -32,56 +37,35 @@ function bytes({ heads, seq, headDim, batch }: Shape): number {
   return (3 + 1) * heads * headDim * seq * batch * 4;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-async function gpuMilliseconds(gpu: Gpu, qkv: Tensor, shape: Shape, repeats: number): Promise<{ ms: number; cpuMs: number; source: string }> {
-  const times: number[] = [];
-  const cpuTimes: number[] = [];
-  let source = '';
-  for (let r = 0; r < repeats; r++) {
-    const cpu = process.cpuUsage();
-    const result = await gpu.time(() => attention(qkv, shape.heads, { causal: shape.causal }).release());
-    const used = process.cpuUsage(cpu);
-    cpuTimes.push((used.user + used.system) / 1000);
-    times.push(result.ns / 1e6);
-    source = result.source;
-  }
-  return { ms: median(times), cpuMs: median(cpuTimes), source };
-}
-
-function wallMilliseconds(gpu: Gpu, qkv: Tensor, shape: Shape): Promise<number> {
-  return new Promise((resolve) => {
-    new Benchmark(`attention`, {
-      defer: true,
-      minSamples: 5,
-      maxTime: 2,
-      fn: (deferred: { resolve(): void }) => {
-        attention(qkv, shape.heads, { causal: shape.causal }).release();
-        gpu.sync().then(() => deferred.resolve());
-      },
-      onComplete(this: Benchmark) {
-        resolve(this.stats.mean * 1000);
-      },
-    }).run();
-  });
-}
-
-const gpu = await getDevice({ log: () => {} });
-console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing: ${gpu.features.timestamps ? 'timestamp-query' : 'wall clock'}`);
+const gpu = await benchGpu();
+console.log(adapterLine(gpu));
+const widths = [72, 10, 16, 14, 14, 14];
 for (const shape of SHAPES) {
   const width = shape.heads * shape.headDim;
   const data = new Float32Array(shape.batch * shape.seq * 3 * width).map((_, i) => Math.sin(i) * 0.5);
   const qkv = gpu.upload(data, [shape.batch, shape.seq, 3 * width]);
-  await gpuMilliseconds(gpu, qkv, shape, 1); // compile and warm up
-  const { ms, cpuMs, source } = await gpuMilliseconds(gpu, qkv, shape, 7);
-  const wall = await wallMilliseconds(gpu, qkv, shape);
-  const name = `heads ${shape.heads} seq ${shape.seq} hd ${shape.headDim} batch ${shape.batch}${shape.causal ? ' causal' : ''}`;
+  let out: Tensor | null = null;
+  const work = () => {
+    out?.release();
+    out = attention(qkv, shape.heads, { causal: shape.causal });
+  };
+  const gpuTime = await gpuMilliseconds(gpu, work, 5);
+  const wall = await timeGpu(gpu, 'attention', work, { maxTime: 2 });
+  const name = `attention heads ${shape.heads} seq ${shape.seq} hd ${shape.headDim} batch ${shape.batch}${shape.causal ? ' causal' : ''} (${shape.what})`;
   console.log(
-    `attention ${name.padEnd(40)} ${ms.toFixed(3).padStart(9)} ms (${source})  ` +
-      `${(flops(shape) / ms / 1e6).toFixed(2).padStart(7)} GFLOPS  ${(bytes(shape) / ms / 1e6).toFixed(3).padStart(7)} GB/s  ` +
-      `wall ${wall.toFixed(3)} ms` +
-      (gpu.isSoftware ? `  cpu ${cpuMs.toFixed(1)} ms (${(flops(shape) / cpuMs / 1e6).toFixed(2)} GFLOPS per busy core)` : ''),
+    formatRow(
+      [
+        name,
+        `${formatMs(gpuTime.ms)}`,
+        formatGflops(flops(shape), gpuTime.ms),
+        formatGBs(bytes(shape), gpuTime.ms),
+        `wall ${formatMs(wall.ms)}`,
+        gpu.isSoftware ? `cpu ${formatMs(wall.cpuMs)}` : '',
+      ],
+      widths,
+    ) + (gpu.isSoftware ? `  (${formatGflops(flops(shape), wall.cpuMs)} per busy core)` : ''),
   );
+  (out as Tensor | null)?.release();
   qkv.release();
 }
 process.exit(0);
