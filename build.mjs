@@ -5,8 +5,10 @@
 //   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
 //                                      pages; a pattern (regex on the path) builds only matching tests
 //   node build.mjs --bench [pattern]   bench/**/*.bench.ts -> .build/bench/**/*.bench.mjs
+//   node build.mjs --examples          .build/examples/browser (static demo) and .build/examples/extension
+//                                      (an unpacked Chrome extension, loadable as it is)
 import { build } from 'esbuild';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const shared = {
@@ -47,6 +49,15 @@ if (args.has('--tests')) {
 } else if (args.has('--bench')) {
   rmSync(`${out}/bench`, { recursive: true, force: true });
   await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: `${out}/bench`, outbase: 'bench' });
+} else if (args.has('--examples')) {
+  rmSync(`${out}/examples`, { recursive: true, force: true });
+  const browserExample = { ...shared, platform: 'browser', external: ['webgpu', 'node:*', 'sharp'] };
+  await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts' }, outdir: `${out}/examples/browser` });
+  await build({ ...browserExample, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
+  for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ['examples/extension/manifest.json', 'extension/manifest.json'], ['examples/extension/locate.html', 'extension/locate.html']]) {
+    mkdirSync(`${out}/examples/${to.split('/')[0]}`, { recursive: true });
+    copyFileSync(from, `${out}/examples/${to}`);
+  }
 } else {
   rmSync('dist', { recursive: true, force: true });
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });

@@ -8,22 +8,8 @@ import { chromium } from 'playwright-core';
 import { runCases } from './cases.js';
 import './kernel-cases.js';
 import { testGpu } from '../support/gpu.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// SwiftShader in Chromium: the same software Vulkan device Dawn uses in Node.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-angle=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 function serve(root: string): Promise<Server> {
   const server = createServer((request, response) => {
