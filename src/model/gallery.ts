@@ -31,7 +31,7 @@ export class Gallery {
   }
 }
 
-/** Where embeddings are cached by key; implementations must never throw on a miss (return null). */
+/** Where embeddings are cached by key: a miss is null; a failing get counts as a miss, a failing put is only warned about. */
 export interface GalleryCache {
   get(key: string): Promise<Float32Array | null>;
   put(key: string, embeddings: Float32Array): Promise<void>;
@@ -40,7 +40,7 @@ export interface GalleryCache {
 export interface GalleryOptions {
   /** Points embedded per GPU pass (memory: ~3 × rows × 4 KB of activations). Default 2048. */
   chunkRows?: number;
-  /** Called after each embedded chunk, and once with done = total when loaded from cache. */
+  /** Called with done = 0 and after each embedded chunk, or once with done = total when loaded from cache. */
   onProgress?: (done: number, total: number) => void;
   /** false: no cache; a GalleryCache; default: a file under geolensCacheDir() in Node, Cache API in browsers. */
   cache?: GalleryCache | false;
@@ -135,12 +135,13 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
   const cache = options.cache === false ? null : (options.cache ?? (await defaultGalleryCache()));
   const key = await galleryCacheKey(model, gps);
 
-  let embeddings = cache ? await cache.get(key) : null;
+  let embeddings = cache ? await cache.get(key).catch(() => null) : null;
   if (embeddings && embeddings.length !== size * dim) embeddings = null;
   const fromCache = embeddings !== null;
   if (embeddings) {
     options.onProgress?.(size, size);
   } else {
+    options.onProgress?.(0, size);
     embeddings = new Float32Array(size * dim);
     for (let first = 0; first < size; first += chunkRows) {
       const rows = Math.min(chunkRows, size - first);
@@ -149,7 +150,8 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
       chunk.release();
       options.onProgress?.(first + rows, size);
     }
-    if (cache) await cache.put(key, embeddings);
+    // A cache that cannot be written (read-only home, full disk) costs the next run time, not this answer.
+    if (cache) await cache.put(key, embeddings).catch((error: Error) => console.warn(`geolens: gallery cache not written: ${error.message}`));
   }
   const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
   return new Gallery(gps, chunks, dim, model.scale, fromCache, key);
