@@ -1,4 +1,4 @@
-import { test as uvuTest } from 'uvu';
+import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize, l2NormalizeReference } from '../../src/kernels/l2-normalize.js';
 import { ShapeError } from '../../src/runtime/index.js';
@@ -22,7 +22,7 @@ async function check(shape: number[], seed: number, eps?: number): Promise<Float
 /** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
 function bothStrategies(name: string, body: () => Promise<void>): void {
   for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
-    uvuTest(`${name} [${strategy} per row]`, async () => {
+    test(`${name} [${strategy} per row]`, async () => {
       forceRowStrategy(strategy);
       await body();
     });
@@ -55,11 +55,17 @@ bothStrategies('l2Normalize propagates NaN to its own row only', async () => {
   assert.ok(out.slice(0, 32).every(Number.isFinite));
 });
 
+// Invocation per row only: 70,001 workgroups with barriers take SwiftShader 12 s.
+test('l2Normalize over 70,001 rows (a GeoCLIP gallery) [invocation per row]', async () => {
+  forceRowStrategy('invocation');
+  await check([70001, 4], 7);
+});
+
 bothStrategies('l2Normalize rejects a negative eps and non-f32 input', async () => {
   const gpu = await testGpu();
   assert.throws(() => l2Normalize(gpu.upload(new Float32Array(4), [2, 2]), -1), (e: Error) => e instanceof ShapeError && /eps/.test(e.message));
   assert.throws(() => l2Normalize(gpu.upload(new Int32Array(4), [2, 2])), (e: Error) => e instanceof ShapeError && /\[2, 2\]:i32/.test(e.message));
 });
 
-uvuTest.after.each(() => forceRowStrategy(null));
-uvuTest.run();
+test.after.each(() => forceRowStrategy(null));
+test.run();

@@ -37,6 +37,10 @@ bothStrategies('softmax subtracts the max: logits near 100 (GeoCLIP logit scale)
   await check([3, 1000], 3, 100);
 });
 
+bothStrategies('softmax over a 100,000-wide row (GeoCLIP logits against the whole GPS gallery)', async () => {
+  await check([2, 100000], 7, 30);
+});
+
 bothStrategies('softmax edge cases: a single column is 1, a single row', async () => {
   const gpu = await testGpu();
   const out = await softmax(gpu.upload(randomArray(5, 4, 50), [5, 1])).read();
