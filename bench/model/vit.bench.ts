@@ -116,6 +116,7 @@ async function bench(gpu: Gpu, name: keyof typeof CLIP_VISION_PRESETS, dtype: 'f
     `${name.padEnd(8)} ${dtype}  ${(flops / 1e9).toFixed(1).padStart(6)} GFLOP  load ${loadSeconds.toFixed(1)} s` +
       (warm ? `  warm-up ${warmSeconds.toFixed(2)} s` : '') +
       `  forward ${seconds.toFixed(2)} s (${timedRuns === 1 ? '1 run' : `median of ${timedRuns}`}, CPU ${cpuSeconds.toFixed(2)} s)  ${(flops / seconds / 1e9).toFixed(2)} GFLOPS` +
+      ` (${(flops / cpuSeconds / 1e9).toFixed(2)} per CPU-second)` +
       `  ${(gpu.dispatchCount - dispatches) / timedRuns} dispatches, ${gpu.pipelines.compiles - compiles} new pipelines while timed` +
       `${finite ? '' : '  NON-FINITE OUTPUT'}`,
   );
