@@ -5,7 +5,7 @@ import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, 
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type WeightSource } from '../weights/index.js';
+import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery. */
 const GEOCLIP_BASE = 'https://github.com/VicenteVivan/geo-clip/raw/main/geoclip/model';
@@ -122,31 +122,21 @@ export class GeoLocator {
       cache: true,
       onProgress: (p: DownloadProgress) => progress({ stage: 'download', what: p.url, done: p.loaded, total: p.total }),
     };
-    const open = (location: WeightLocation): Promise<WeightSource> =>
-      typeof location === 'object' && 'tensors' in location ? Promise.resolve(location) : openWeights(location, download);
+    const open = (location: WeightLocation) => openLocation(location, download);
 
     const config = await resolveVisionConfig(options.clipConfig ?? (options.clipWeights ? CLIP_VISION_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig), download);
     progress({ stage: 'weights', what: 'CLIP vision tower', done: 0, total: 1 });
     const clipSource = await open(options.clipWeights ?? DEFAULT_LOCATIONS.clipWeights);
-    const clip = await ClipVisionModel.load(gpu, clipSource, config, { dtype: options.dtype });
-    await closeOwned(clipSource, options.clipWeights);
+    let clip: ClipVisionModel;
+    try {
+      clip = await ClipVisionModel.load(gpu, clipSource, config, { dtype: options.dtype });
+    } finally {
+      await closeOwned(clipSource, options.clipWeights);
+    }
     progress({ stage: 'weights', what: 'CLIP vision tower', done: 1, total: 1 });
 
-    const geoclipLocation = options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip;
-    let geoclip: GeoClip;
     progress({ stage: 'weights', what: 'GeoCLIP heads', done: 0, total: 1 });
-    if (isSplitGeoClip(geoclipLocation)) {
-      const sources: GeoClipSources = {
-        imageMlp: await open(geoclipLocation.imageMlp),
-        locationEncoder: await open(geoclipLocation.locationEncoder),
-        logitScale: typeof geoclipLocation.logitScale === 'number' ? geoclipLocation.logitScale : await open(geoclipLocation.logitScale),
-      };
-      geoclip = await GeoClip.load(gpu, sources);
-    } else {
-      const source = await open(geoclipLocation);
-      geoclip = await GeoClip.load(gpu, source);
-      await closeOwned(source, geoclipLocation);
-    }
+    const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download);
     progress({ stage: 'weights', what: 'GeoCLIP heads', done: 1, total: 1 });
 
     const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
@@ -255,6 +245,39 @@ export class GeoLocator {
       ranking.release();
       gathered.release();
     }
+  }
+}
+
+function openLocation(location: WeightLocation, download: OpenOptions): Promise<WeightSource> {
+  return typeof location === 'object' && 'tensors' in location ? Promise.resolve(location) : openWeights(location, download);
+}
+
+/** GeoCLIP's heads from one checkpoint or the three original files; sources opened here are closed again. */
+export async function loadGeoClip(gpu: Gpu, location: WeightLocation | GeoClipWeights, download: OpenOptions = {}): Promise<GeoClip> {
+  if (!isSplitGeoClip(location)) {
+    const source = await openLocation(location, download);
+    try {
+      return await GeoClip.load(gpu, source);
+    } finally {
+      await closeOwned(source, location);
+    }
+  }
+  const { imageMlp, locationEncoder, logitScale } = location;
+  const opened: [WeightSource, WeightLocation][] = [];
+  const open = async (where: WeightLocation) => {
+    const source = await openLocation(where, download);
+    opened.push([source, where]);
+    return source;
+  };
+  try {
+    const sources: GeoClipSources = {
+      imageMlp: await open(imageMlp),
+      locationEncoder: await open(locationEncoder),
+      logitScale: typeof logitScale === 'number' ? logitScale : await open(logitScale),
+    };
+    return await GeoClip.load(gpu, sources);
+  } finally {
+    for (const [source, where] of opened) await closeOwned(source, where);
   }
 }
 

@@ -4,13 +4,12 @@ import cliProgress from 'cli-progress';
 import { constants } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GeoLocator, type GeoLocatorOptions, type LoadProgress, type LocateResult } from '../api/geolocator.js';
+import { GeoLocator, loadGeoClip, type GeoLocatorOptions, type LoadProgress, type LocateResult } from '../api/geolocator.js';
 import { getDevice } from '../runtime/index.js';
 import { GeolensError } from '../runtime/errors.js';
 import { loadConceptBank } from '../model/concept-bank.js';
 import { conceptParamsToSafetensors } from '../model/concepts.js';
 import { fitConcepts } from '../model/concept-fit.js';
-import { GeoClip } from '../model/geoclip.js';
 import { openWeights } from '../weights/index.js';
 
 const program = new Command();
@@ -169,23 +168,25 @@ modelOptions(
   const gpu = await getDevice();
   const bank = await loadConceptBank(flags.concepts);
   const pairs = await openWeights(flags.pairs);
-  const images = await pairs.readF32('images');
+  let images: Float32Array;
   let locations: Float32Array;
-  if (pairs.tensors.has('locations')) {
-    locations = await pairs.readF32('locations');
-  } else if (pairs.tensors.has('gps')) {
-    const options = locatorOptions(flags);
-    const weights = options.geoclipWeights;
-    if (!weights) throw new GeolensError('the pairs hold `gps`: give --geoclip or --geoclip-dir to embed them');
-    const source = typeof weights === 'object' && 'imageMlp' in weights
-      ? { imageMlp: await openWeights(weights.imageMlp as string), locationEncoder: await openWeights(weights.locationEncoder as string), logitScale: await openWeights(weights.logitScale as string) }
-      : await openWeights(weights as string);
-    const geoclip = await GeoClip.load(gpu, source);
-    const embedded = geoclip.locationEmbeddings(await pairs.readF32('gps'));
-    locations = await embedded.read();
-    embedded.release();
-  } else {
-    throw new GeolensError(`${flags.pairs}: needs a tensor named 'locations' [N, ${bank.dim}] or 'gps' [N, 2]`);
+  try {
+    images = await pairs.readF32('images');
+    if (pairs.tensors.has('locations')) {
+      locations = await pairs.readF32('locations');
+    } else if (pairs.tensors.has('gps')) {
+      const weights = locatorOptions(flags).geoclipWeights;
+      if (!weights) throw new GeolensError('the pairs hold `gps`: give --geoclip or --geoclip-dir to embed them');
+      const geoclip = await loadGeoClip(gpu, weights, { offline: flags.offline, cacheDir: flags.cacheDir });
+      const embedded = geoclip.locationEmbeddings(await pairs.readF32('gps'));
+      locations = await embedded.read();
+      embedded.release();
+      geoclip.release();
+    } else {
+      throw new GeolensError(`${flags.pairs}: needs a tensor named 'locations' [N, ${bank.dim}] or 'gps' [N, 2]`);
+    }
+  } finally {
+    await pairs.close();
   }
   const fit = await fitConcepts(gpu, { images, locations }, {
     bank,

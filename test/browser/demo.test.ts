@@ -50,6 +50,7 @@ test('the browser demo locates Kauai.png as PyTorch does', async () => {
   const expected = await openWeights(`${FIXTURES}/expected.safetensors`);
   const index = Array.from(await expected.readF32('topk_index'));
   const probability = await expected.readF32('topk_probability');
+  await expected.close();
 
   const server = await serve();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });

@@ -1,10 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeSafetensors } from '../../src/model/concept-bank.js';
+import { loadConceptParams } from '../../src/model/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
+import { randomArray } from '../support/numeric.js';
 
 // The command as users run it: the built dist/cli.js (npm test builds it first), in its own process.
 const DIR = 'test/fixtures/generated/api';
@@ -30,6 +33,7 @@ test('geolens locate --json prints PyTorch\'s top-5 for the photo', async () => 
   const expected = await openWeights(`${DIR}/expected.safetensors`);
   const index = await expected.readF32('topk_index');
   const probability = await expected.readF32('topk_probability');
+  await expected.close();
   assert.is(result!.image, KAUAI);
   assert.equal(result!.places.map((p) => p.galleryIndex), Array.from(index));
   result!.places.forEach((p, i) => assert.ok(Math.abs(p.probability - probability[i]!) <= 1e-5, `probability ${i}: ${p.probability} vs ${probability[i]}`));
@@ -53,6 +57,42 @@ test('bad input exits 1 with a message naming the problem', () => {
   assert.is(offline.status, 1);
   assert.match(offline.stderr, /offline|cache/i);
 });
+
+test('geolens fit-concepts learns projections from (image embedding, GPS) pairs and saves them', async () => {
+  const rows = 192;
+  const dim = 512;
+  const gps = readFileSync(`${DIR}/gallery.csv`, 'utf8').trim().split('\n').slice(1, rows + 1).flatMap((line) => line.split(',').map(Number));
+  const images = normalizeRows(randomArray(rows * dim, 7), dim);
+  const pairs = join(cacheDir, 'pairs.safetensors');
+  writeFileSync(pairs, encodeSafetensors({ images: { shape: [rows, dim], data: images }, gps: { shape: [rows, 2], data: new Float32Array(gps) } }));
+  const out = join(cacheDir, 'concept-params.safetensors');
+  const run = geolens('fit-concepts', '--pairs', pairs, '--concepts', `${DIR}/concepts.safetensors`, '--geoclip', `${DIR}/geoclip.safetensors`,
+    '--out', out, '--steps', '25', '--batch-size', '64', '--quiet');
+  assert.is(run.status, 0, run.stderr);
+  const [, first, last] = /loss ([\d.]+) → ([\d.]+)/.exec(run.stdout) ?? [];
+  assert.ok(Number(last) < Number(first), `loss should fall: ${run.stdout}`);
+  const params = await loadConceptParams(out);
+  assert.is(params.dim, dim);
+  assert.is(params.concepts, 12);
+  assert.ok(params.imageWeight && params.locationWeight, 'both projections saved');
+  // The fitted module plugs into locate().
+  const located = geolens('locate', KAUAI, ...MODEL, '--concepts', `${DIR}/concepts.safetensors`, '--concept-params', out, '--json', '--quiet');
+  assert.is(located.status, 0, located.stderr);
+  assert.ok(JSON.parse(located.stdout)[0].places[0].concepts.agreement.length > 0);
+
+  const noBank = geolens('fit-concepts', '--pairs', pairs, '--out', out, '--quiet');
+  assert.is(noBank.status, 1);
+  assert.match(noBank.stderr, /needs --concepts/);
+});
+
+function normalizeRows(values: Float32Array, dim: number): Float32Array {
+  for (let r = 0; r < values.length / dim; r++) {
+    const row = values.subarray(r * dim, (r + 1) * dim);
+    const norm = Math.hypot(...row);
+    for (let i = 0; i < dim; i++) row[i]! /= norm;
+  }
+  return values;
+}
 
 test('geolens info names the adapter', () => {
   const run = geolens('info');
