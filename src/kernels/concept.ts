@@ -1,6 +1,7 @@
 import projectSource from '../../shaders/concept-project.wgsl';
 import rerankSource from '../../shaders/concept-rerank.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
+import { conceptMatmul } from './concept-train.js';
 
 /** How two concept distributions are compared when re-ranking. */
 export type ConceptSimilarity = 'bhattacharyya' | 'cosine';
@@ -8,23 +9,26 @@ export type ConceptSimilarity = 'bhattacharyya' | 'cosine';
 export interface ConceptProbabilityOptions {
   /** Softmax temperature τ over the concept scores. */
   tau: number;
-  /** Gallery rows to score ([R] u32 or i32); without it every row of `source` is scored. */
+  /** Rows of `source` to score ([R] u32 or i32); without it every row is scored. */
   indices?: Tensor;
-  /** Projection P as an nn.Linear weight [D, D]; without it P is the identity. */
+  /** [K] offsets added to the concept scores before 1/τ (a folded projection bias); zeros when absent. */
+  conceptBias?: Tensor;
+  /**
+   * Projection P as an nn.Linear weight [D, D] (and bias [D]), folded into the concepts for this call.
+   * Callers that score many batches with one projection fold it once with foldConceptProjection.
+   */
   weight?: Tensor;
-  /** Projection bias [D]; zeros when a weight is given without one. */
   bias?: Tensor;
 }
 
 const PROJECT_WORKGROUP = 64;
-/** z, u (2·D floats) and the K logits share the 32 KiB of workgroup memory WebGPU guarantees. */
-export const MAX_PROJECT_DIM = 2048;
-export const MAX_PROJECT_CONCEPTS = 4096;
+const PROJECT_ROWS = 4;
 
 /**
  * Concept distributions of embedding rows, in one fused dispatch:
- * probs[r] = softmax((P(source[indices[r]]) · conceptsᵀ) / τ), P(z) = W·z + b.
- * source [N, D], concepts [K, D] → [R, K] (R = N, or the number of indices).
+ * probs[r] = softmax((source[indices[r]] · conceptsᵀ + conceptBias) / τ), or with a projection P(z) = W·z + b,
+ * softmax((P(source[indices[r]]) · conceptsᵀ) / τ). source [N, D], concepts [K, D] → [R, K]
+ * (R = N, or the number of indices).
  */
 export function conceptProbabilities(source: Tensor, concepts: Tensor, options: ConceptProbabilityOptions): Tensor {
   const gpu = source.gpu;
@@ -32,44 +36,67 @@ export function conceptProbabilities(source: Tensor, concepts: Tensor, options: 
   const [k, dc] = matrixShape('conceptProbabilities', 'concepts', concepts);
   if (dc !== d) throw new ShapeError(`conceptProbabilities: concepts ${formatShape(concepts.shape)} and source ${formatShape(source.shape)} differ in embedding width`);
   if (d % 4 !== 0) throw new ShapeError(`conceptProbabilities: embedding width ${d} of source ${formatShape(source.shape)} must be a multiple of 4`);
-  if (d > MAX_PROJECT_DIM || k > MAX_PROJECT_CONCEPTS) {
-    throw new ShapeError(`conceptProbabilities: source ${formatShape(source.shape)} with concepts ${formatShape(concepts.shape)} exceeds the fused kernel's workgroup memory (D <= ${MAX_PROJECT_DIM}, K <= ${MAX_PROJECT_CONCEPTS})`);
-  }
   checkTau('conceptProbabilities', options.tau);
-  const { indices, weight, bias } = options;
-  if (indices && (indices.dtype === 'f32' || indices.dtype === 'f16')) {
+  const { indices } = options;
+  if (indices && indices.dtype !== 'u32' && indices.dtype !== 'i32') {
     throw new ShapeError(`conceptProbabilities: indices must be u32 or i32, got ${indices}`);
   }
-  if (weight && (weight.rank !== 2 || weight.shape[0] !== d || weight.shape[1] !== d || weight.dtype !== 'f32')) {
-    throw new ShapeError(`conceptProbabilities: weight ${weight} must be f32 [${d}, ${d}] for source ${formatShape(source.shape)}`);
+  if (options.conceptBias && (options.weight || options.bias)) {
+    throw new ShapeError('conceptProbabilities: give either a projection (weight, bias) or a folded conceptBias, not both');
   }
-  if (bias && !weight) throw new ShapeError('conceptProbabilities: a bias needs a weight');
-  if (bias && (bias.size !== d || bias.dtype !== 'f32')) {
-    throw new ShapeError(`conceptProbabilities: bias ${bias} must be f32 [${d}]`);
+  let folded: FoldedConcepts | null = null;
+  if (options.weight || options.bias) folded = foldConceptProjection(concepts, options.weight, options.bias);
+  const conceptBias = folded?.bias ?? options.conceptBias;
+  if (conceptBias && (conceptBias.size !== k || conceptBias.dtype !== 'f32')) {
+    throw new ShapeError(`conceptProbabilities: conceptBias ${conceptBias} must be f32 [${k}] for concepts ${formatShape(concepts.shape)}`);
   }
   const rows = indices ? indices.size : n;
   const out = gpu.empty([rows, k], 'f32', 'concept.probs');
-  const zeros = weight && !bias ? gpu.upload(new Float32Array(d), [d], 'f32', 'concept.zeroBias') : null;
-  const dummy = (t: Tensor | undefined | null) => t ?? concepts;
+  const zeros = conceptBias ? null : gpu.upload(new Float32Array(k), [k], 'f32', 'concept.zeroBias');
   const uniforms = new Uint32Array(8);
   uniforms.set([rows, d, k, n]);
   new Float32Array(uniforms.buffer)[4] = 1 / options.tau;
   gpu.dispatch({
     label: 'concept-project',
     code: projectSource,
-    constants: {
-      WORKGROUP_SIZE: PROJECT_WORKGROUP,
-      MAX_DIM4: d / 4,
-      MAX_CONCEPTS: k,
-      GATHER: indices ? 1 : 0,
-      PROJECT: weight ? 1 : 0,
-    },
+    constants: { WORKGROUP_SIZE: PROJECT_WORKGROUP, GATHER: indices ? 1 : 0 },
     uniforms,
-    buffers: [source, dummy(indices), dummy(weight), dummy(bias ?? zeros), concepts, out],
-    workgroups: linearWorkgroups(rows, 1),
+    buffers: [source, indices ?? concepts, folded?.concepts ?? concepts, conceptBias ?? zeros!, out],
+    workgroups: linearWorkgroups(Math.ceil(rows / PROJECT_ROWS), PROJECT_WORKGROUP),
   });
   zeros?.release();
+  folded?.concepts.release();
+  folded?.bias.release();
   return out;
+}
+
+export interface FoldedConcepts {
+  /** [K, D] C·W. */
+  concepts: Tensor;
+  /** [K] C·b (zeros without a bias). */
+  bias: Tensor;
+}
+
+/**
+ * Folds a projection P(z) = W·z + b into the concept matrix: (W·z + b)·c_k = z·(C·W)_k + (C·b)_k.
+ * concepts [K, D], weight [D, D] (nn.Linear layout; identity when absent), bias [D].
+ */
+export function foldConceptProjection(concepts: Tensor, weight?: Tensor, bias?: Tensor): FoldedConcepts {
+  const gpu = concepts.gpu;
+  const [k, d] = matrixShape('foldConceptProjection', 'concepts', concepts);
+  if (weight && (weight.rank !== 2 || weight.shape[0] !== d || weight.shape[1] !== d || weight.dtype !== 'f32')) {
+    throw new ShapeError(`foldConceptProjection: weight ${weight} must be f32 [${d}, ${d}] for concepts ${formatShape(concepts.shape)}`);
+  }
+  if (bias && (bias.size !== d || bias.dtype !== 'f32')) {
+    throw new ShapeError(`foldConceptProjection: bias ${bias} must be f32 [${d}] for concepts ${formatShape(concepts.shape)}`);
+  }
+  const folded = weight ? conceptMatmul(concepts, weight) : null;
+  const foldedBias = bias ? conceptMatmul(concepts, bias.reshape([d, 1])).reshape([k]) : gpu.upload(new Float32Array(k), [k], 'f32', 'concept.zeroBias');
+  if (folded) return { concepts: folded, bias: foldedBias };
+  // Without a weight the concepts pass through; copy them so the caller owns what it releases.
+  const copy = gpu.empty([k, d], 'f32', 'concept.folded');
+  gpu.copy(concepts.buffer, 0, copy.buffer, 0, concepts.byteLength);
+  return { concepts: copy, bias: foldedBias };
 }
 
 /** Plain-TS conceptProbabilities, in f64. weight/bias null for the identity projection. */

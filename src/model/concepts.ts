@@ -1,6 +1,7 @@
 import {
   conceptProbabilities,
   conceptRerank,
+  foldConceptProjection,
   type ConceptRerankResult,
   type ConceptSimilarity,
 } from '../kernels/concept.js';
@@ -104,8 +105,9 @@ export class ConceptModule {
   readonly options: Required<ConceptModuleOptions>;
   readonly dim: number;
   private readonly concepts: Tensor;
-  private readonly image: { weight?: Tensor; bias?: Tensor };
-  private readonly location: { weight?: Tensor; bias?: Tensor };
+  /** Each side's concept matrix with its projection folded in (see concept-project.wgsl). */
+  private readonly image: { concepts: Tensor; conceptBias?: Tensor };
+  private readonly location: { concepts: Tensor; conceptBias?: Tensor };
 
   constructor(
     readonly gpu: Gpu,
@@ -146,12 +148,12 @@ export class ConceptModule {
 
   /** s_img for image embeddings [B, D] → [B, K]. */
   imageConcepts(embeddings: Tensor): Tensor {
-    return conceptProbabilities(embeddings, this.concepts, { tau: this.options.tau, ...this.image });
+    return conceptProbabilities(embeddings, this.image.concepts, { tau: this.options.tau, conceptBias: this.image.conceptBias });
   }
 
   /** s_loc for location embeddings [N, D] → [N, K], or for the gallery rows named by `rows` → [R, K]. */
   locationConcepts(embeddings: Tensor, rows?: Tensor): Tensor {
-    return conceptProbabilities(embeddings, this.concepts, { tau: this.options.tau, indices: rows, ...this.location });
+    return conceptProbabilities(embeddings, this.location.concepts, { tau: this.options.tau, indices: rows, conceptBias: this.location.conceptBias });
   }
 
   /**
@@ -267,21 +269,21 @@ export class ConceptModule {
   }
 
   release(): void {
-    for (const t of [this.concepts, this.image.weight, this.image.bias, this.location.weight, this.location.bias]) t?.release();
+    const all = [this.concepts, this.image.concepts, this.image.conceptBias, this.location.concepts, this.location.conceptBias];
+    for (const t of new Set(all)) t?.release();
   }
 
-  private uploadProjection(side: string, weight: Float32Array | null, bias: Float32Array | null): { weight?: Tensor; bias?: Tensor } {
+  private uploadProjection(side: string, weight: Float32Array | null, bias: Float32Array | null): { concepts: Tensor; conceptBias?: Tensor } {
     const d = this.dim;
-    if (!weight) {
-      if (bias) throw new ShapeError(`ConceptModule: ${side} bias given without a ${side} weight`);
-      return {};
-    }
-    checkLength(`${side} weight`, weight, d * d, [d, d]);
+    if (!weight && !bias) return { concepts: this.concepts };
+    if (weight) checkLength(`${side} weight`, weight, d * d, [d, d]);
     if (bias) checkLength(`${side} bias`, bias, d, [d]);
-    return {
-      weight: this.gpu.upload(weight, [d, d], 'f32', `concept.${side}.weight`),
-      bias: bias ? this.gpu.upload(bias, [d], 'f32', `concept.${side}.bias`) : undefined,
-    };
+    const w = weight ? this.gpu.upload(weight, [d, d], 'f32', `concept.${side}.weight`) : undefined;
+    const b = bias ? this.gpu.upload(bias, [d], 'f32', `concept.${side}.bias`) : undefined;
+    const folded = foldConceptProjection(this.concepts, w, b);
+    w?.release();
+    b?.release();
+    return { concepts: folded.concepts, conceptBias: folded.bias };
   }
 }
 
