@@ -1,8 +1,11 @@
 // ClipVisionModel vs the PyTorch mirror of HF's CLIPVisionModelWithProjection (scripts/fixtures/clip_vision.py).
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
+import { decodeImage } from '../../src/model/decode-node.js';
+import { preprocessImage } from '../../src/model/image.js';
 import { GeolensError, ShapeError } from '../../src/runtime/index.js';
 import { openWeights, parseClipVisionConfig, type ClipVisionConfig, type WeightSource } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -10,8 +13,8 @@ import { testGpu } from '../support/gpu.js';
 const DIR = 'test/fixtures/clip-vision/tiny';
 const config = parseClipVisionConfig(JSON.parse(readFileSync(`${DIR}/config.json`, 'utf8')));
 
-async function expected(name: string): Promise<Float32Array> {
-  const source = await openWeights(`${DIR}/expected.safetensors`);
+async function expected(name: string, dir = DIR): Promise<Float32Array> {
+  const source = await openWeights(`${dir}/expected.safetensors`);
   try {
     return await source.readF32(name);
   } finally {
@@ -36,9 +39,8 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Compares features per image: cosine and max abs error, and says both in the failure. */
-function assertFeatures(actual: Float32Array, wanted: Float32Array, minCosine: number, maxError: number, what: string): void {
+function assertFeatures(actual: Float32Array, wanted: Float32Array, minCosine: number, maxError: number, what: string, dim = config.projection_dim): void {
   assert.is(actual.length, wanted.length, `${what}: length`);
-  const dim = config.projection_dim;
   for (let b = 0; b < wanted.length / dim; b++) {
     const c = cosine(actual, wanted, b * dim, dim);
     assert.ok(c >= minCosine, `${what}: image ${b} cosine ${c} < ${minCosine}`);
@@ -49,10 +51,11 @@ function assertFeatures(actual: Float32Array, wanted: Float32Array, minCosine: n
 
 async function run(model: ClipVisionModel, pixels: Float32Array, batch: number): Promise<Float32Array> {
   const gpu = model.gpu;
-  const input = gpu.upload(pixels, [batch, 3, config.image_size, config.image_size]);
+  const { image_size: size, projection_dim: dim } = model.config;
+  const input = gpu.upload(pixels, [batch, 3, size, size]);
   const features = model.imageFeatures(input);
   input.release();
-  assert.equal(features.shape, [batch, config.projection_dim]);
+  assert.equal(features.shape, [batch, dim]);
   const values = await features.read();
   features.release();
   return values;
@@ -69,6 +72,33 @@ test('tiny CLIP (quick_gelu, f32) matches PyTorch: cosine ≥ 0.99999 and ≤ 1e
   const second = await run(model, pixels.subarray(pixels.length / 2), 1);
   assertFeatures(second, want.subarray(want.length / 2), 0.99999, 1e-4, 'batch 1');
   console.log(`    f32: max abs error ${maxAbs(got, want).toExponential(2)}, min cosine ${Math.min(cosine(got, want, 0, 48), cosine(got, want, 48, 48)).toFixed(8)}`);
+  model.release();
+  await weights.close();
+});
+
+const MEDIUM = 'test/fixtures/generated/clip-vision-medium';
+
+test('Kauai.png end to end at CLIP geometry (224 px, patch 32, 50 tokens, head dim 64, width 256): TS preprocessing + WGSL vs PIL + PyTorch', async () => {
+  if (!existsSync(`${MEDIUM}/expected.safetensors`) || !existsSync(`${MEDIUM}/model.safetensors`)) {
+    // About 3 s of Python; the weights (~10 MB) are too big to commit.
+    const result = spawnSync('/usr/bin/python3', ['scripts/fixtures/clip_vision.py', '--medium'], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`clip_vision.py --medium failed (${result.status}): ${result.stderr}`);
+  }
+  const medium = parseClipVisionConfig(JSON.parse(readFileSync(`${MEDIUM}/config.json`, 'utf8')));
+  const want = await expected('pixels', MEDIUM);
+  const kauai = preprocessImage(await decodeImage(new Uint8Array(readFileSync('../shared/data/geoclip/Kauai.png'))));
+  const plane = 3 * 224 * 224;
+  assert.ok(kauai.every((v, i) => v === want[i]), 'TS preprocessing of Kauai.png differs from the PIL pixels');
+  const pixels = want.slice();
+  pixels.set(kauai);
+
+  const gpu = await testGpu();
+  const weights = await openWeights(`${MEDIUM}/model.safetensors`);
+  const model = await ClipVisionModel.load(gpu, weights, medium);
+  const got = await run(model, pixels, 2);
+  const features = await expected('features', MEDIUM);
+  assertFeatures(got, features, 0.99999, 1e-4, 'medium', medium.projection_dim);
+  console.log(`    medium: max abs error ${maxAbs(got, features).toExponential(2)} (|features| max ${Math.max(...features.map(Math.abs)).toFixed(2)}), ${pixels.length / plane} images`);
   model.release();
   await weights.close();
 });
