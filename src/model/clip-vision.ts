@@ -5,7 +5,7 @@
  *   pixels [B, 3, S, S] → patch embedding (Conv2d, stride = kernel, no bias) → [class | patches] + positions
  *   → pre_layrnorm → N pre-norm encoder layers:
  *        x += out_proj(attention(layer_norm1(x)))        (q, k, v fused into one [3D, D] linear)
- *        x += fc2(act(fc1(layer_norm2(x))))              (act = quick_gelu or gelu, per hidden_act)
+ *        x += fc2(act(fc1(layer_norm2(x))))              (act per hidden_act: quick_gelu, gelu or relu)
  *   → post_layernorm(class token) → visual_projection (no bias) → [B, projection_dim]
  *
  * Composition only: every step is a kernel from src/kernels. Intermediates go back to the buffer pool as

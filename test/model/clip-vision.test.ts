@@ -71,6 +71,10 @@ test('tiny CLIP (quick_gelu, f32) matches PyTorch: cosine ≥ 0.99999 and ≤ 1e
   assertFeatures(got, want, 0.99999, 1e-4, 'batch 2');
   const second = await run(model, pixels.subarray(pixels.length / 2), 1);
   assertFeatures(second, want.subarray(want.length / 2), 0.99999, 1e-4, 'batch 1');
+  // Every intermediate went back to the pool: a repeat pass allocates nothing new.
+  const allocated = gpu.pool.bytesAllocated;
+  await run(model, pixels, 2);
+  assert.is(gpu.pool.bytesAllocated, allocated, 'a second forward pass allocated new buffers');
   console.log(`    f32: max abs error ${maxAbs(got, want).toExponential(2)}, min cosine ${Math.min(cosine(got, want, 0, 48), cosine(got, want, 48, 48)).toFixed(8)}`);
   model.release();
   await weights.close();
