@@ -104,3 +104,67 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
   }
 }
+
+// ---- main_vec4: the same product when M, N, K, every offset and every stride are multiples of 4 -----
+// Each k-step loads a 4×4 block of op(A) and of op(B) as four vec4s each and multiplies them as mat4x4s,
+// whichever way each operand is stored: 64 multiply-adds per 8 loads, against 16 per 8 above.
+
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bias4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> out4: array<vec4f>;
+
+@compute @workgroup_size(8, 8)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
+  let z = gid.z;
+  let i = gid.y * 4u;
+  let j = gid.x * 4u;
+  if (z >= params.batch || i >= params.m || j >= params.n) {
+    return;
+  }
+  let m = params.m;
+  let n = params.n;
+  let k = params.k;
+  let aBase = params.aOffset + z * params.aStride;
+  let bBase = params.bOffset + z * params.bStride;
+  // acc column q is output row i + q (over columns j..j+3).
+  var acc = mat4x4f();
+  for (var kk = 0u; kk < k; kk += 4u) {
+    // am column q = row i + q of op(A) over k = kk..kk+3.
+    var am: mat4x4f;
+    if (TRANS_A) {
+      am = transpose(mat4x4f(
+        a4[(aBase + kk * m + i) / 4u], a4[(aBase + (kk + 1u) * m + i) / 4u],
+        a4[(aBase + (kk + 2u) * m + i) / 4u], a4[(aBase + (kk + 3u) * m + i) / 4u]));
+    } else {
+      am = mat4x4f(
+        a4[(aBase + i * k + kk) / 4u], a4[(aBase + (i + 1u) * k + kk) / 4u],
+        a4[(aBase + (i + 2u) * k + kk) / 4u], a4[(aBase + (i + 3u) * k + kk) / 4u]);
+    }
+    // bm column t = row kk + t of op(B) over columns j..j+3.
+    var bm: mat4x4f;
+    if (TRANS_B) {
+      bm = transpose(mat4x4f(
+        b4[(bBase + j * k + kk) / 4u], b4[(bBase + (j + 1u) * k + kk) / 4u],
+        b4[(bBase + (j + 2u) * k + kk) / 4u], b4[(bBase + (j + 3u) * k + kk) / 4u]));
+    } else {
+      bm = mat4x4f(
+        b4[(bBase + kk * n + j) / 4u], b4[(bBase + (kk + 1u) * n + j) / 4u],
+        b4[(bBase + (kk + 2u) * n + j) / 4u], b4[(bBase + (kk + 3u) * n + j) / 4u]);
+    }
+    acc += bm * am;
+  }
+  let cBase = params.cOffset + z * params.cStride;
+  var offset = vec4f(0.0);
+  if ((params.flags & 1u) != 0u) {
+    offset = bias4[(params.biasOffset + z * params.biasStride + j) / 4u];
+  }
+  for (var q = 0u; q < 4u; q++) {
+    let index = (cBase + (i + q) * n + j) / 4u;
+    var value = params.alpha * acc[q] + offset;
+    if ((params.flags & 2u) != 0u) {
+      value += out4[index];
+    }
+    out4[index] = value;
+  }
+}

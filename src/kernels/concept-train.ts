@@ -57,9 +57,12 @@ export function dispatchConceptMatmul(gpu: Gpu, spec: MatmulSpec): void {
     spec.outStride ?? m * n,
     spec.biasStride ?? n,
   ], 6);
+  // The vec4 kernel needs every size, offset and stride in whole vec4s (the 512-d shapes always are).
+  const vec4 = [m, n, k, ...words.subarray(6, 14)].every((v) => v % 4 === 0);
   gpu.dispatch({
-    label: 'concept-matmul',
+    label: vec4 ? 'concept-matmul-vec4' : 'concept-matmul',
     code: matmulSource,
+    entryPoint: vec4 ? 'main_vec4' : 'main',
     constants: { TRANS_A: spec.transA ? 1 : 0, TRANS_B: spec.transB ? 1 : 0 },
     uniforms: words,
     buffers: [spec.a, spec.b, spec.bias ?? spec.b, spec.out],

@@ -5,10 +5,13 @@ import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray } from '../support/numeric.js';
 
-for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
-  test(`concept matmul, odd shapes, transA=${transA} transB=${transB}, alpha and bias`, async () => {
+for (const [transA, transB, m, n, k] of [
+  [false, false, 37, 29, 45], [true, false, 37, 29, 45], [false, true, 37, 29, 45], [true, true, 37, 29, 45],
+  // Multiples of 4 take the vec4 kernel.
+  [false, false, 36, 28, 44], [true, false, 36, 28, 44], [false, true, 36, 28, 44], [true, true, 36, 28, 44],
+] as [boolean, boolean, number, number, number][]) {
+  test(`concept matmul ${m}x${n}x${k}, transA=${transA} transB=${transB}, alpha and bias`, async () => {
     const gpu = await testGpu();
-    const m = 37, n = 29, k = 45;
     const a = randomArray(m * k, 1);
     const b = randomArray(k * n, 2);
     const bias = randomArray(n, 3);
@@ -19,9 +22,9 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
   });
 }
 
-test('concept matmul: batches at offsets and strides inside flat buffers, accumulating into the output', async () => {
+for (const [m, n, k, pad] of [[5, 6, 7, 3], [8, 12, 4, 4]]) test(`concept matmul ${m}x${n}x${k}: batches at offsets and strides inside flat buffers, accumulating into the output`, async () => {
   const gpu = await testGpu();
-  const m = 5, n = 6, k = 7, batch = 2, pad = 3;
+  const batch = 2;
   const a = randomArray(pad + batch * m * k, 4);
   const b = randomArray(pad + batch * n * k, 5);
   const start = randomArray(pad + batch * m * n, 6);
