@@ -25,7 +25,7 @@ const nodeBundle = { ...shared, platform: 'node', packages: 'external', outExten
 
 const args = new Set(process.argv.slice(2));
 // Separate work trees (or parallel builds) can keep their bundles apart.
-const out = process.env.GEOLENS_BUILD_DIR ?? '.build';
+const out = process.env.GEOLENS_BUILD_DIR || '.build';
 const pattern = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
 const filter = pattern ? new RegExp(pattern) : null;
 

@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { run } from 'uvu/run';
 
-const root = resolve(process.env.GEOLENS_BUILD_DIR ?? '.build', 'test');
+const root = resolve(process.env.GEOLENS_BUILD_DIR || '.build', 'test');
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 
 function collect(dir) {

@@ -248,7 +248,7 @@ export class GeoLocator {
   }
 }
 
-function openLocation(location: WeightLocation, download: OpenOptions): Promise<WeightSource> {
+export function openLocation(location: WeightLocation, download: OpenOptions): Promise<WeightSource> {
   return typeof location === 'object' && 'tensors' in location ? Promise.resolve(location) : openWeights(location, download);
 }
 

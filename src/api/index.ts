@@ -14,6 +14,7 @@ export {
   type PlaceConcepts,
   type LoadProgress,
 } from './geolocator.js';
+export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concepts.js';
 export { getDevice, createDevice, Gpu, Tensor, GeolensError, ShapeError, NoAdapterError, DeviceError, type DeviceOptions } from '../runtime/index.js';
 export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';

@@ -36,7 +36,7 @@ test('kernels give the same numbers in headless Chromium as in Node', async () =
   const gpu = await testGpu();
   const nodeOutputs = await runCases(gpu);
 
-  const server = await serve(resolve(process.env.GEOLENS_BUILD_DIR ?? '.build', 'test/browser'));
+  const server = await serve(resolve(process.env.GEOLENS_BUILD_DIR || '.build', 'test/browser'));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();

@@ -12,7 +12,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 // The browser demo (examples/browser) as a user gets it, driven end to end in headless Chromium: models
 // fetched over HTTP with Range requests, the photo decoded by createImageBitmap, WGSL on navigator.gpu.
 const FIXTURES = 'test/fixtures/generated/api';
-const build = resolve(process.env.GEOLENS_BUILD_DIR ?? '.build', 'examples');
+const build = resolve(process.env.GEOLENS_BUILD_DIR || '.build', 'examples');
 const ROUTES: Record<string, string> = {
   '/demo/': join(build, 'browser'),
   '/fixtures/': resolve(FIXTURES),

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors } from '../../src/model/concept-bank.js';
+import { encodeSafetensors, loadConceptBank } from '../../src/model/concept-bank.js';
 import { loadConceptParams } from '../../src/model/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
 import { randomArray } from '../support/numeric.js';
@@ -93,6 +93,20 @@ function normalizeRows(values: Float32Array, dim: number): Float32Array {
   }
   return values;
 }
+
+test('geolens build-concepts writes a bank that loads, with the curated list or only your texts', async () => {
+  const out = join(cacheDir, 'bank.safetensors');
+  const vocab = '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz';
+  const run = geolens('build-concepts', '--out', out, ...MODEL, '--vocab', vocab, '--only', '--add', 'volcano', 'rice terraces', '--quiet');
+  assert.is(run.status, 0, run.stderr);
+  assert.match(run.stdout, /wrote 2 concepts \(512-d\)/);
+  const bank = await loadConceptBank(out);
+  assert.equal(bank.names, ['volcano', 'rice terraces']);
+  assert.equal(bank.prompts, ['a photo of volcano', 'a photo of rice terraces']);
+  const onlyWithoutTexts = geolens('build-concepts', '--out', out, ...MODEL, '--only', '--quiet');
+  assert.is(onlyWithoutTexts.status, 1);
+  assert.match(onlyWithoutTexts.stderr, /--only needs/);
+});
 
 test('geolens info names the adapter', () => {
   const run = geolens('info');
