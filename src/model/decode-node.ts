@@ -4,7 +4,10 @@
  *
  * It decodes the way the reference pipeline (PIL's Image.open + convert("RGB")) does: the embedded ICC
  * profile is ignored and EXIF orientation is not applied, so the pixels match what the model saw in
- * training and what HF's CLIPImageProcessor produces.
+ * training and what HF's CLIPImageProcessor produces. Tested equal to PIL byte for byte on RGB/RGBA, grey,
+ * grey + alpha and palette PNGs and on baseline 4:2:0 JPEGs. Two known differences, both where PIL's own
+ * conversion is lossy: 16-bit PNGs are scaled to 8 bits here (PIL clips its 'I' mode to 0..255), and CMYK
+ * JPEGs go through libvips' CMYK → sRGB transform (PIL uses a naive 255 − C formula).
  */
 import { ImageError, type RawImage } from './image.js';
 

@@ -83,6 +83,16 @@ test('a 4:2:0 JPEG written by PIL decodes (sharp) to the pixels PIL decodes', as
   assert.is(result.count, 0, `${result.count} of ${image.data.length} bytes differ from PIL (worst by ${result.worst})`);
 });
 
+test('grey, grey + alpha and palette PNGs decode to the RGB that PIL\'s convert("RGB") gives', async () => {
+  for (const mode of ['L', 'LA', 'P']) {
+    const image = await decodeImage(tensor(`png${mode}.bytes`) as Uint8Array);
+    const rgb = new Uint8Array(image.width * image.height * 3);
+    for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = image.data[i * image.channels + c]!;
+    const result = countMismatches(rgb, tensor(`png${mode}.rgb`));
+    assert.is(result.count, 0, `${mode}: ${result.count} bytes differ from PIL (worst by ${result.worst})`);
+  }
+});
+
 test('grey images are replicated into R, G and B', () => {
   const grey: RawImage = { data: Uint8Array.from({ length: 30 * 20 }, (_, i) => (i * 37) % 256), width: 30, height: 20, channels: 1 };
   const rgb: RawImage = { data: Uint8Array.from({ length: 30 * 20 * 3 }, (_, i) => grey.data[Math.floor(i / 3)]!), width: 30, height: 20, channels: 3 };
