@@ -3,8 +3,8 @@ import { buildConceptBank, conceptBankToSafetensors, loadConceptBank, mergeConce
 import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from '../model/concept-prompts.js';
 import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/tokenizer.js';
 import { getDevice, type Gpu } from '../runtime/index.js';
-import { downloadWeights, loadJson, parseClipConfig, parseClipTextConfig, type ClipTextConfig, type DownloadProgress } from '../weights/index.js';
-import { DEFAULT_LOCATIONS, loadGeoClip, openLocation, type GeoClipWeights, type LoadProgress, type WeightLocation } from './geolocator.js';
+import { downloadWeights, loadJson, parseClipConfig, parseClipTextConfig, type ClipTextConfig } from '../weights/index.js';
+import { DEFAULT_LOCATIONS, downloadOptions, loadGeoClip, openLocation, type GeoClipWeights, type LoadProgress, type WeightLocation } from './geolocator.js';
 
 export interface ConceptBankBuildOptions {
   /** CLIP weights holding the text tower (`text_model.*`, `text_projection.weight`). Default: ViT-L/14. */
@@ -36,12 +36,7 @@ export interface ConceptBankBuildOptions {
 export async function buildConceptBankFromClip(options: ConceptBankBuildOptions = {}): Promise<ConceptBank> {
   const gpu = options.gpu ?? (await getDevice());
   const progress = options.onProgress ?? (() => {});
-  const download = {
-    offline: options.offline,
-    cacheDir: options.cacheDir,
-    cache: true,
-    onProgress: (p: DownloadProgress) => progress({ stage: 'download', what: p.url, done: p.loaded, total: p.total }),
-  };
+  const download = downloadOptions(options);
   const config = await resolveTextConfig(options.clipConfig ?? (options.clipWeights ? CLIP_TEXT_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig), download);
   const vocabulary = options.vocabulary ?? CLIP_VOCAB_URL;
   const tokenizer = await ClipTokenizer.load(typeof vocabulary === 'string' && /^https?:/.test(vocabulary) ? await readDownloaded(vocabulary, download) : vocabulary);

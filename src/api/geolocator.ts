@@ -116,12 +116,7 @@ export class GeoLocator {
   static async create(options: GeoLocatorOptions = {}): Promise<GeoLocator> {
     const gpu = options.gpu ?? (await getDevice());
     const progress = options.onProgress ?? (() => {});
-    const download = {
-      offline: options.offline,
-      cacheDir: options.cacheDir,
-      cache: true,
-      onProgress: (p: DownloadProgress) => progress({ stage: 'download', what: p.url, done: p.loaded, total: p.total }),
-    };
+    const download = downloadOptions(options);
     const open = (location: WeightLocation) => openLocation(location, download);
 
     const config = await resolveVisionConfig(options.clipConfig ?? (options.clipWeights ? CLIP_VISION_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig), download);
@@ -246,6 +241,17 @@ export class GeoLocator {
       gathered.release();
     }
   }
+}
+
+/** How the API fetches: through the cache, reporting bytes as 'download' progress. */
+export function downloadOptions(options: { offline?: boolean; cacheDir?: string; onProgress?: (progress: LoadProgress) => void }): OpenOptions {
+  const progress = options.onProgress;
+  return {
+    offline: options.offline,
+    cacheDir: options.cacheDir,
+    cache: true,
+    onProgress: progress && ((p: DownloadProgress) => progress({ stage: 'download', what: p.url, done: p.loaded, total: p.total })),
+  };
 }
 
 export function openLocation(location: WeightLocation, download: OpenOptions): Promise<WeightSource> {
