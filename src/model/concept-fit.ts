@@ -1,5 +1,6 @@
 import { dispatchConceptMatmul, dispatchConceptTrain, MAX_TRAIN_BATCH, type TrainParams } from '../kernels/concept-train.js';
 import { formatShape, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { openWeights } from '../weights/index.js';
 import type { ConceptBank } from './concept-bank.js';
 import { DEFAULT_CONCEPT_OPTIONS, type ConceptParams } from './concepts.js';
 
@@ -53,6 +54,12 @@ export interface FitConceptsOptions {
   seed?: number;
   /** λ stored with the fitted parameters for re-ranking (default the module's, 0.1). */
   lambda?: number;
+  /**
+   * Called every `progressEvery` steps (default 10) and after the last, with that step's losses. Each call
+   * waits for the GPU, so leave it out where throughput matters more than a progress bar.
+   */
+  onProgress?: (progress: { step: number; steps: number; total: number; contrastive: number; divergence: number }) => void;
+  progressEvery?: number;
 }
 
 export interface ConceptFit {
@@ -160,6 +167,11 @@ export async function fitConcepts(gpu: Gpu, pairs: ConceptPairs, options: FitCon
         });
         dispatchConceptTrain(gpu, 'column_sum', { ...base, count: sides.count, offset: sides.first, outOffset: layout.biases + sides.first * d }, [duv, grads], sides.count * d);
       }
+      const every = options.progressEvery ?? 10;
+      if (options.onProgress && ((step + 1) % every === 0 || step === steps - 1)) {
+        const [total, contrastive, divergence] = new Float32Array(await gpu.readBytes(losses.buffer, 12 * step, 12));
+        options.onProgress({ step: step + 1, steps, total: total!, contrastive: contrastive!, divergence: divergence! });
+      }
       for (const [offset, count] of segments) {
         if (optimizer === 'adam') {
           const beta1 = options.beta1 ?? 0.9;
@@ -195,6 +207,27 @@ export async function fitConcepts(gpu: Gpu, pairs: ConceptPairs, options: FitCon
     };
   } finally {
     for (const t of [values, grads, moment1, moment2, concepts, packed, order, ceff, xy, uv, ab, st, rq, bc, g, gdots, gqr, dab, duv, losses]) t.release();
+  }
+}
+
+/**
+ * Cached training pairs from a safetensors (or .pth) file with tensors `images` and `locations`, both
+ * [N, D]: what `geolens fit-concepts` reads.
+ */
+export async function loadConceptPairs(location: string | URL | Uint8Array): Promise<{ images: Float32Array; locations: Float32Array; dim: number }> {
+  const source = await openWeights(location);
+  try {
+    const what = typeof location === 'string' ? location : location instanceof URL ? location.href : 'concept pairs';
+    const [a, b] = ['images', 'locations'].map((name): readonly number[] => {
+      const info = source.tensors.get(name);
+      if (!info) throw new ShapeError(`${what}: no '${name}' tensor (found: ${[...source.tensors.keys()].join(', ') || 'none'})`);
+      if (info.shape.length !== 2) throw new ShapeError(`${what}: '${name}' has shape ${formatShape(info.shape)}, expected [N, D]`);
+      return info.shape;
+    });
+    if (a![0] !== b![0] || a![1] !== b![1]) throw new ShapeError(`${what}: images ${formatShape(a!)} and locations ${formatShape(b!)} differ`);
+    return { images: await source.readF32('images'), locations: await source.readF32('locations'), dim: a[1]! };
+  } finally {
+    await source.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fitConcepts } from '../../src/model/concept-fit.js';
-import { createConceptBank } from '../../src/model/concept-bank.js';
+import { fitConcepts, loadConceptPairs } from '../../src/model/concept-fit.js';
+import { createConceptBank, encodeSafetensors } from '../../src/model/concept-bank.js';
 import { ConceptModule, conceptParamsToSafetensors, type ConceptParams } from '../../src/model/concepts.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -140,6 +140,27 @@ test('fitting is deterministic: the same seed gives the same bits, from host or 
       assert.equal(a.params[key], other.params[key], key);
     }
   }
+});
+
+test('pairs load from a safetensors file; progress reports the same losses the fit returns', async () => {
+  const gpu = await testGpu();
+  const world = syntheticWorld(8);
+  const photos = world.photos(32);
+  const images = world.flat(photos.x);
+  const locations = world.flat(photos.truth.map((t) => Float64Array.from(world.places.subarray(t * D, (t + 1) * D))));
+  const file = encodeSafetensors({ images: { shape: [32, D], data: images }, locations: { shape: [32, D], data: locations } });
+  const pairs = await loadConceptPairs(file);
+  assert.is(pairs.dim, D);
+  assert.equal(pairs.images, images);
+  const bank = createConceptBank(Array.from({ length: K }, (_, i) => `c${i}`), world.concepts, D);
+  const seen: { step: number; total: number }[] = [];
+  const fit = await fitConcepts(gpu, pairs, { bank, steps: 5, batchSize: 16, progressEvery: 2, onProgress: ({ step, total }) => seen.push({ step, total }) });
+  assert.equal(seen.map((p) => p.step), [2, 4, 5]);
+  seen.forEach(({ step, total }) => assert.is(total, fit.losses.total[step - 1]));
+  await loadConceptPairs(encodeSafetensors({ images: { shape: [32, D], data: images } })).then(
+    () => assert.unreachable('should reject'),
+    (e: Error) => assert.match(e.message, /no 'locations' tensor/),
+  );
 });
 
 async function rejects(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
