@@ -40,14 +40,15 @@ function entries(dir, suffixes) {
 }
 
 if (args.has('--tests')) {
-  rmSync(`${out}/test`, { recursive: true, force: true });
+  // A filtered build only adds its files: others may be running tests from this folder.
+  if (!filter) rmSync(`${out}/test`, { recursive: true, force: true });
   await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: `${out}/test`, outbase: 'test' });
   const pages = entries('test', ['.page.ts']);
   if (pages.length > 0) {
     await build({ ...shared, platform: 'browser', entryPoints: pages, outdir: `${out}/test`, outbase: 'test', external: ['webgpu', 'node:*'] });
   }
 } else if (args.has('--bench')) {
-  rmSync(`${out}/bench`, { recursive: true, force: true });
+  if (!filter) rmSync(`${out}/bench`, { recursive: true, force: true });
   await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: `${out}/bench`, outbase: 'bench' });
 } else if (args.has('--examples')) {
   rmSync(`${out}/examples`, { recursive: true, force: true });
