@@ -9,13 +9,17 @@
 // partialRows:    [P, Q, k] u32, their global gallery rows (NO_ROW pads a list shorter than k)
 // partialStats:   [P, Q] vec4f (m = max logit, Σ exp(logit - m), 1 if some logit was NaN/Inf else 0, 0)
 //
-// This dispatch writes partials partialOffset .. partialOffset + workgroups - 1, queries
-// queryOffset .. queryOffset + QUERY_BLOCK - 1. Order: higher logit first, equal logits by lower row.
+// This dispatch writes partials partialOffset .. partialOffset + workgroups - 1 for queries
+// queryOffset .. queryOffset + min(QUERY_BLOCK, Q - queryOffset) - 1. Order: higher logit first, equal
+// logits by lower row.
 //
-// The trick: after the first tile almost no row beats the workgroup's current k-th best, so each score is
-// filtered against that threshold in registers and only the rare winners pass through workgroup memory,
-// where one invocation per query insertion-sorts them into its list. Each invocation scores
-// ROWS_PER_THREAD rows × QUERY_BLOCK queries at once, so every gallery vec4 loaded feeds QUERY_BLOCK FMAs.
+// Two tricks:
+// - Each invocation scores 4 rows against 1, 4 or 8 queries per gallery load, the 4×4 dot products as
+//   transpose(rows) · queries on mat4x4f accumulators: named variables, never arrays, because SwiftShader's
+//   Subzero JIT neither unrolls loops nor keeps arrays in registers.
+// - After the first tile almost no row beats the workgroup's current k-th best, so scores are filtered
+//   against that threshold in registers; only the rare winners pass through workgroup memory, where one
+//   invocation per query insertion-sorts them into its list. A tile without winners costs one barrier.
 
 struct Params {
   rows: u32,
@@ -30,13 +34,12 @@ struct Params {
 }
 
 override WORKGROUP_SIZE: u32 = 64;
-override ROWS_PER_THREAD: u32 = 4;      // ≤ MAX_ROWS_PER_THREAD
-override QUERY_BLOCK: u32 = 8;          // ≤ MAX_QUERY_BLOCK
+override QUERY_BLOCK: u32 = 4;          // 1, 4 or 8
 override K_CAPACITY: u32 = 64;          // ≥ k
-override CANDIDATE_CAPACITY: u32 = 256;
+override CANDIDATE_CAPACITY: u32 = 512;
 override GALLERY_F16: bool = false;
 
-const MAX_ROWS_PER_THREAD = 4u;
+const ROWS_PER_THREAD = 4u;
 const MAX_QUERY_BLOCK = 8u;
 const LOWEST = -0x1.fffffep+127f;  // lowest finite f32
 const NO_ROW = 0xffffffffu;
@@ -54,8 +57,8 @@ var<workgroup> listLength: array<u32, QUERY_BLOCK>;
 var<workgroup> candidateValues: array<f32, CANDIDATE_CAPACITY>;
 var<workgroup> candidateRows: array<u32, CANDIDATE_CAPACITY>;
 var<workgroup> candidateQueries: array<u32, CANDIDATE_CAPACITY>;
-var<workgroup> candidateCount: atomic<u32>;
-var<workgroup> overflowed: u32;
+// Candidates ever appended; a round's candidates sit at slots (count at append) - (count before the round).
+var<workgroup> candidatesAppended: atomic<u32>;
 var<workgroup> nonFiniteQueries: atomic<u32>;
 var<workgroup> threadMax: array<f32, WORKGROUP_SIZE * QUERY_BLOCK>;
 var<workgroup> threadSum: array<f32, WORKGROUP_SIZE * QUERY_BLOCK>;
@@ -64,12 +67,22 @@ fn better(value: f32, row: u32, otherValue: f32, otherRow: u32) -> bool {
   return value > otherValue || (value == otherValue && row < otherRow);
 }
 
-fn isFiniteValue(x: f32) -> bool {
-  // A bit test, not x == x: NaN comparisons may be folded away by the shader compiler.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+// Columns of the result are the 4 rows' values at vec4 j of D (f32 words, or halves via unpackHalves).
+fn rowBlock(starts: vec4u, j: u32) -> mat4x4f {
+  return mat4x4f(bitcast<vec4f>(gallery[starts.x + j]), bitcast<vec4f>(gallery[starts.y + j]),
+                 bitcast<vec4f>(gallery[starts.z + j]), bitcast<vec4f>(gallery[starts.w + j]));
 }
 
-// Inserts this workgroup's candidates for query q into its sorted list (one invocation per query).
+// Columns of the result are 4 queries' values at vec4 j of D.
+fn queryBlock(starts: vec4u, j: u32) -> mat4x4f {
+  return mat4x4f(queries[starts.x + j], queries[starts.y + j], queries[starts.z + j], queries[starts.w + j]);
+}
+
+fn unpackHalves(w: vec2u) -> vec4f {
+  return vec4f(unpack2x16float(w.x), unpack2x16float(w.y));
+}
+
+// Inserts this round's candidates for query q into its sorted list (one invocation per query).
 fn insertCandidates(q: u32, count: u32) {
   let k = params.k;
   let base = q * K_CAPACITY;
@@ -101,124 +114,132 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let k = params.k;
   let queryVec4s = params.dim / 4u;
   let rowWords = select(queryVec4s, queryVec4s / 2u, GALLERY_F16);
+  let activeQueries = min(QUERY_BLOCK, params.queries - params.queryOffset);
+  // Queries past the block's end repeat the last one; their scores are never used.
+  let lastQuery = params.queries - 1u;
+  let q0 = params.queryOffset;
+  let lowStarts = min(vec4u(q0, q0 + 1u, q0 + 2u, q0 + 3u), vec4u(lastQuery)) * queryVec4s;
+  let highStarts = min(vec4u(q0 + 4u, q0 + 5u, q0 + 6u, q0 + 7u), vec4u(lastQuery)) * queryVec4s;
 
   for (var q = lid; q < QUERY_BLOCK; q += WORKGROUP_SIZE) { listLength[q] = 0u; }
   if (lid == 0u) {
-    atomicStore(&candidateCount, 0u);
+    atomicStore(&candidatesAppended, 0u);
     atomicStore(&nonFiniteQueries, 0u);
   }
 
-  var queryBase: array<u32, MAX_QUERY_BLOCK>;
   var runMax: array<f32, MAX_QUERY_BLOCK>;
   var runSum: array<f32, MAX_QUERY_BLOCK>;
   var thresholdValue: array<f32, MAX_QUERY_BLOCK>;
   var thresholdRow: array<u32, MAX_QUERY_BLOCK>;
-  for (var q = 0u; q < QUERY_BLOCK; q++) {
-    queryBase[q] = (params.queryOffset + q) * queryVec4s;
+  for (var q = 0u; q < MAX_QUERY_BLOCK; q++) {
     runMax[q] = LOWEST;
     runSum[q] = 0.0;
     thresholdValue[q] = LOWEST;  // (LOWEST, NO_ROW) admits every row while a list is not yet full
     thresholdRow[q] = NO_ROW;
   }
   var nonFinite = 0u;
+  var roundStart = 0u;
   workgroupBarrier();
 
   let tileRows = WORKGROUP_SIZE * ROWS_PER_THREAD;
   for (var tile = firstRow; tile < endRow; tile += tileRows) {
-    var rowBase: array<u32, MAX_ROWS_PER_THREAD>;
-    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-      // Rows past the end are clamped so loads stay in range; their scores are dropped below.
-      rowBase[r] = min(tile + r * WORKGROUP_SIZE + lid, params.rows - 1u) * rowWords;
-    }
-    // Zeroed by hand: a bare declaration in a loop body is not re-zeroed each iteration on every backend.
-    var acc: array<vec4f, MAX_ROWS_PER_THREAD * MAX_QUERY_BLOCK>;
-    for (var i = 0u; i < MAX_ROWS_PER_THREAD * MAX_QUERY_BLOCK; i++) { acc[i] = vec4f(0.0); }
+    let local = tile + vec4u(0u, 1u, 2u, 3u) * WORKGROUP_SIZE + lid;
+    let valid = local < vec4u(endRow);
+    // Rows past the end are clamped so loads stay in range; `valid` drops their scores.
+    let starts = min(local, vec4u(params.rows - 1u)) * rowWords;
+
+    // Initialized explicitly: a bare declaration in a loop body is not re-zeroed per iteration everywhere.
+    var single = vec4f(0.0);  // QUERY_BLOCK 1: single[r] = dot(row r, query)
+    var low = mat4x4f();      // low[q][r] = dot(row r, query q), queries 0..3
+    var high = mat4x4f();     // queries 4..7
     if (GALLERY_F16) {
       for (var j = 0u; j < rowWords; j++) {
-        var low: array<vec4f, MAX_ROWS_PER_THREAD>;
-        var high: array<vec4f, MAX_ROWS_PER_THREAD>;
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-          let w = gallery[rowBase[r] + j];
-          low[r] = vec4f(unpack2x16float(w.x), unpack2x16float(w.y));
-          high[r] = vec4f(unpack2x16float(w.z), unpack2x16float(w.w));
-        }
-        for (var q = 0u; q < QUERY_BLOCK; q++) {
-          let a = queries[queryBase[q] + 2u * j];
-          let b = queries[queryBase[q] + 2u * j + 1u];
-          for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-            let i = r * MAX_QUERY_BLOCK + q;
-            acc[i] = fma(high[r], b, fma(low[r], a, acc[i]));
-          }
+        let w0 = gallery[starts.x + j];
+        let w1 = gallery[starts.y + j];
+        let w2 = gallery[starts.z + j];
+        let w3 = gallery[starts.w + j];
+        let a = transpose(mat4x4f(unpackHalves(w0.xy), unpackHalves(w1.xy), unpackHalves(w2.xy), unpackHalves(w3.xy)));
+        let b = transpose(mat4x4f(unpackHalves(w0.zw), unpackHalves(w1.zw), unpackHalves(w2.zw), unpackHalves(w3.zw)));
+        if (QUERY_BLOCK == 1u) {
+          single += a * queries[lowStarts.x + 2u * j] + b * queries[lowStarts.x + 2u * j + 1u];
+        } else {
+          low += a * queryBlock(lowStarts, 2u * j) + b * queryBlock(lowStarts, 2u * j + 1u);
+          if (QUERY_BLOCK == 8u) { high += a * queryBlock(highStarts, 2u * j) + b * queryBlock(highStarts, 2u * j + 1u); }
         }
       }
     } else {
       for (var j = 0u; j < rowWords; j++) {
-        var g: array<vec4f, MAX_ROWS_PER_THREAD>;
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) { g[r] = bitcast<vec4f>(gallery[rowBase[r] + j]); }
-        for (var q = 0u; q < QUERY_BLOCK; q++) {
-          let a = queries[queryBase[q] + j];
-          for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-            let i = r * MAX_QUERY_BLOCK + q;
-            acc[i] = fma(g[r], a, acc[i]);
-          }
+        let a = transpose(rowBlock(starts, j));
+        if (QUERY_BLOCK == 1u) {
+          single += a * queries[lowStarts.x + j];
+        } else {
+          low += a * queryBlock(lowStarts, j);
+          if (QUERY_BLOCK == 8u) { high += a * queryBlock(highStarts, j); }
         }
       }
     }
 
     // Bit r * MAX_QUERY_BLOCK + q of `pending` marks a score that beats query q's current threshold.
-    var score: array<f32, MAX_ROWS_PER_THREAD * MAX_QUERY_BLOCK>;
+    var score: array<f32, ROWS_PER_THREAD * MAX_QUERY_BLOCK>;
     var pending = 0u;
-    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-      let local = tile + r * WORKGROUP_SIZE + lid;
-      if (local >= endRow) { continue; }
-      let row = params.rowOffset + local;
-      for (var q = 0u; q < QUERY_BLOCK; q++) {
-        let i = r * MAX_QUERY_BLOCK + q;
-        let v = acc[i];
-        let x = params.scale * ((v.x + v.y) + (v.z + v.w));
-        if (!isFiniteValue(x)) {
-          nonFinite |= 1u << q;
-          continue;
+    for (var q = 0u; q < activeQueries; q++) {
+      var raw: vec4f;
+      if (QUERY_BLOCK == 1u) {
+        raw = single;
+      } else if (q < 4u) {
+        raw = low[q];
+      } else {
+        raw = high[q - 4u];
+      }
+      let s = params.scale * raw;
+      let finite = (bitcast<vec4u>(s) & vec4u(0x7f800000u)) != vec4u(0x7f800000u);
+      if (any(valid & !finite)) { nonFinite |= 1u << q; }
+      let usable = valid & finite;
+      if (!any(usable)) { continue; }
+      let x = select(vec4f(LOWEST), s, usable);
+      let tileMax = max(max(x.x, x.y), max(x.z, x.w));
+      if (tileMax > runMax[q]) {
+        runSum[q] *= exp(runMax[q] - tileMax);
+        runMax[q] = tileMax;
+      }
+      runSum[q] += dot(select(vec4f(0.0), exp(x - runMax[q]), usable), vec4f(1.0));
+      if (any(usable & (x >= vec4f(thresholdValue[q])))) {
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+          if (usable[r] && better(x[r], params.rowOffset + local[r], thresholdValue[q], thresholdRow[q])) {
+            let i = r * MAX_QUERY_BLOCK + q;
+            score[i] = x[r];
+            pending |= 1u << i;
+          }
         }
-        if (x > runMax[q]) {
-          runSum[q] = runSum[q] * exp(runMax[q] - x) + 1.0;
-          runMax[q] = x;
-        } else {
-          runSum[q] += exp(x - runMax[q]);
-        }
-        score[i] = x;
-        if (better(x, row, thresholdValue[q], thresholdRow[q])) { pending |= 1u << i; }
       }
     }
 
-    // Winners go through workgroup memory; if more than CANDIDATE_CAPACITY arrive, the rest retry.
+    // Winners go through workgroup memory; when more than CANDIDATE_CAPACITY arrive, the rest retry.
     loop {
       var remaining = pending;
       while (remaining != 0u) {
         let i = firstTrailingBit(remaining);
         remaining &= remaining - 1u;
-        let slot = atomicAdd(&candidateCount, 1u);
+        let slot = atomicAdd(&candidatesAppended, 1u) - roundStart;
         if (slot < CANDIDATE_CAPACITY) {
           candidateValues[slot] = score[i];
-          candidateRows[slot] = params.rowOffset + tile + (i / MAX_QUERY_BLOCK) * WORKGROUP_SIZE + lid;
+          candidateRows[slot] = params.rowOffset + local[i / MAX_QUERY_BLOCK];
           candidateQueries[slot] = i % MAX_QUERY_BLOCK;
           pending &= ~(1u << i);
         }
       }
+      let appended = workgroupUniformLoad(&candidatesAppended) - roundStart;
+      if (appended == 0u) { break; }
+      if (lid < activeQueries) { insertCandidates(lid, min(appended, CANDIDATE_CAPACITY)); }
+      roundStart += appended;
       workgroupBarrier();
-      if (lid < QUERY_BLOCK) { insertCandidates(lid, min(atomicLoad(&candidateCount), CANDIDATE_CAPACITY)); }
-      workgroupBarrier();
-      if (lid == 0u) {
-        overflowed = select(0u, 1u, atomicLoad(&candidateCount) > CANDIDATE_CAPACITY);
-        atomicStore(&candidateCount, 0u);
+      for (var q = 0u; q < activeQueries; q++) {
+        if (listLength[q] == k) {
+          thresholdValue[q] = listValues[q * K_CAPACITY + k - 1u];
+          thresholdRow[q] = listRows[q * K_CAPACITY + k - 1u];
+        }
       }
-      if (workgroupUniformLoad(&overflowed) == 0u) { break; }
-    }
-    for (var q = 0u; q < QUERY_BLOCK; q++) {
-      if (listLength[q] == k) {
-        thresholdValue[q] = listValues[q * K_CAPACITY + k - 1u];
-        thresholdRow[q] = listRows[q * K_CAPACITY + k - 1u];
-      }
+      if (appended <= CANDIDATE_CAPACITY) { break; }
     }
   }
 
@@ -230,7 +251,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   workgroupBarrier();
 
   let partial = params.partialOffset + workgroup;
-  for (var i = lid; i < QUERY_BLOCK * k; i += WORKGROUP_SIZE) {
+  for (var i = lid; i < activeQueries * k; i += WORKGROUP_SIZE) {
     let q = i / k;
     let slot = i % k;
     let out = (partial * params.queries + params.queryOffset + q) * k + slot;
@@ -238,7 +259,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     partialValues[out] = select(LOWEST, listValues[q * K_CAPACITY + slot], filled);
     partialRows[out] = select(NO_ROW, listRows[q * K_CAPACITY + slot], filled);
   }
-  if (lid < QUERY_BLOCK) {
+  if (lid < activeQueries) {
     var m = LOWEST;
     for (var t = 0u; t < WORKGROUP_SIZE; t++) { m = max(m, threadMax[t * QUERY_BLOCK + lid]); }
     var s = 0.0;

@@ -17,7 +17,8 @@ export const SEARCH_MAX_K = 256;
 
 const WORKGROUP_SIZE = 64;
 const MAX_QUERY_BLOCK = 8;
-const CANDIDATE_CAPACITY = 256;
+const CANDIDATE_CAPACITY = 512;
+const ROWS_PER_THREAD = 4;
 const FAN_IN = 16;
 const NO_ROW = 0xffffffff;
 
@@ -26,9 +27,7 @@ export interface SearchOptions {
   k: number;
   /** Multiplies every dot product: exp(logit_scale) in GeoCLIP (≈ 39.7). */
   scale: number;
-  /** Gallery rows each thread scores per tile (1–4); a tuning knob for benchmarks. */
-  rowsPerThread?: number;
-  /** Tiles of WORKGROUP_SIZE · rowsPerThread rows per workgroup; a tuning knob for benchmarks. */
+  /** Tiles of WORKGROUP_SIZE · 4 rows per workgroup; a tuning knob for benchmarks. */
   tilesPerWorkgroup?: number;
 }
 
@@ -95,7 +94,6 @@ export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Ten
 export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tensor[], options: SearchOptions): SearchPartials {
   const chunks: readonly Tensor[] = Array.isArray(gallery) ? gallery : [gallery as Tensor];
   const { k, scale } = options;
-  const rowsPerThread = options.rowsPerThread ?? 4;
   const tilesPerWorkgroup = options.tilesPerWorkgroup ?? 4;
   if (queries.rank !== 2 || queries.dtype !== 'f32') throw new ShapeError(`search: queries must be [Q, D] f32, got ${queries}`);
   const [queryCount, dim] = queries.shape as [number, number];
@@ -117,12 +115,11 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   }
   checkK(k, totalRows);
   if (!Number.isFinite(scale)) throw new ShapeError(`search: scale must be finite, got ${scale}`);
-  if (!Number.isInteger(rowsPerThread) || rowsPerThread < 1 || rowsPerThread > 4) throw new ShapeError(`search: rowsPerThread must be 1..4, got ${rowsPerThread}`);
   if (!Number.isInteger(tilesPerWorkgroup) || tilesPerWorkgroup < 1) throw new ShapeError(`search: tilesPerWorkgroup must be a positive integer, got ${tilesPerWorkgroup}`);
   if (totalRows >= NO_ROW) throw new ShapeError(`search: ${totalRows} gallery rows do not fit u32 row numbers`);
 
   const gpu = queries.gpu;
-  const rowsPerWorkgroup = WORKGROUP_SIZE * rowsPerThread * tilesPerWorkgroup;
+  const rowsPerWorkgroup = WORKGROUP_SIZE * ROWS_PER_THREAD * tilesPerWorkgroup;
   const workgroupsPerChunk = chunks.map((chunk) => Math.ceil(chunk.shape[0]! / rowsPerWorkgroup));
   let lists = workgroupsPerChunk.reduce((a, b) => a + b, 0);
   let values = gpu.empty([lists, queryCount, k], 'f32', 'search.values');
@@ -136,7 +133,8 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   let rowOffset = 0;
   chunks.forEach((chunk, c) => {
     for (let queryOffset = 0; queryOffset < queryCount; queryOffset += MAX_QUERY_BLOCK) {
-      const queryBlock = Math.min(MAX_QUERY_BLOCK, queryCount - queryOffset);
+      const remaining = queryCount - queryOffset;
+      const queryBlock = remaining === 1 ? 1 : remaining <= 4 ? 4 : MAX_QUERY_BLOCK;
       words.set([chunk.shape[0]!, dim, queryCount, queryOffset, rowOffset, partialOffset, rowsPerWorkgroup, k]);
       floats[8] = scale;
       gpu.dispatch({
@@ -144,7 +142,6 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
         code: tileSource,
         constants: {
           WORKGROUP_SIZE,
-          ROWS_PER_THREAD: rowsPerThread,
           QUERY_BLOCK: queryBlock,
           K_CAPACITY: k <= 64 ? 64 : SEARCH_MAX_K,
           CANDIDATE_CAPACITY,
