@@ -27,7 +27,10 @@ export interface SearchOptions {
   k: number;
   /** Multiplies every dot product: exp(logit_scale) in GeoCLIP (≈ 39.7). */
   scale: number;
-  /** Tiles of WORKGROUP_SIZE · 4 rows per workgroup; a tuning knob for benchmarks. */
+  /**
+   * Tiles of WORKGROUP_SIZE · 4 rows per workgroup. Default: 16 on software adapters (few cores, fewer
+   * workgroups amortize each one's first tile, where every row is a candidate), 4 on hardware.
+   */
   tilesPerWorkgroup?: number;
 }
 
@@ -94,7 +97,7 @@ export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Ten
 export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tensor[], options: SearchOptions): SearchPartials {
   const chunks: readonly Tensor[] = Array.isArray(gallery) ? gallery : [gallery as Tensor];
   const { k, scale } = options;
-  const tilesPerWorkgroup = options.tilesPerWorkgroup ?? 4;
+  const tilesPerWorkgroup = options.tilesPerWorkgroup ?? (queries.gpu.isSoftware ? 16 : 4);
   if (queries.rank !== 2 || queries.dtype !== 'f32') throw new ShapeError(`search: queries must be [Q, D] f32, got ${queries}`);
   const [queryCount, dim] = queries.shape as [number, number];
   if (chunks.length === 0) throw new ShapeError('search: the gallery is empty (no chunks given)');
