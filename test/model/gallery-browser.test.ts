@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { buildGallery, parseGalleryCsv, predict } from '../../src/model/gallery.js';
 import { GeoClip } from '../../src/model/geoclip.js';
 import { openWeights } from '../../src/weights/index.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../browser/chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.js';
 import { testGpu } from '../support/gpu.js';
 import { DATA, ensureLocationFixtures, GENERATED, readFixture } from './geoclip-fixtures.js';
 

@@ -1,18 +1,13 @@
 // The browser bundle of src/weights in headless Chromium: HTTP Range reads of every fixture equal the
 // PyTorch dumps, and the Cache API download path checks sha256 and works offline.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startServer } from './server.js';
+import { pageBundle, withBrowserPage } from '../support/browser.js';
 import { assertSameF32, FIXTURES, loadExpected } from './support.js';
 import type { WeightsBrowserResult } from './weights-browser.page.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CASES: Record<string, string> = {
   'mixed.safetensors': 'mixed.expected.json',
   'halves.safetensors': 'halves.expected.json',
@@ -21,33 +16,20 @@ const CASES: Record<string, string> = {
 };
 
 test('in Chromium: Range reads match PyTorch, Cache API downloads check sha256 and work offline', async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install Debian's chromium or set CHROMIUM_PATH`);
-  // The page is bundled here, as build.mjs bundles pages (browser platform, node:* external), into a
-  // folder of its own: .build/test is rebuilt by every test build and may vanish mid-run.
-  const out = mkdtempSync(join(tmpdir(), 'geolens-weights-page-'));
-  await build({ entryPoints: ['test/weights/weights-browser.page.ts'], outfile: join(out, 'page.js'), bundle: true, format: 'esm', target: 'es2022', platform: 'browser', loader: { '.wgsl': 'text' }, external: ['webgpu', 'node:*'], logLevel: 'warning' });
-  const page = new Uint8Array(readFileSync(join(out, 'page.js')));
-  rmSync(out, { recursive: true, force: true });
   const html = new TextEncoder().encode('<!doctype html><script type="module" src="/page.js"></script>');
   const sha = createHash('sha256').update(readFileSync(`${FIXTURES}/mixed.safetensors`)).digest('hex');
-  const server = await startServer({
+  const files = {
     '/': html,
-    '/page.js': page,
+    '/page.js': pageBundle('weights/weights-browser'),
     '/sha256': new TextEncoder().encode(sha),
     ...Object.fromEntries(Object.keys(CASES).map((file) => [`/fixtures/${file}`, `${FIXTURES}/${file}`])),
-  });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
-  try {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (error) => errors.push(error.message));
-    tab.on('console', (line) => line.type() === 'error' && errors.push(line.text()));
-    await tab.goto(`${server.url}/`);
+  };
+  await withBrowserPage(files, '/', async ({ page: tab, server, errors, consoleErrors }) => {
     await tab.waitForFunction(() => window.weightsResult !== undefined, undefined, { timeout: 30_000 });
     const result = await tab.evaluate(() => window.weightsResult!);
     // The browser's own favicon request is the one 404 allowed; offline mode must not touch the network.
     assert.equal(server.log.filter((r) => r.status === 404).map((r) => r.path), ['/favicon.ico'], 'requests answered 404');
-    assert.equal(errors.filter((e) => !/status of 404/.test(e)), [], 'page errors');
+    assert.equal([...errors, ...consoleErrors].filter((e) => !/status of 404/.test(e)), [], 'page errors');
     if ('error' in result) return assert.unreachable(`browser run failed: ${result.error}`);
     const ok = result as WeightsBrowserResult;
     for (const [file, expectedFile] of Object.entries(CASES)) {
@@ -67,10 +49,7 @@ test('in Chromium: Range reads match PyTorch, Cache API downloads check sha256 a
     assert.is(ok.cachedTensors.length, loadExpected(`${FIXTURES}/mixed.expected.json`).size);
     assert.equal(ok.offlineTensors, ok.cachedTensors);
     assert.match(ok.offlineMissing, /WeightsError: offline: .*not-served\/mixed\.safetensors is not in the cache 'geolens-test'/);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 test.run();

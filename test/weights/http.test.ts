@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openWeights, WeightsError } from '../../src/weights/index.js';
-import { startServer } from './server.js';
+import { startServer } from '../support/server.js';
 import { assertMatches, FIXTURES, loadExpected, rejection } from './support.js';
 
 const CASES: [string, string][] = [

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cachePath, defaultCacheDir, downloadWeights, loadJson, openWeights, resolveUrl, WeightsError, type DownloadProgress } from '../../src/weights/index.js';
-import { startServer } from './server.js';
+import { startServer } from '../support/server.js';
 import { assertMatches, FIXTURES, loadExpected, rejection } from './support.js';
 
 const BODY = new Uint8Array(300_000).map((_, i) => (i * 2654435761) >>> 24);

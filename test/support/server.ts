@@ -3,6 +3,15 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.csv': 'text/csv',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+};
+
 export interface ServedFile {
   body: Uint8Array;
   /** Close the connection after sending this many body bytes (once per file, then serve normally). */
@@ -52,7 +61,7 @@ export async function startServer(files: Record<string, string | Uint8Array> = {
       status = 206;
     }
     respond(status);
-    const type = path.endsWith('.js') ? 'text/javascript' : path === '/' ? 'text/html' : 'application/octet-stream';
+    const type = path === '/' ? 'text/html' : (CONTENT_TYPES[/\.[a-z]+$/.exec(path)?.[0] ?? ''] ?? 'application/octet-stream');
     const headers: Record<string, string> = { 'Content-Length': String(end - start + 1), 'Content-Type': type, ETag: etag, 'Accept-Ranges': state.ranges ? 'bytes' : 'none' };
     if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     response.writeHead(status, headers);
