@@ -74,9 +74,22 @@ export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Ten
   const partials = dispatchSearch(queries, gallery, options);
   const gpu = queries.gpu;
   try {
-    const [logits, rowBytes, stats] = [await gpu.read(partials.values), await gpu.readRaw(partials.rows), await gpu.read(partials.stats)];
     const q = partials.queries;
     const k = partials.k;
+    // One readback instead of three: each costs a submit and a map round trip.
+    const packed = gpu.empty([2 * q * k + 4 * q], 'u32', 'search.result');
+    gpu.copy(partials.values.buffer, 0, packed.buffer, 0, 4 * q * k);
+    gpu.copy(partials.rows.buffer, 0, packed.buffer, 4 * q * k, 4 * q * k);
+    gpu.copy(partials.stats.buffer, 0, packed.buffer, 8 * q * k, 16 * q);
+    let raw: ArrayBuffer;
+    try {
+      raw = await gpu.readRaw(packed);
+    } finally {
+      packed.release();
+    }
+    const logits = new Float32Array(raw, 0, q * k);
+    const indices = new Uint32Array(raw, 4 * q * k, q * k);
+    const stats = new Float32Array(raw, 8 * q * k, 4 * q);
     for (let i = 0; i < q; i++) {
       if (stats[i * 4 + 2]! !== 0) await throwNonFinite(queries, i);
     }
@@ -87,7 +100,7 @@ export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Ten
       logSumExp[i] = lse;
       for (let j = 0; j < k; j++) probabilities[i * k + j] = Math.exp(logits[i * k + j]! - lse);
     }
-    return { k, queries: q, indices: new Uint32Array(rowBytes, 0, q * k), logits, probabilities, logSumExp };
+    return { k, queries: q, indices, logits, probabilities, logSumExp };
   } finally {
     partials.release();
   }
@@ -129,6 +142,7 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   let rows = gpu.empty([lists, queryCount, k], 'u32', 'search.rows');
   let stats = gpu.empty([lists, queryCount, 4], 'f32', 'search.stats');
 
+  const kCapacity = k <= 64 ? 64 : SEARCH_MAX_K;
   const params = new ArrayBuffer(48);
   const words = new Uint32Array(params);
   const floats = new Float32Array(params);
@@ -146,8 +160,8 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
         constants: {
           WORKGROUP_SIZE,
           QUERY_BLOCK: queryBlock,
-          K_CAPACITY: k <= 64 ? 64 : SEARCH_MAX_K,
-          CANDIDATE_CAPACITY,
+          K_CAPACITY: kCapacity,
+          CANDIDATE_CAPACITY: candidateCapacity(gpu, queryBlock, kCapacity, k),
           GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0,
         },
         uniforms: new Uint8Array(params.slice(0)),
@@ -188,6 +202,21 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
       result.stats.release();
     },
   };
+}
+
+/**
+ * Candidate slots that fit beside the lists and per-thread stats in the adapter's workgroup memory (the
+ * WebGPU default is 16 KiB, SwiftShader has 32 KiB); fewer slots only mean more rounds on a crowded tile.
+ */
+function candidateCapacity(gpu: Gpu, queryBlock: number, kCapacity: number, k: number): number {
+  const available = gpu.limits.maxComputeWorkgroupStorageSize;
+  const fixed = queryBlock * kCapacity * 8 + queryBlock * 4 + WORKGROUP_SIZE * queryBlock * 8 + 16;
+  let capacity = CANDIDATE_CAPACITY;
+  while (capacity > 32 && fixed + capacity * 12 > available) capacity /= 2;
+  if (fixed + capacity * 12 > available) {
+    throw new ShapeError(`search: k = ${k} with ${queryBlock} queries per pass needs ${fixed + capacity * 12} bytes of workgroup memory, this adapter has ${available}`);
+  }
+  return capacity;
 }
 
 function checkK(k: number, rows: number): void {

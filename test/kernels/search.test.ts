@@ -53,8 +53,11 @@ test('small gallery: every k up to the row count, odd row counts, ties broken by
   }
   const single = queries.subarray(0, dim);
   assertSameResult(await searchTopK(gpu.upload(single, [1, dim]), g, { k: 9, scale: GEOCLIP_SCALE }), searchTopKReference(single, gallery, dim, { k: 9, scale: GEOCLIP_SCALE }), 'Q=1');
-  const top = await searchTopK(q, g, { k: 4, scale: GEOCLIP_SCALE });
-  assert.equal(Array.from(top.indices.subarray(0, 4)), [3, 100, 200, 516]);
+  for (const tilesPerWorkgroup of [16, 1]) {
+    // One workgroup holds all four copies, or (256 rows each) they meet only in the merge.
+    const top = await searchTopK(q, g, { k: 4, scale: GEOCLIP_SCALE, tilesPerWorkgroup });
+    assert.equal(Array.from(top.indices.subarray(0, 4)), [3, 100, 200, 516]);
+  }
 });
 
 test('more than 8 queries (two query blocks) and several tiling variants agree with the reference', async () => {
