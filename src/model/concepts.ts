@@ -10,7 +10,7 @@ import { openWeights } from '../weights/index.js';
 import { ConceptBankError, encodeSafetensors, uploadConceptBank, type ConceptBank } from './concept-bank.js';
 
 /**
- * Concept-aware alignment (after Jia, Liu, Hou et al. 2025, arXiv 2509.01910): image and place embeddings
+ * Concept-aware alignment (after Hou et al. 2025, arXiv 2509.01910): image and place embeddings
  * are both described as distributions over a bank of geographic concepts, and GeoCLIP's candidates are
  * re-ranked by how well those descriptions agree:
  *
