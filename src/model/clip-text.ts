@@ -14,13 +14,12 @@
  * cut there (a 10-token prompt runs 10 positions, not 77); and the last layer finishes on the pooled rows
  * alone once its attention has run.
  */
-import { add } from '../kernels/add.js';
-import { attention } from '../kernels/attention.js';
 import { linear, type Activation } from '../kernels/gemm.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { gatherRows, tokenEmbedding } from '../kernels/token-embedding.js';
 import { GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipTextShapes, uploadWeight, type ClipTextConfig, type WeightSource } from '../weights/index.js';
+import { checkTensors, clipTextShapes, type ClipTextConfig, type WeightSource } from '../weights/index.js';
+import { encoderLayerTensors, runEncoder, TowerUploads, type EncoderLayer } from './clip-encoder.js';
 import type { ClipTokenizer, TokenBatch } from './tokenizer.js';
 
 export type { ClipTextConfig };
@@ -92,19 +91,6 @@ export function pooledPositions(ids: Int32Array, length: number, eosTokenId: num
   return out;
 }
 
-interface EncoderLayer {
-  norm1: [Tensor, Tensor];
-  qkvWeight: Tensor;
-  qkvBias: Tensor;
-  outWeight: Tensor;
-  outBias: Tensor;
-  norm2: [Tensor, Tensor];
-  fc1Weight: Tensor;
-  fc1Bias: Tensor;
-  fc2Weight: Tensor;
-  fc2Bias: Tensor;
-}
-
 export interface ClipTextLoadOptions {
   /**
    * Storage of the token embedding and the matrices (attention, MLP, projection): f32, or packed f16 at half
@@ -150,57 +136,22 @@ export class ClipTextModel {
       throw new GeolensError(`ClipTextModel.load: f16 storage needs an even hidden_size, got ${c.hidden_size}`);
     }
     const d = c.hidden_size;
-    const loaded: Tensor[] = [];
-    const get = async (name: string, shape: number[], dtype: 'f32' | 'f16' = 'f32') => {
-      const tensor = await uploadWeight(gpu, weights, name, { shape, dtype });
-      loaded.push(tensor);
-      return tensor;
-    };
-    const norm = async (prefix: string): Promise<[Tensor, Tensor]> => [await get(`${prefix}.weight`, [d]), await get(`${prefix}.bias`, [d])];
-    /** q, k and v stacked along the first dimension: one [3D, …] tensor, so attention reads one linear's output. */
-    const stacked = async (attn: string, suffix: 'weight' | 'bias', dtype: 'f32' | 'f16') => {
-      const shape = suffix === 'weight' ? [d, d] : [d];
-      const parts = [await get(`${attn}.q_proj.${suffix}`, shape, dtype), await get(`${attn}.k_proj.${suffix}`, shape, dtype),
-        await get(`${attn}.v_proj.${suffix}`, shape, dtype)];
-      const fused = gpu.empty([3 * shape[0]!, ...shape.slice(1)], dtype, `${attn}.qkv_proj.${suffix}`);
-      loaded.push(fused);
-      parts.forEach((part, i) => gpu.copy(part.buffer, 0, fused.buffer, i * part.byteLength, part.byteLength));
-      // The copies are recorded ahead of any later use of these buffers, so they can go back to the pool now.
-      for (const part of parts) {
-        part.release();
-        loaded.splice(loaded.indexOf(part), 1);
-      }
-      return fused;
-    };
-
+    const uploads = new TowerUploads(gpu, weights, d);
     try {
-      const tokenTable = await get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], matrixType);
-      const positions = await get('text_model.embeddings.position_embedding.weight', [c.max_position_embeddings, d]);
+      const tokenTable = await uploads.get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], matrixType);
+      const positions = await uploads.get('text_model.embeddings.position_embedding.weight', [c.max_position_embeddings, d]);
       const layers: EncoderLayer[] = [];
       for (let i = 0; i < c.num_hidden_layers; i++) {
-        const prefix = `text_model.encoder.layers.${i}`;
-        const attn = `${prefix}.self_attn`;
-        layers.push({
-          norm1: await norm(`${prefix}.layer_norm1`),
-          qkvWeight: await stacked(attn, 'weight', matrixType),
-          qkvBias: await stacked(attn, 'bias', 'f32'),
-          outWeight: await get(`${attn}.out_proj.weight`, [d, d], matrixType),
-          outBias: await get(`${attn}.out_proj.bias`, [d]),
-          norm2: await norm(`${prefix}.layer_norm2`),
-          fc1Weight: await get(`${prefix}.mlp.fc1.weight`, [c.intermediate_size, d], matrixType),
-          fc1Bias: await get(`${prefix}.mlp.fc1.bias`, [c.intermediate_size]),
-          fc2Weight: await get(`${prefix}.mlp.fc2.weight`, [d, c.intermediate_size], matrixType),
-          fc2Bias: await get(`${prefix}.mlp.fc2.bias`, [d]),
-        });
+        layers.push(await uploads.encoderLayer(`text_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
       }
-      const finalNorm = await norm('text_model.final_layer_norm');
-      const projection = await get('text_projection.weight', [c.projection_dim, d], matrixType);
+      const finalNorm = await uploads.norm('text_model.final_layer_norm');
+      const projection = await uploads.get('text_projection.weight', [c.projection_dim, d], matrixType);
       await gpu.sync();
       const model = new ClipTextModel(gpu, c, tokenTable, positions, layers, finalNorm, projection);
       model.tokenizer = options.tokenizer ?? null;
       return model;
     } catch (error) {
-      for (const tensor of loaded) tensor.release();
+      uploads.releaseAll();
       throw error;
     }
   }
@@ -246,41 +197,13 @@ export class ClipTextModel {
     const rowTensor = this.gpu.upload(pooledRows, [n], 'i32', 'clipText.pooledRows');
     const d = c.hidden_size;
     const eps = c.layer_norm_eps;
-    const pick = (x: Tensor) => {
-      const rows = gatherRows(x.reshape([n * used, d]), rowTensor);
-      x.release();
-      return rows;
-    };
+    const pooledRowsOf = (x: Tensor) => gatherRows(x.reshape([n * used, d]), rowTensor);
 
-    let hidden = tokenEmbedding(idTensor, this.tokenTable, this.positions);
+    const embedded = tokenEmbedding(idTensor, this.tokenTable, this.positions);
     idTensor.release();
-    const last = this.layers.length - 1;
-    for (let i = 0; i <= last; i++) {
-      const layer = this.layers[i]!;
-      const normed = layerNorm(hidden, layer.norm1[0], layer.norm1[1], eps);
-      const qkv = linear(normed, layer.qkvWeight, { bias: layer.qkvBias });
-      normed.release();
-      let attended = attention(qkv, c.num_attention_heads, { causal: true });
-      qkv.release();
-      if (i === last) {
-        attended = pick(attended);
-        hidden = pick(hidden);
-      }
-      const projected = linear(attended, layer.outWeight, { bias: layer.outBias });
-      attended.release();
-      const mid = add(hidden, projected);
-      hidden.release();
-      projected.release();
-      const normed2 = layerNorm(mid, layer.norm2[0], layer.norm2[1], eps);
-      const up = linear(normed2, layer.fc1Weight, { bias: layer.fc1Bias, activation: this.activation });
-      normed2.release();
-      const down = linear(up, layer.fc2Weight, { bias: layer.fc2Bias });
-      up.release();
-      hidden = add(mid, down);
-      mid.release();
-      down.release();
-    }
-    if (last < 0) hidden = pick(hidden);
+    const hidden = runEncoder(embedded, this.layers, {
+      heads: c.num_attention_heads, eps, activation: this.activation, causal: true, selectRows: pooledRowsOf,
+    });
     rowTensor.release();
     const normed = layerNorm(hidden, this.finalNorm[0], this.finalNorm[1], eps);
     hidden.release();
@@ -294,7 +217,7 @@ export class ClipTextModel {
     if (this.released) return;
     this.released = true;
     const all = [this.tokenTable, this.positions, ...this.finalNorm, this.projection];
-    for (const l of this.layers) all.push(...l.norm1, l.qkvWeight, l.qkvBias, l.outWeight, l.outBias, ...l.norm2, l.fc1Weight, l.fc1Bias, l.fc2Weight, l.fc2Bias);
+    for (const layer of this.layers) all.push(...encoderLayerTensors(layer));
     for (const tensor of all) tensor.release();
   }
 }

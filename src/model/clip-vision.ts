@@ -11,14 +11,13 @@
  * Composition only: every step is a kernel from src/kernels. Intermediates go back to the buffer pool as
  * soon as their last reader is recorded, so a forward pass holds about three activations at a time.
  */
-import { add } from '../kernels/add.js';
-import { attention } from '../kernels/attention.js';
 import { visionEmbeddings } from '../kernels/embeddings.js';
 import { linear, type Activation } from '../kernels/gemm.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipVisionShapes, uploadWeight, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
+import { checkTensors, clipVisionShapes, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
+import { encoderLayerTensors, runEncoder, TowerUploads, type EncoderLayer } from './clip-encoder.js';
 
 export type { ClipVisionConfig };
 
@@ -65,19 +64,6 @@ export function clipVisionFlops(config: ClipVisionConfig, batch = 1): number {
   return batch * (patchEmbedding + layers * layer + 2 * d * proj);
 }
 
-interface EncoderLayer {
-  norm1: [Tensor, Tensor];
-  qkvWeight: Tensor;
-  qkvBias: Tensor;
-  outWeight: Tensor;
-  outBias: Tensor;
-  norm2: [Tensor, Tensor];
-  fc1Weight: Tensor;
-  fc1Bias: Tensor;
-  fc2Weight: Tensor;
-  fc2Bias: Tensor;
-}
-
 export interface ClipVisionLoadOptions {
   /** Storage of the matrices (patch embedding, attention, MLP, projection): f32, or packed f16 at half the memory. Default f32. */
   dtype?: 'f32' | 'f16';
@@ -117,48 +103,22 @@ export class ClipVisionModel {
     if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipVisionModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
     const d = c.hidden_size;
     const positions = (c.image_size / c.patch_size) ** 2 + 1;
-    const loaded: Tensor[] = [];
-    const get = async (name: string, shape: number[], dtype: 'f32' | 'f16' = 'f32') => {
-      const tensor = await uploadWeight(gpu, weights, name, { shape, dtype });
-      loaded.push(tensor);
-      return tensor;
-    };
-    const norm = async (prefix: string): Promise<[Tensor, Tensor]> => [await get(`${prefix}.weight`, [d]), await get(`${prefix}.bias`, [d])];
-
+    const uploads = new TowerUploads(gpu, weights, d);
     try {
-      const patchWeight = await get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], matrixType);
-      const classEmbedding = await get('vision_model.embeddings.class_embedding', [d]);
-      const positionEmbedding = await get('vision_model.embeddings.position_embedding.weight', [positions, d]);
-      const preNorm = await norm('vision_model.pre_layrnorm');
+      const patchWeight = await uploads.get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], matrixType);
+      const classEmbedding = await uploads.get('vision_model.embeddings.class_embedding', [d]);
+      const positionEmbedding = await uploads.get('vision_model.embeddings.position_embedding.weight', [positions, d]);
+      const preNorm = await uploads.norm('vision_model.pre_layrnorm');
       const layers: EncoderLayer[] = [];
       for (let i = 0; i < c.num_hidden_layers; i++) {
-        const prefix = `vision_model.encoder.layers.${i}`;
-        const attn = `${prefix}.self_attn`;
-        const qkvWeight = fuse(gpu, [await get(`${attn}.q_proj.weight`, [d, d], matrixType), await get(`${attn}.k_proj.weight`, [d, d], matrixType),
-          await get(`${attn}.v_proj.weight`, [d, d], matrixType)], [3 * d, d], `${attn}.{q,k,v}_proj.weight`);
-        loaded.push(qkvWeight);
-        const qkvBias = fuse(gpu, [await get(`${attn}.q_proj.bias`, [d]), await get(`${attn}.k_proj.bias`, [d]), await get(`${attn}.v_proj.bias`, [d])],
-          [3 * d], `${attn}.{q,k,v}_proj.bias`);
-        loaded.push(qkvBias);
-        layers.push({
-          norm1: await norm(`${prefix}.layer_norm1`),
-          qkvWeight,
-          qkvBias,
-          outWeight: await get(`${attn}.out_proj.weight`, [d, d], matrixType),
-          outBias: await get(`${attn}.out_proj.bias`, [d]),
-          norm2: await norm(`${prefix}.layer_norm2`),
-          fc1Weight: await get(`${prefix}.mlp.fc1.weight`, [c.intermediate_size, d], matrixType),
-          fc1Bias: await get(`${prefix}.mlp.fc1.bias`, [c.intermediate_size]),
-          fc2Weight: await get(`${prefix}.mlp.fc2.weight`, [d, c.intermediate_size], matrixType),
-          fc2Bias: await get(`${prefix}.mlp.fc2.bias`, [d]),
-        });
+        layers.push(await uploads.encoderLayer(`vision_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
       }
-      const postNorm = await norm('vision_model.post_layernorm');
-      const projection = await get('visual_projection.weight', [c.projection_dim, d], matrixType);
+      const postNorm = await uploads.norm('vision_model.post_layernorm');
+      const projection = await uploads.get('visual_projection.weight', [c.projection_dim, d], matrixType);
       await gpu.sync();
       return new ClipVisionModel(gpu, c, patchWeight, classEmbedding, positionEmbedding, preNorm, layers, postNorm, projection);
     } catch (error) {
-      for (const tensor of loaded) tensor.release();
+      uploads.releaseAll();
       throw error;
     }
   }
@@ -176,44 +136,12 @@ export class ClipVisionModel {
     const patches = patchEmbed(pixels, this.patchWeight, patch);
     const embedded = visionEmbeddings(patches, this.classEmbedding, this.positions);
     patches.release();
-    let hidden = layerNorm(embedded, this.preNorm[0], this.preNorm[1], eps);
+    const hidden = layerNorm(embedded, this.preNorm[0], this.preNorm[1], eps);
     embedded.release();
 
-    const last = this.layers.length - 1;
-    for (let i = 0; i <= last; i++) {
-      const layer = this.layers[i]!;
-      const normed = layerNorm(hidden, layer.norm1[0], layer.norm1[1], eps);
-      const qkv = linear(normed, layer.qkvWeight, { bias: layer.qkvBias });
-      normed.release();
-      let attended = attention(qkv, heads);
-      qkv.release();
-      if (i === last) {
-        // Only the class token reaches the output, and everything after attention is per token: finish
-        // the last layer on the class rows alone.
-        const classAttended = classRows(attended);
-        attended.release();
-        attended = classAttended;
-        const classHidden = classRows(hidden);
-        hidden.release();
-        hidden = classHidden;
-      }
-      const projected = linear(attended, layer.outWeight, { bias: layer.outBias });
-      attended.release();
-      const mid = add(hidden, projected);
-      hidden.release();
-      projected.release();
-      const normed2 = layerNorm(mid, layer.norm2[0], layer.norm2[1], eps);
-      const up = linear(normed2, layer.fc1Weight, { bias: layer.fc1Bias, activation: this.activation });
-      normed2.release();
-      const down = linear(up, layer.fc2Weight, { bias: layer.fc2Bias });
-      up.release();
-      hidden = add(mid, down);
-      mid.release();
-      down.release();
-    }
-    // With no layers at all the class rows still have to be picked out.
-    const classHidden = hidden.shape[1] === 1 ? hidden : classRows(hidden);
-    if (classHidden !== hidden) hidden.release();
+    // Only the class token reaches the output, and everything after attention is per token: the last layer
+    // finishes on the class rows alone.
+    const classHidden = runEncoder(hidden, this.layers, { heads, eps, activation: this.activation, selectRows: classRows });
     const pooled = layerNorm(classHidden.reshape([batch, this.config.hidden_size]), this.postNorm[0], this.postNorm[1], eps);
     classHidden.release();
     const features = linear(pooled, this.projection);
@@ -226,7 +154,7 @@ export class ClipVisionModel {
     if (this.released) return;
     this.released = true;
     const all = [this.patchWeight, this.classEmbedding, this.positions, ...this.preNorm, ...this.postNorm, this.projection];
-    for (const l of this.layers) all.push(...l.norm1, l.qkvWeight, l.qkvBias, l.outWeight, l.outBias, ...l.norm2, l.fc1Weight, l.fc1Bias, l.fc2Weight, l.fc2Bias);
+    for (const layer of this.layers) all.push(...encoderLayerTensors(layer));
     for (const tensor of all) tensor.release();
   }
 }
@@ -239,24 +167,3 @@ function classRows(x: Tensor): Tensor {
   return out;
 }
 
-/**
- * Concatenates tensors of one dtype along their first dimension into one new tensor (GPU copies) and
- * releases the parts. Used for q/k/v: one [3D, D] linear instead of three [D, D] ones.
- */
-function fuse(gpu: Gpu, parts: Tensor[], shape: number[], label: string): Tensor {
-  const dtype = parts[0]!.dtype;
-  const fused = gpu.empty(shape, dtype, label);
-  let offset = 0;
-  for (const part of parts) {
-    // Packed f16 parts must end on a word boundary for the copies to line up.
-    if (part.dtype !== dtype || (dtype === 'f16' && part.size % 2 !== 0)) {
-      fused.release();
-      throw new ShapeError(`${label}: cannot concatenate ${parts.join(', ')} word by word`);
-    }
-    gpu.copy(part.buffer, 0, fused.buffer, offset, part.byteLength);
-    offset += part.byteLength;
-  }
-  // The copies are recorded before anything can reuse the parts' buffers, so releasing them now is safe.
-  for (const part of parts) part.release();
-  return fused;
-}
