@@ -3,6 +3,7 @@ import { searchTopK, uploadGalleryChunks } from '../kernels/search.js';
 import { formatShape, GeolensError, ShapeError, type Tensor } from '../runtime/index.js';
 import type { GeoClip } from './geoclip.js';
 import { sha256Hex } from './location-encoder.js';
+import { defaultCacheDir } from '../weights/index.js';
 
 /**
  * The GPS gallery: candidate coordinates, their GeoCLIP location embeddings on the GPU (as chunks for
@@ -188,13 +189,9 @@ const MAGIC = 0x4c41474c; // "LGAL" little-endian
 const VERSION = 1;
 const HEADER_BYTES = 16;
 
-/** Node: GEOLENS_CACHE_DIR, else $XDG_CACHE_HOME/geolens, else ~/.cache/geolens. */
+/** Node: the download cache's folder ($GEOLENS_CACHE, else ~/.cache/geolens), so one setting moves both. */
 export async function geolensCacheDir(): Promise<string> {
-  const env = process.env;
-  if (env.GEOLENS_CACHE_DIR) return env.GEOLENS_CACHE_DIR;
-  const { homedir } = (await import(nodeSpecifier('node:os'))) as typeof import('node:os');
-  const { join } = (await import(nodeSpecifier('node:path'))) as typeof import('node:path');
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'geolens');
+  return defaultCacheDir();
 }
 
 /**

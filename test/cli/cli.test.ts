@@ -17,7 +17,7 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'geolens-cli-'));
 function geolens(...args: string[]) {
   return spawnSync(process.execPath, ['dist/cli.js', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, GEOLENS_QUIET: '1', GEOLENS_CACHE: cacheDir, GEOLENS_CACHE_DIR: cacheDir },
+    env: { ...process.env, GEOLENS_QUIET: '1', GEOLENS_CACHE: cacheDir },
     timeout: 300_000,
   });
 }

@@ -53,6 +53,7 @@ test('in headless Chromium: CSV by URL, Cache API reload, and the same predictio
     openWeights(`${GENERATED}/geoclip-location-encoder-narrow.safetensors`),
   ]);
   const model = await GeoClip.load(gpu, { imageMlp, logitScale, locationEncoder });
+  await Promise.all([imageMlp.close(), logitScale.close(), locationEncoder.close()]);
   const gallery = await buildGallery(model, parseGalleryCsv(gallerySlice()), { cache: false, chunkRows: 128 });
   const inputs = await readFixture('test/fixtures/geoclip/image-mlp.safetensors');
   const expected = (await predict(model.imageEmbeddings(gpu.upload(inputs.input!, [5, 768])), gallery, 3)).flat();
