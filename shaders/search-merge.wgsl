@@ -9,6 +9,8 @@
 // outRows:    [⌈P / FAN_IN⌉, Q, k] u32
 // outStats:   [⌈P / FAN_IN⌉, Q] vec4f
 //
+// Dispatch: ⌈⌈P / FAN_IN⌉ · Q / WORKGROUP_SIZE⌉ workgroups (folded into 2-D past 65,535).
+//
 // One invocation per (output list, query) does a FAN_IN-way merge of sorted lists: k steps, each taking the
 // best of the FAN_IN list heads. The work is tiny next to pass 1, so simplicity wins over parallelism.
 
@@ -39,8 +41,9 @@ fn better(value: f32, row: u32, otherValue: f32, otherRow: u32) -> bool {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let id = gid.x;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // The dispatch may be folded into 2-D (more than 65,535 workgroups); rebuild the linear index.
+  let id = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
   if (id >= params.outLists * params.queries) { return; }
   let out = id / params.queries;
   let q = id % params.queries;

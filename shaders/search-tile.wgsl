@@ -9,9 +9,10 @@
 // partialRows:    [P, Q, k] u32, their global gallery rows (NO_ROW pads a list shorter than k)
 // partialStats:   [P, Q] vec4f (m = max logit, Σ exp(logit - m), 1 if some logit was NaN/Inf else 0, 0)
 //
-// This dispatch writes partials partialOffset .. partialOffset + workgroups - 1 for queries
+// Dispatch: ⌈rows / rowsPerWorkgroup⌉ workgroups (folded into 2-D past 65,535), once per chunk and block of
+// up to 8 queries; it writes partials partialOffset .. partialOffset + workgroups - 1 for queries
 // queryOffset .. queryOffset + min(QUERY_BLOCK, Q - queryOffset) - 1. Order: higher logit first, equal
-// logits by lower row.
+// logits by lower row. rowsPerWorkgroup is a multiple of 4 · WORKGROUP_SIZE (one tile).
 //
 // Two tricks:
 // - Each invocation scores 4 rows against 1, 4 or 8 queries per gallery load, the 4×4 dot products as
