@@ -72,6 +72,9 @@ test('more than 8 queries (two query blocks) and several tiling variants agree w
   for (const tilesPerWorkgroup of [1, 3, 50]) {
     assertSameResult(await searchTopK(q, g, { k: 10, scale: 10, tilesPerWorkgroup }), expected, `${tilesPerWorkgroup} tiles per workgroup`);
   }
+  // k = 200 over 256-row workgroups: the last holds 184 rows, so its lists are padded, and 12 lists merge.
+  const expected200 = searchTopKReference(queries, gallery, dim, { k: 200, scale: 10 });
+  assertSameResult(await searchTopK(q, g, { k: 200, scale: 10, tilesPerWorkgroup: 1 }), expected200, 'k=200');
 });
 
 test('f16 gallery matches the reference on the same half-rounded values', async () => {
