@@ -10,64 +10,27 @@
 import { CLIP_TEXT_PRESETS, ClipTextModel, clipTextFlops, pooledPositions, type ClipTextConfigInput } from '../../src/model/clip-text.js';
 import { ClipTokenizer } from '../../src/model/tokenizer.js';
 import { getDevice, type Gpu } from '../../src/runtime/index.js';
-import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
+import type { WeightSource } from '../../src/weights/index.js';
+import { encoderLayerShapes, fillRandom, randomWeightSource } from '../support/clip-weights.js';
 
 const VOCAB = '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz';
 const PLACES = ['Kauai, Hawaii', 'Paris, France', 'Kyoto, Japan', 'Reykjavík, Iceland', 'Cusco, Peru', 'Cape Town, South Africa',
   'Queenstown, New Zealand', 'Marrakesh, Morocco'];
 
-/** mulberry32 floats in [-scale, scale). */
-function fillRandom(out: Float32Array, seed: number, scale: number): Float32Array {
-  let state = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
 /** HF-named random weights made on demand, so only the tensor being uploaded lives in JS memory. */
 function randomWeights(config: ClipTextConfigInput): WeightSource {
   const d = config.hidden_size;
-  const inner = config.intermediate_size;
-  const tensors = new Map<string, TensorInfo>();
-  const put = (name: string, shape: number[]) => tensors.set(name, { dtype: 'F32', shape });
-  put('text_model.embeddings.token_embedding.weight', [config.vocab_size, d]);
-  put('text_model.embeddings.position_embedding.weight', [config.max_position_embeddings ?? 77, d]);
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const prefix = `text_model.encoder.layers.${i}`;
-    for (const proj of ['q', 'k', 'v', 'out']) {
-      put(`${prefix}.self_attn.${proj}_proj.weight`, [d, d]);
-      put(`${prefix}.self_attn.${proj}_proj.bias`, [d]);
-    }
-    for (const norm of ['layer_norm1', 'layer_norm2']) {
-      put(`${prefix}.${norm}.weight`, [d]);
-      put(`${prefix}.${norm}.bias`, [d]);
-    }
-    put(`${prefix}.mlp.fc1.weight`, [inner, d]);
-    put(`${prefix}.mlp.fc1.bias`, [inner]);
-    put(`${prefix}.mlp.fc2.weight`, [d, inner]);
-    put(`${prefix}.mlp.fc2.bias`, [d]);
-  }
-  put('text_model.final_layer_norm.weight', [d]);
-  put('text_model.final_layer_norm.bias', [d]);
-  put('text_projection.weight', [config.projection_dim, d]);
-  const names = [...tensors.keys()];
-  return {
-    tensors,
-    readF32: async (name) => {
-      const shape = tensors.get(name)!.shape;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const out = new Float32Array(size);
-      if (/norm.*\.weight$/.test(name)) return out.fill(1);
-      const matrix = shape.length >= 2 && !name.includes('embedding');
-      return fillRandom(out, 1 + names.indexOf(name), matrix ? 1 / Math.sqrt(shape[1]!) : 0.1);
-    },
-    close: async () => {},
-  };
+  return randomWeightSource([
+    ['text_model.embeddings.token_embedding.weight', [config.vocab_size, d]],
+    ['text_model.embeddings.position_embedding.weight', [config.max_position_embeddings ?? 77, d]],
+    ...encoderLayerShapes('text_model', config),
+    ['text_model.final_layer_norm.weight', [d]],
+    ['text_model.final_layer_norm.bias', [d]],
+    ['text_projection.weight', [config.projection_dim, d]],
+  ], (out, name, shape, index) => {
+    const matrix = shape.length >= 2 && !name.includes('embedding');
+    return fillRandom(out, 1 + index, matrix ? 1 / Math.sqrt(shape[1]!) : 0.1);
+  });
 }
 
 async function time(gpu: Gpu, model: ClipTextModel, ids: Int32Array): Promise<{ seconds: number; finite: boolean }> {

@@ -13,66 +13,29 @@
 // both run (they share every pipeline), so L/14 is loaded and run only once.
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
 import type { Gpu } from '../../src/runtime/index.js';
-import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
+import type { WeightSource } from '../../src/weights/index.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
-
-/** mulberry32 floats in [-scale, scale). */
-function fillRandom(out: Float32Array, seed: number, scale: number): Float32Array {
-  let state = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { encoderLayerShapes, fillRandom, randomWeightSource } from '../support/clip-weights.js';
 
 /** HF-named random weights made on demand, so only the tensor being uploaded lives in JS memory. */
 function randomWeights(config: ClipVisionConfig, seed: number): WeightSource {
   const d = config.hidden_size;
-  const inner = config.intermediate_size;
-  const tensors = new Map<string, TensorInfo>();
-  const put = (name: string, shape: number[]) => tensors.set(name, { dtype: 'F32', shape });
   const p = config.patch_size;
-  put('vision_model.embeddings.patch_embedding.weight', [d, config.num_channels ?? 3, p, p]);
-  put('vision_model.embeddings.class_embedding', [d]);
-  put('vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]);
-  for (const norm of ['vision_model.pre_layrnorm', 'vision_model.post_layernorm']) {
-    put(`${norm}.weight`, [d]);
-    put(`${norm}.bias`, [d]);
-  }
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    const prefix = `vision_model.encoder.layers.${i}`;
-    for (const proj of ['q', 'k', 'v', 'out']) {
-      put(`${prefix}.self_attn.${proj}_proj.weight`, [d, d]);
-      put(`${prefix}.self_attn.${proj}_proj.bias`, [d]);
-    }
-    for (const norm of ['layer_norm1', 'layer_norm2']) {
-      put(`${prefix}.${norm}.weight`, [d]);
-      put(`${prefix}.${norm}.bias`, [d]);
-    }
-    put(`${prefix}.mlp.fc1.weight`, [inner, d]);
-    put(`${prefix}.mlp.fc1.bias`, [inner]);
-    put(`${prefix}.mlp.fc2.weight`, [d, inner]);
-    put(`${prefix}.mlp.fc2.bias`, [d]);
-  }
-  put('visual_projection.weight', [config.projection_dim, d]);
-  const names = [...tensors.keys()];
-  return {
-    tensors,
-    readF32: async (name) => {
-      const shape = tensors.get(name)!.shape;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const out = new Float32Array(size);
-      if (/norm.*\.weight$/.test(name)) return out.fill(1);
-      // Matrices scaled by 1/sqrt(fan-in) keep activations O(1) through the layers.
-      const fanIn = shape.length >= 2 ? size / shape[0]! : 1;
-      return fillRandom(out, seed * 100_003 + names.indexOf(name), shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
-    },
-    close: async () => {},
-  };
+  return randomWeightSource([
+    ['vision_model.embeddings.patch_embedding.weight', [d, config.num_channels ?? 3, p, p]],
+    ['vision_model.embeddings.class_embedding', [d]],
+    ['vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]],
+    ['vision_model.pre_layrnorm.weight', [d]],
+    ['vision_model.pre_layrnorm.bias', [d]],
+    ['vision_model.post_layernorm.weight', [d]],
+    ['vision_model.post_layernorm.bias', [d]],
+    ...encoderLayerShapes('vision_model', config),
+    ['visual_projection.weight', [config.projection_dim, d]],
+  ], (out, _name, shape, index) => {
+    // Matrices scaled by 1/sqrt(fan-in) keep activations O(1) through the layers.
+    const fanIn = shape.length >= 2 ? out.length / shape[0]! : 1;
+    return fillRandom(out, seed * 100_003 + index, shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
+  });
 }
 
 async function runOnce(gpu: Gpu, model: ClipVisionModel, pixels: Float32Array): Promise<{ seconds: number; cpuSeconds: number; features: Float32Array }> {
