@@ -32,8 +32,8 @@ export interface EncoderLayer {
 
 /** Every tensor of a layer, for giving them back to the pool. */
 export function encoderLayerTensors(layer: EncoderLayer): Tensor[] {
-  const l = layer;
-  return [...l.norm1, l.qkvWeight, l.qkvBias, l.outWeight, l.outBias, ...l.norm2, l.fc1Weight, l.fc1Bias, l.fc2Weight, l.fc2Bias];
+  const { norm1, qkvWeight, qkvBias, outWeight, outBias, norm2, fc1Weight, fc1Bias, fc2Weight, fc2Bias } = layer;
+  return [...norm1, qkvWeight, qkvBias, outWeight, outBias, ...norm2, fc1Weight, fc1Bias, fc2Weight, fc2Bias];
 }
 
 /**
