@@ -135,6 +135,14 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   if (totalRows >= NO_ROW) throw new ShapeError(`search: ${totalRows} gallery rows do not fit u32 row numbers`);
 
   const gpu = queries.gpu;
+  const kCapacity = k <= 64 ? 64 : SEARCH_MAX_K;
+  // Blocks of up to 8 queries share each gallery load; shader variants exist for 1, 4 and 8.
+  const blocks: { queryOffset: number; queryBlock: number; candidates: number }[] = [];
+  for (let queryOffset = 0; queryOffset < queryCount; queryOffset += MAX_QUERY_BLOCK) {
+    const remaining = queryCount - queryOffset;
+    const queryBlock = remaining === 1 ? 1 : remaining <= 4 ? 4 : MAX_QUERY_BLOCK;
+    blocks.push({ queryOffset, queryBlock, candidates: candidateCapacity(gpu, queryBlock, kCapacity, k) });
+  }
   const rowsPerWorkgroup = WORKGROUP_SIZE * ROWS_PER_THREAD * tilesPerWorkgroup;
   const workgroupsPerChunk = chunks.map((chunk) => Math.ceil(chunk.shape[0]! / rowsPerWorkgroup));
   let lists = workgroupsPerChunk.reduce((a, b) => a + b, 0);
@@ -142,16 +150,13 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   let rows = gpu.empty([lists, queryCount, k], 'u32', 'search.rows');
   let stats = gpu.empty([lists, queryCount, 4], 'f32', 'search.stats');
 
-  const kCapacity = k <= 64 ? 64 : SEARCH_MAX_K;
   const params = new ArrayBuffer(48);
   const words = new Uint32Array(params);
   const floats = new Float32Array(params);
   let partialOffset = 0;
   let rowOffset = 0;
   chunks.forEach((chunk, c) => {
-    for (let queryOffset = 0; queryOffset < queryCount; queryOffset += MAX_QUERY_BLOCK) {
-      const remaining = queryCount - queryOffset;
-      const queryBlock = remaining === 1 ? 1 : remaining <= 4 ? 4 : MAX_QUERY_BLOCK;
+    for (const { queryOffset, queryBlock, candidates } of blocks) {
       words.set([chunk.shape[0]!, dim, queryCount, queryOffset, rowOffset, partialOffset, rowsPerWorkgroup, k]);
       floats[8] = scale;
       gpu.dispatch({
@@ -161,10 +166,10 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
           WORKGROUP_SIZE,
           QUERY_BLOCK: queryBlock,
           K_CAPACITY: kCapacity,
-          CANDIDATE_CAPACITY: candidateCapacity(gpu, queryBlock, kCapacity, k),
+          CANDIDATE_CAPACITY: candidates,
           GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0,
         },
-        uniforms: new Uint8Array(params.slice(0)),
+        uniforms: words,
         buffers: [queries, chunk, values, rows, stats],
         workgroups: linearWorkgroups(workgroupsPerChunk[c]!, 1),
       });
