@@ -77,6 +77,21 @@ test('more than 8 queries (two query blocks) and several tiling variants agree w
   assertSameResult(await searchTopK(q, g, { k: 200, scale: 10, tilesPerWorkgroup: 1 }), expected200, 'k=200');
 });
 
+test('a gallery of identical rows returns the lowest rows, in order, with probability 1/N each', async () => {
+  const gpu = await testGpu();
+  const dim = 8;
+  const rows = 3000;
+  const row = normalizeRows(randomArray(dim, 51), dim);
+  const gallery = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) gallery.set(row, r * dim);
+  const queries = normalizeRows(randomArray(2 * dim, 52), dim);
+  const expected = searchTopKReference(queries, gallery, dim, { k: 50, scale: GEOCLIP_SCALE });
+  assert.equal(Array.from(expected.indices.subarray(0, 50)), Array.from({ length: 50 }, (_, i) => i));
+  const result = await searchTopK(gpu.upload(queries, [2, dim]), gpu.upload(gallery, [rows, dim]), { k: 50, scale: GEOCLIP_SCALE, tilesPerWorkgroup: 1 });
+  assertSameResult(result, expected, 'identical rows');
+  assertClose(result.probabilities, new Float32Array(100).fill(1 / rows), 1e-5, 0, 'identical rows: probabilities');
+});
+
 test('f16 gallery matches the reference on the same half-rounded values', async () => {
   const gpu = await testGpu();
   const dim = 24;
