@@ -9,6 +9,7 @@ struct Params {
   k: u32,
   n: u32,
   rowGroups: u32,
+  firstRow: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -5,7 +5,9 @@
 // or without K % 4 == 0, and one epilogue serves every body.
 //
 // params: rows = batch·M (batch dims are folded into rows: the weight is shared), k = K, n = N,
-//         rowGroups = workgroups along y before the row index spills into z (65,535 limit)
+//         rowGroups = workgroups along y before the row index spills into z (65,535 limit),
+//         firstRow = the row this dispatch starts at (a second dispatch may finish the last few rows
+//         with a smaller block); rows past `rows` are never stored
 // x:    rows·K floats, row-major [rows, K]
 // w:    N·K floats, row-major [N, K] (nn.Linear layout, so both operands are contiguous along K)
 // bias: N values as u32 words (f32 bits, or f16 pairs; see gemm-epilogue.wgsl), one dummy word if absent
@@ -16,6 +18,7 @@ struct Params {
   k: u32,
   n: u32,
   rowGroups: u32,
+  firstRow: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -11,7 +11,7 @@ override WG_Y: u32 = 16u;
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let col = wid.x * WG_X + lid.x;
-  let row = (wid.y + wid.z * params.rowGroups) * WG_Y + lid.y;
+  let row = params.firstRow + (wid.y + wid.z * params.rowGroups) * WG_Y + lid.y;
   if (row >= params.rows || col >= params.n) {
     return;
   }

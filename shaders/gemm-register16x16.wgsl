@@ -7,12 +7,14 @@
 // gemm-epilogue.wgsl (store()) and gemm-register-blocks.wgsl (4×4 block helpers).
 // Dispatch: (ceil(N / (16·WG_X)), row groups ceil(rows / (16·WG_Y)) folded into y·z).
 
+// 4×1: one 4-lane SIMD group per workgroup on SwiftShader, its lanes on the same 16 rows (they load the
+// same x) and 16-row granularity along M (a 2×2 group measured ~20% slower and pads M to 32).
 override WG_X: u32 = 4u;
-override WG_Y: u32 = 4u;
+override WG_Y: u32 = 1u;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row0 = ((wid.y + wid.z * params.rowGroups) * WG_Y + lid.y) * 16u;
+  let row0 = params.firstRow + ((wid.y + wid.z * params.rowGroups) * WG_Y + lid.y) * 16u;
   let col0 = (wid.x * WG_X + lid.x) * 16u;
   if (row0 >= params.rows || col0 >= params.n) {
     return;

@@ -10,7 +10,7 @@ override WG_Y: u32 = 8u;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row0 = ((wid.y + wid.z * params.rowGroups) * WG_Y + lid.y) * 4u;
+  let row0 = params.firstRow + ((wid.y + wid.z * params.rowGroups) * WG_Y + lid.y) * 4u;
   let col0 = (wid.x * WG_X + lid.x) * 4u;
   if (row0 >= params.rows || col0 >= params.n) {
     return;

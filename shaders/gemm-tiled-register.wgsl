@@ -24,7 +24,7 @@ fn stageIndex(r: u32, kk: u32) -> u32 {
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) flat: u32) {
   let k = params.k;
-  let rowBase = (wid.y + wid.z * params.rowGroups) * BLOCK;
+  let rowBase = params.firstRow + (wid.y + wid.z * params.rowGroups) * BLOCK;
   let colBase = wid.x * BLOCK;
   // Staging: invocation `flat` fetches 4 consecutive k of one row: row flat / 4, k (flat % 4)·4 ..+3.
   let stageRow = flat / 4u;

@@ -14,7 +14,7 @@ var<workgroup> wTile: array<f32, TILE * TILE>; // [TILE cols][TILE k]
 @compute @workgroup_size(TILE, TILE)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let k = params.k;
-  let rowBase = (wid.y + wid.z * params.rowGroups) * TILE;
+  let rowBase = params.firstRow + (wid.y + wid.z * params.rowGroups) * TILE;
   let colBase = wid.x * TILE;
   // Staging: invocation (lid.x, lid.y) fetches element k0 + lid.x of x row rowBase + lid.y and of w row
   // colBase + lid.y, so consecutive invocations read consecutive addresses.

@@ -1,8 +1,9 @@
 // GEMM benchmark: `node build.mjs --bench gemm && node bench/run.mjs kernels gemm`
 //   (GEMM_FULL=1 also times naive at every ViT shape; slow on software adapters)
 // Part 1, the ladder: every variant at M×K×N = 256×1024×1024, with its speed-up over naive.
-// Part 2, the variant linear() chooses on this adapter, at the ViT shapes a CLIP forward pass runs
-//   (ViT-B/32: 50 tokens; ViT-L/14: 257 tokens), with f32 and f16 weights.
+// Part 2, linear() with no variant named (the one it chooses on this adapter, and a smaller register
+//   block for a short last block of rows), at the ViT shapes a CLIP forward pass runs (ViT-B/32: 50
+//   tokens; ViT-L/14: 257 tokens), with f32 and f16 weights. GEMM_VIT_ONLY=1 skips part 1.
 // ms is the benchmark.js mean of record + submit + wait (gpu.sync()); GFLOPS counts 2·M·K·N; GB/s counts
 // compulsory traffic: x and w read once, y written once. On software adapters a last column gives process
 // CPU ms per call and the GFLOPS that would make on 2 otherwise idle cores: steadier than wall time when
@@ -48,10 +49,11 @@ function row(gpu: Gpu, name: string, shape: Shape, t: Timing, weightBytes: numbe
   return formatRow([name, formatMs(t.ms), `±${t.rme.toFixed(0)}%`, formatGflops(flops, t.ms), formatGBs(bytes(shape, weightBytes), t.ms), extra, cpu], WIDTHS);
 }
 
-async function time(gpu: Gpu, shape: Shape, variant: string, f16 = false): Promise<Timing> {
+/** variant undefined: what linear() does by itself (its chosen variant, plus a smaller block for a short tail). */
+async function time(gpu: Gpu, shape: Shape, variant: string | undefined, f16 = false): Promise<Timing> {
   const { x, w, y } = operands(gpu, shape, f16);
   // Slow rungs (seconds per call) still get two samples; fast ones sample for 1.5 seconds.
-  const timing = await timeGpu(gpu, `${variant} ${shape.label}`, () => linear(x, w, { out: y, variant }), { minSamples: 2, maxTime: 1.5 });
+  const timing = await timeGpu(gpu, `${variant ?? 'linear'} ${shape.label}`, () => linear(x, w, { out: y, variant }), { minSamples: 2, maxTime: 1.5 });
   for (const t of [x, w, y]) t.release();
   return timing;
 }
@@ -63,17 +65,17 @@ console.log(`linear() uses "${chosen}" here; timings are wall clock per call, no
 
 console.log(`ladder at M×K×N = ${LADDER.label}, f32 weights`);
 let naiveMs = 0;
-for (const variant of GEMM_VARIANTS) {
+for (const variant of process.env.GEMM_VIT_ONLY === '1' ? [] : GEMM_VARIANTS) {
   const t = await time(gpu, LADDER, variant.name);
   if (variant.name === 'naive') naiveMs = t.ms;
   console.log(row(gpu, `  ${variant.name}`, LADDER, t, 4, `${(naiveMs / t.ms).toFixed(1)}× naive`));
 }
 
 const full = process.env.GEMM_FULL === '1';
-console.log(`\n${chosen} at ViT shapes (M×K×N)`);
+console.log(`\nlinear() as a model calls it (${chosen}, short last row blocks in a smaller block) at ViT shapes (M×K×N)`);
 for (const shape of VIT) {
-  const t32 = await time(gpu, shape, chosen);
-  const t16 = await time(gpu, shape, chosen, true);
+  const t32 = await time(gpu, shape, undefined);
+  const t16 = await time(gpu, shape, undefined, true);
   const vsNaive = full ? `${((await time(gpu, shape, 'naive')).ms / t32.ms).toFixed(1)}× naive` : '';
   console.log(row(gpu, `  ${shape.label} f32`, shape, t32, 4, vsNaive));
   console.log(row(gpu, `  ${shape.label} f16`, shape, t16, 2, ''));

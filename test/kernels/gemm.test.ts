@@ -147,6 +147,27 @@ timed('a NaN in x makes exactly its own row NaN, in every variant and with every
   }
 });
 
+timed('the default variant hands a short last row block to a smaller block, exactly', async () => {
+  // register16x16 by default on software: 50 = 48 + 2 (4×4 tail), 22 = 16 + 6 (8×8 tail), 29 = 16 + 13
+  // (no split), 3 (4×4 only); other adapters run these through their own variant.
+  for (const m of [50, 22, 29, 3]) {
+    await expectClose({ batch: [], m, k: 1023, n: 65, bias: 'f32', activation: 'gelu', scale: 0.5 }, `default M=${m}`);
+  }
+  const gpu = await testGpu();
+  if (chosenVariantName(gpu) === 'register16x16') {
+    const w = gpu.upload(new Float32Array(8 * 4), [8, 4]);
+    const dispatches = (m: number) => {
+      const before = gpu.dispatchCount;
+      const x = gpu.upload(new Float32Array(m * 4), [m, 4]);
+      linear(x, w).release();
+      x.release();
+      return gpu.dispatchCount - before;
+    };
+    assert.equal([50, 22, 29, 3, 48].map(dispatches), [2, 2, 1, 1, 1]);
+    await gpu.sync();
+  }
+});
+
 timed('batch dimensions are kept and rows past 65,535 workgroups fold into z', async () => {
   // naive: 16 rows per workgroup, so 1.1M rows need more than 65,535 workgroups along y.
   await expectClose({ batch: [2, 5], m: 110_000, k: 1, n: 1, variant: 'naive' }, 'naive folded');
