@@ -1,6 +1,6 @@
 import source from '../../shaders/l2-normalize.wgsl';
-import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowDispatch, rowParams } from './rows.js';
+import type { Tensor } from '../runtime/index.js';
+import { checkF32, dispatchRows } from './rows.js';
 
 /**
  * x / max(‖x‖₂, eps) over the last dimension, as torch.nn.functional.normalize(x, dim=-1):
@@ -8,19 +8,7 @@ import { checkF32, rowDispatch, rowParams } from './rows.js';
  */
 export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   checkF32('l2Normalize', { x });
-  if (x.rank < 1) throw new ShapeError(`l2Normalize: x must have at least one dimension, got ${formatShape(x.shape)}`);
-  if (!(eps >= 0)) throw new ShapeError(`l2Normalize: eps must be a non-negative number, got ${eps}`);
-  const cols = x.shape[x.rank - 1]!;
-  const rows = x.size / cols;
-  const out = x.gpu.empty(x.shape, 'f32', 'l2Normalize.out');
-  x.gpu.dispatch({
-    label: 'l2Normalize',
-    code: source,
-    uniforms: rowParams(rows, cols, eps),
-    buffers: [x, out],
-    ...rowDispatch(x.gpu, rows),
-  });
-  return out;
+  return dispatchRows('l2Normalize', source, x, { eps });
 }
 
 /** Plain-TS L2 normalization in float64 over rows of `cols`, rounded to f32 at the end. */

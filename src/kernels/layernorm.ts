@@ -1,6 +1,6 @@
 import source from '../../shaders/layernorm.wgsl';
 import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowDispatch, rowParams } from './rows.js';
+import { checkF32, dispatchRows, rowLength } from './rows.js';
 
 /**
  * LayerNorm over the last dimension, as torch.nn.LayerNorm(cols, eps): x [...batch, D], gamma [D],
@@ -8,24 +8,13 @@ import { checkF32, rowDispatch, rowParams } from './rows.js';
  */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
   checkF32('layerNorm', { x, gamma, beta });
-  if (x.rank < 1) throw new ShapeError(`layerNorm: x must have at least one dimension, got ${formatShape(x.shape)}`);
-  const cols = x.shape[x.rank - 1]!;
+  const cols = rowLength('layerNorm', x);
   if (gamma.size !== cols || beta.size !== cols || gamma.rank !== 1 || beta.rank !== 1) {
     throw new ShapeError(
       `layerNorm: gamma ${formatShape(gamma.shape)} and beta ${formatShape(beta.shape)} must both be [${cols}] to match x ${formatShape(x.shape)}`,
     );
   }
-  if (!(eps >= 0)) throw new ShapeError(`layerNorm: eps must be a non-negative number, got ${eps}`);
-  const rows = x.size / cols;
-  const out = x.gpu.empty(x.shape, 'f32', 'layerNorm.out');
-  x.gpu.dispatch({
-    label: 'layerNorm',
-    code: source,
-    uniforms: rowParams(rows, cols, eps),
-    buffers: [x, gamma, beta, out],
-    ...rowDispatch(x.gpu, rows),
-  });
-  return out;
+  return dispatchRows('layerNorm', source, x, { inputs: [gamma, beta], eps });
 }
 
 /** Plain-TS LayerNorm in float64 (two-pass), rounded to f32 at the end. */

@@ -1,22 +1,11 @@
 import source from '../../shaders/softmax.wgsl';
-import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
-import { checkF32, rowDispatch, rowParams } from './rows.js';
+import type { Tensor } from '../runtime/index.js';
+import { checkF32, dispatchRows } from './rows.js';
 
 /** Softmax over the last dimension: x [...batch, N] → [...batch, N]. A NaN in a row makes that row NaN. */
 export function softmax(x: Tensor): Tensor {
   checkF32('softmax', { x });
-  if (x.rank < 1) throw new ShapeError(`softmax: x must have at least one dimension, got ${formatShape(x.shape)}`);
-  const cols = x.shape[x.rank - 1]!;
-  const rows = x.size / cols;
-  const out = x.gpu.empty(x.shape, 'f32', 'softmax.out');
-  x.gpu.dispatch({
-    label: 'softmax',
-    code: source,
-    uniforms: rowParams(rows, cols),
-    buffers: [x, out],
-    ...rowDispatch(x.gpu, rows),
-  });
-  return out;
+  return dispatchRows('softmax', source, x);
 }
 
 /** Plain-TS max-subtracted softmax in float64 over rows of `cols`, rounded to f32 at the end. */
