@@ -1,8 +1,21 @@
 // GEMM epilogue: y[row, col] = act(acc + bias[col]), fused so the product never makes a second trip
-// through memory. Uses `bias`, `y` and `params` from a gemm-io-*.wgsl file.
+// through memory. Declares the bindings every variant shares (params, bias, y; shapes in gemm-io-f32.wgsl);
+// the gemm-io-*.wgsl file compiled with it binds x and w.
 //
 // bias is bound as u32 words so one binding takes either dtype: BIAS = 1 reads f32 bits, BIAS = 2 reads
 // packed f16 (element n in word n >> 1), BIAS = 0 ignores the dummy word bound in its place.
+
+struct Params {
+  rows: u32,
+  k: u32,
+  n: u32,
+  rowGroups: u32,
+  firstRow: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> bias: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override ACTIVATION: u32 = 0u; // 0 none, 1 relu, 2 gelu (exact erf form, torch's default), 3 quick_gelu
 override BIAS: u32 = 0u;

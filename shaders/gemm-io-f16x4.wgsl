@@ -3,19 +3,8 @@
 //
 // x: [rows, K/4] vec4f   w: [N, K/4] vec2u (4 halves each)   bias: N u32 words   y: [rows, N] f32
 
-struct Params {
-  rows: u32,
-  k: u32,
-  n: u32,
-  rowGroups: u32,
-  firstRow: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> w: array<vec2u>;
-@group(0) @binding(3) var<storage, read> bias: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn loadX(e: u32) -> f32 { return x[e >> 2u][e & 3u]; }
 fn loadW(e: u32) -> f32 { return unpack2x16float(w[e >> 2u][(e >> 1u) & 1u])[e & 1u]; }

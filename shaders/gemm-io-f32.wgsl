@@ -2,7 +2,8 @@
 //
 // Every gemm-*.wgsl kernel body is compiled as  io + epilogue + body  (see src/kernels/gemm.ts): the body
 // only calls loadX/loadW/loadX4/loadW4 and store(), so one body serves f32 and packed-f16 weights, with
-// or without K % 4 == 0, and one epilogue serves every body.
+// or without K % 4 == 0, and one epilogue serves every body. An io file binds x (1) and w (2); params (0),
+// bias (3) and y (4) are declared once, in gemm-epilogue.wgsl.
 //
 // params: rows = batch·M (batch dims are folded into rows: the weight is shared), k = K, n = N,
 //         rowGroups = workgroups along y before the row index spills into z (65,535 limit),
@@ -13,19 +14,8 @@
 // bias: N values as u32 words (f32 bits, or f16 pairs; see gemm-epilogue.wgsl), one dummy word if absent
 // y:    rows·N floats, row-major [rows, N]
 
-struct Params {
-  rows: u32,
-  k: u32,
-  n: u32,
-  rowGroups: u32,
-  firstRow: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 // e: element index into x / w.
 fn loadX(e: u32) -> f32 { return x[e]; }
