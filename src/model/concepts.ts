@@ -7,7 +7,7 @@ import {
 } from '../kernels/concept.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { openWeights } from '../weights/index.js';
-import { ConceptBankError, encodeSafetensors, uploadConceptBank, type ConceptBank } from './concept-bank.js';
+import { ConceptBankError, encodeSafetensors, type ConceptBank } from './concept-bank.js';
 
 /**
  * Concept-aware alignment (after Hou et al. 2025, arXiv 2509.01910): image and place embeddings

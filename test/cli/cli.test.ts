@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { encodeSafetensors, loadConceptBank } from '../../src/model/concept-bank.js';
 import { loadConceptParams } from '../../src/model/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
-import { randomArray } from '../support/numeric.js';
+import { normalizeRows, randomArray } from '../support/numeric.js';
 
 // The command as users run it: the built dist/cli.js (npm test builds it first), in its own process.
 const DIR = 'test/fixtures/generated/api';
@@ -84,15 +84,6 @@ test('geolens fit-concepts learns projections from (image embedding, GPS) pairs 
   assert.is(noBank.status, 1);
   assert.match(noBank.stderr, /needs --concepts/);
 });
-
-function normalizeRows(values: Float32Array, dim: number): Float32Array {
-  for (let r = 0; r < values.length / dim; r++) {
-    const row = values.subarray(r * dim, (r + 1) * dim);
-    const norm = Math.hypot(...row);
-    for (let i = 0; i < dim; i++) row[i]! /= norm;
-  }
-  return values;
-}
 
 test('geolens build-concepts writes a bank that loads, with the curated list or only your texts', async () => {
   const out = join(cacheDir, 'bank.safetensors');

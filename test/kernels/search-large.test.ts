@@ -3,21 +3,11 @@ import * as assert from 'uvu/assert';
 import { SearchReference, searchTopK, searchTopKReference, uploadGalleryChunks, type SearchResult } from '../../src/kernels/search.js';
 import { floatToHalf, type Gpu, type Tensor } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
-import { assertClose, randomArray } from '../support/numeric.js';
+import { assertClose, randomArray, normalizeRows } from '../support/numeric.js';
 
 // GeoCLIP's gallery size and scale: 100k GPS embeddings of 512, exp(logit_scale) ≈ 39.7.
 const DIM = 512;
 const SCALE = 39.7;
-
-function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let base = 0; base < data.length; base += dim) {
-    let sum = 0;
-    for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
-    const inv = 1 / Math.sqrt(sum);
-    for (let d = 0; d < dim; d++) data[base + d]! *= inv;
-  }
-  return data;
-}
 
 function assertSameResult(actual: SearchResult, expected: SearchResult, label: string): void {
   assert.equal(Array.from(actual.indices), Array.from(expected.indices), `${label}: indices`);

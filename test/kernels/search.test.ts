@@ -3,19 +3,9 @@ import * as assert from 'uvu/assert';
 import { galleryChunkRows, NonFiniteError, searchTopK, searchTopKReference, uploadGalleryChunks, type SearchResult } from '../../src/kernels/search.js';
 import { floatsToHalves, halvesToFloats, ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
-import { assertClose, randomArray, seededRandom } from '../support/numeric.js';
+import { assertClose, normalizeRows, randomArray } from '../support/numeric.js';
 
 const GEOCLIP_SCALE = 39.7;
-
-function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let base = 0; base < data.length; base += dim) {
-    let sum = 0;
-    for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
-    const inv = 1 / Math.sqrt(sum);
-    for (let d = 0; d < dim; d++) data[base + d]! *= inv;
-  }
-  return data;
-}
 
 /** Queries near chosen gallery rows (a peaked softmax, as for a real photo) plus one unrelated query. */
 function queriesNear(gallery: Float32Array, dim: number, rows: number[], seed: number): Float32Array {

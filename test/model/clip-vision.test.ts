@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
 import { decodeImage } from '../../src/model/decode-node.js';
 import { preprocessImage } from '../../src/model/image.js';
-import { GeolensError, ShapeError } from '../../src/runtime/index.js';
+import { ShapeError } from '../../src/runtime/index.js';
 import { openWeights, parseClipVisionConfig, type ClipVisionConfig, type WeightSource } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 

@@ -6,11 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromium } from 'playwright-core';
 import { buildGallery, parseGalleryCsv, predict } from '../../src/model/gallery.js';
-import { GeoClip } from '../../src/model/geoclip.js';
-import { openWeights } from '../../src/weights/index.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/browser.js';
 import { testGpu } from '../support/gpu.js';
-import { DATA, ensureLocationFixtures, GENERATED, readFixture } from './geoclip-fixtures.js';
+import { DATA, GENERATED, loadNarrowGeoClip, readFixture } from './geoclip-fixtures.js';
 
 const POINTS = 300;
 
@@ -45,15 +43,8 @@ function serve(): Promise<Server> {
 
 test('in headless Chromium: CSV by URL, Cache API reload, and the same predictions as Node', async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  ensureLocationFixtures();
   const gpu = await testGpu();
-  const [imageMlp, logitScale, locationEncoder] = await Promise.all([
-    openWeights(`${DATA}/image_encoder_mlp_weights.pth`),
-    openWeights(`${DATA}/logit_scale_weights.pth`),
-    openWeights(`${GENERATED}/geoclip-location-encoder-narrow.safetensors`),
-  ]);
-  const model = await GeoClip.load(gpu, { imageMlp, logitScale, locationEncoder });
-  await Promise.all([imageMlp.close(), logitScale.close(), locationEncoder.close()]);
+  const model = await loadNarrowGeoClip(gpu);
   const gallery = await buildGallery(model, parseGalleryCsv(gallerySlice()), { cache: false, chunkRows: 128 });
   const inputs = await readFixture('test/fixtures/geoclip/image-mlp.safetensors');
   const expected = (await predict(model.imageEmbeddings(gpu.upload(inputs.input!, [5, 768])), gallery, 3)).flat();

@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildGallery, fileGalleryCache, parseGalleryCsv, predict, readGalleryCsv } from '../../src/model/gallery.js';
-import { GeoClip } from '../../src/model/geoclip.js';
 import { GeolensError, ShapeError } from '../../src/runtime/index.js';
-import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
-import { DATA, ensureLocationFixtures, GENERATED, readFixture } from './geoclip-fixtures.js';
+import { DATA, GENERATED, loadNarrowGeoClip, readFixture } from './geoclip-fixtures.js';
 
 test('gallery CSV: header in any column order, CRLF, blank lines, headerless rows', () => {
   assert.equal([...parseGalleryCsv('LAT,LON\n1.5,2\n-3,4\n')], [1.5, 2, -3, 4]);
@@ -40,14 +38,8 @@ test('gallery CSV: bad rows, out-of-range coordinates and empty galleries are na
 });
 
 test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch softmax+topk; cache reload', async () => {
-  ensureLocationFixtures();
   const gpu = await testGpu();
-  const [imageMlp, logitScale, locationEncoder] = await Promise.all([
-    openWeights(`${DATA}/image_encoder_mlp_weights.pth`),
-    openWeights(`${DATA}/logit_scale_weights.pth`),
-    openWeights(`${GENERATED}/geoclip-location-encoder-narrow.safetensors`),
-  ]);
-  const model = await GeoClip.load(gpu, { imageMlp, logitScale, locationEncoder });
+  const model = await loadNarrowGeoClip(gpu);
   const fixture = await readFixture(`${GENERATED}/geoclip-pipeline-5000.safetensors`);
   const gps = parseGalleryCsv(readFileSync(`${DATA}/coordinates_100K.csv`, 'utf8')).subarray(0, 10000);
   assert.equal([...gps.subarray(0, 20)], [...fixture.gps!.subarray(0, 20)]);
@@ -119,7 +111,6 @@ test('5,000 real gallery points: top-5 indices and probabilities equal PyTorch s
   } finally {
     rmSync(dir, { recursive: true, force: true });
     model.release();
-    await Promise.all([imageMlp.close(), logitScale.close(), locationEncoder.close()]);
   }
 });
 

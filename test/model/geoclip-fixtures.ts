@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { GeoClip } from '../../src/model/geoclip.js';
+import type { Gpu } from '../../src/runtime/index.js';
 import { openWeights, type WeightSource, type TensorInfo } from '../../src/weights/index.js';
 
 export const GENERATED = 'test/fixtures/generated';
@@ -35,4 +37,20 @@ export function renamed(source: WeightSource, rename: (name: string) => string):
     readF32: (name) => source.readF32(back.get(name) ?? name),
     close: () => source.close(),
   };
+}
+
+/** GeoCLIP with the real image MLP and logit scale and the seeded narrow location encoder; checkpoints closed after loading. */
+export async function loadNarrowGeoClip(gpu: Gpu): Promise<GeoClip> {
+  ensureLocationFixtures();
+  const sources = await Promise.all([
+    openWeights(`${DATA}/image_encoder_mlp_weights.pth`),
+    openWeights(`${DATA}/logit_scale_weights.pth`),
+    openWeights(`${GENERATED}/geoclip-location-encoder-narrow.safetensors`),
+  ]);
+  const [imageMlp, logitScale, locationEncoder] = sources;
+  try {
+    return await GeoClip.load(gpu, { imageMlp, logitScale, locationEncoder });
+  } finally {
+    await Promise.all(sources.map((source) => source.close()));
+  }
 }

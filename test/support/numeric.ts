@@ -56,3 +56,14 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   }
   return scale === 0 ? diff : diff / scale;
 }
+
+/** Scales each row of a [rows, dim] array to unit length, in place (embeddings as GeoCLIP makes them). */
+export function normalizeRows(data: Float32Array, dim: number): Float32Array {
+  for (let base = 0; base < data.length; base += dim) {
+    let sum = 0;
+    for (let d = 0; d < dim; d++) sum += data[base + d]! * data[base + d]!;
+    const inv = 1 / Math.sqrt(sum);
+    for (let d = 0; d < dim; d++) data[base + d]! *= inv;
+  }
+  return data;
+}
