@@ -3,8 +3,8 @@ import { buildConceptBank, conceptBankToSafetensors, loadConceptBank, mergeConce
 import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from '../model/concept-prompts.js';
 import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/tokenizer.js';
 import { getDevice, type Gpu } from '../runtime/index.js';
-import { downloadWeights, loadJson, parseClipConfig, parseClipTextConfig, type ClipTextConfig } from '../weights/index.js';
-import { DEFAULT_LOCATIONS, downloadOptions, loadGeoClip, openLocation, type GeoClipWeights, type LoadProgress, type WeightLocation } from './geolocator.js';
+import { downloadWeights, loadJson, parseClipConfig, parseClipTextConfig, type ClipTextConfig, type OpenOptions } from '../weights/index.js';
+import { checkedDownload, DEFAULT_LOCATIONS, downloadOptions, loadGeoClip, openLocation, type GeoClipWeights, type LoadProgress, type WeightLocation } from './geolocator.js';
 
 export interface ConceptBankBuildOptions {
   /** CLIP weights holding the text tower (`text_model.*`, `text_projection.weight`). Default: ViT-L/14. */
@@ -74,8 +74,8 @@ async function resolveTextConfig(config: string | URL | Record<string, unknown>,
   return 'text_config' in (json as object) ? parseClipConfig(json).text : parseClipTextConfig(json);
 }
 
-async function readDownloaded(url: string, download: object): Promise<Uint8Array> {
-  const cached = await downloadWeights(url, download);
+async function readDownloaded(url: string, download: OpenOptions): Promise<Uint8Array> {
+  const cached = await downloadWeights(url, checkedDownload(url, download));
   if (typeof cached !== 'string') return new Uint8Array(await cached.arrayBuffer());
   const { readFile } = await import('node:fs/promises');
   return new Uint8Array(await readFile(cached));

@@ -4,11 +4,12 @@ import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
 import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
 
-/** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery. */
-const GEOCLIP_BASE = 'https://github.com/VicenteVivan/geo-clip/raw/main/geoclip/model';
+/** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
+const GEOCLIP_BASE = 'https://raw.githubusercontent.com/VicenteVivan/geo-clip/main/geoclip/model';
 export const DEFAULT_LOCATIONS = {
   clipWeights: 'hf:openai/clip-vit-large-patch14/model.safetensors',
   clipConfig: 'hf:openai/clip-vit-large-patch14/config.json',
@@ -19,6 +20,19 @@ export const DEFAULT_LOCATIONS = {
   },
   gallery: `${GEOCLIP_BASE}/gps_gallery/coordinates_100K.csv`,
 } as const;
+
+/** Known sizes and digests of default files: a download that differs is refused, never loaded. */
+const KNOWN_FILES: Record<string, { size: number; sha256: string }> = {
+  [DEFAULT_LOCATIONS.geoclip.imageMlp]: { size: 3938907, sha256: '5342c391eec961796d04d02f2bd670bfa97b34ce32c656d0e0676581103c2c14' },
+  [DEFAULT_LOCATIONS.geoclip.logitScale]: { size: 759, sha256: '9568e2e09dd19083082bf285b2c0c126867e40dbd275a8ee8c621888b861904e' },
+  [DEFAULT_LOCATIONS.gallery]: { size: 2024065, sha256: '3a00b1ba58f13443db726533b6399b39609e292df09d4e58792fa5949d1838b1' },
+  [CLIP_VOCAB_URL]: { size: 1356917, sha256: '924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a' },
+};
+
+/** Download options for one file: the expected size and digest of a default file are added. */
+export function checkedDownload<T extends OpenOptions>(location: string, download: T): T {
+  return { ...download, ...KNOWN_FILES[location] };
+}
 
 /** A checkpoint: a path (Node), an http(s) URL, `hf:owner/repo/file`, bytes, or an opened source. */
 export type WeightLocation = string | URL | Uint8Array | WeightSource;
@@ -255,7 +269,8 @@ export function downloadOptions(options: { offline?: boolean; cacheDir?: string;
 }
 
 export function openLocation(location: WeightLocation, download: OpenOptions): Promise<WeightSource> {
-  return typeof location === 'object' && 'tensors' in location ? Promise.resolve(location) : openWeights(location, download);
+  if (typeof location === 'object' && 'tensors' in location) return Promise.resolve(location);
+  return openWeights(location, typeof location === 'string' ? checkedDownload(location, download) : download);
 }
 
 /** GeoCLIP's heads from one checkpoint or the three original files; sources opened here are closed again. */
@@ -313,7 +328,7 @@ async function readGallery(location: string | URL, download: { offline?: boolean
   const text = typeof location === 'string' ? location : location.href;
   if (/^(https?:|hf:)/.test(text)) {
     const { downloadWeights } = await import('../weights/index.js');
-    const cached = await downloadWeights(text, download);
+    const cached = await downloadWeights(text, checkedDownload(text, download));
     return readGalleryCsv(typeof cached === 'string' ? cached : URL.createObjectURL(cached));
   }
   return readGalleryCsv(location);
