@@ -1,13 +1,15 @@
 // Builds geolens with esbuild. WGSL files are imported as strings (text loader), so every bundle
 // carries its shaders inline and needs no file access at run time.
 //
-//   node build.mjs            library: dist/index.js (Node + browser ESM), dist/cli.js, dist/geolens.browser.js
+//   node build.mjs            library: dist/index.js (Node + browser ESM), dist/cli.js, dist/geolens.browser.js,
+//                             and type declarations under dist/types
 //   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
 //                                      pages; a pattern (regex on the path) builds only matching tests
 //   node build.mjs --bench [pattern]   bench/**/*.bench.ts -> .build/bench/**/*.bench.mjs
 //   node build.mjs --examples          .build/examples/browser (static demo) and .build/examples/extension
 //                                      (an unpacked Chrome extension, loadable as it is)
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -64,4 +66,6 @@ if (args.has('--tests')) {
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
   await build({ ...shared, platform: 'node', packages: 'external', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
   await build({ ...shared, platform: 'browser', entryPoints: { 'geolens.browser': 'src/api/index.ts' }, outdir: 'dist', external: ['webgpu', 'node:*'] });
+  // Type declarations for the public API (dist/types/src/api/index.d.ts, named in package.json).
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 }
