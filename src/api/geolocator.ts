@@ -344,10 +344,14 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
       if (input instanceof ArrayBuffer) return await decodeImage(new Uint8Array(input));
       if (input instanceof Uint8Array) return await decodeImage(input);
       if (typeof Blob !== 'undefined' && input instanceof Blob) return await decodeImage(new Uint8Array(await input.arrayBuffer()));
-      throw new ImageError(`image ${index}: unsupported input in Node (give bytes, a Blob, decoded pixels or a path)`);
+      throw new ImageError('unsupported input in Node (give bytes, a Blob, decoded pixels or a path)');
     }
     const { decodeImage } = await import('../model/decode-browser.js');
-    if (typeof input === 'string') return await decodeImage(await (await fetch(input)).blob());
+    if (typeof input === 'string') {
+      const response = await fetch(input);
+      if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
+      return await decodeImage(await response.blob());
+    }
     return await decodeImage(input as Uint8Array | ArrayBuffer | Blob | ImageBitmap);
   } catch (error) {
     if (error instanceof GeolensError) {
