@@ -7,7 +7,7 @@
 // ms is the benchmark.js mean of record + submit + wait (gpu.sync()); GFLOPS counts 2·M·K·N; GB/s counts
 // compulsory traffic: x and w read once, y written once. On software adapters a last column gives process
 // CPU ms per call and the GFLOPS that would make on 2 otherwise idle cores: steadier than wall time when
-// colleagues share the machine.
+// other processes share the machine.
 import { chosenVariantName, GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
 import { floatsToHalves, type Gpu, type Tensor } from '../../src/runtime/index.js';
 import { randomArray } from '../../test/support/numeric.js';

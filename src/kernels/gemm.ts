@@ -214,7 +214,7 @@ export async function autotuneGemm(gpu: Gpu, options: { m?: number; k?: number; 
     for (const name of candidates) {
       linear(x, w, { out: y, variant: name }); // compile outside the timed pass
       await gpu.sync();
-      // Best of two: a colleague's process or a GC pause can only make a run slower, never faster.
+      // Best of two: another process or a GC pause can only make a run slower, never faster.
       const first = await gpu.time(() => linear(x, w, { out: y, variant: name }));
       const second = await gpu.time(() => linear(x, w, { out: y, variant: name }));
       ms[name] = Math.min(first.ns, second.ns) / 1e6;
