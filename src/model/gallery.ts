@@ -43,7 +43,7 @@ export interface GalleryOptions {
   chunkRows?: number;
   /** Called with done = 0 and after each embedded chunk, or once with done = total when loaded from cache. */
   onProgress?: (done: number, total: number) => void;
-  /** false: no cache; a GalleryCache; default: a file under geolensCacheDir() in Node, Cache API in browsers. */
+  /** false: no cache; a GalleryCache; default: a file under the download cache's folder in Node (defaultCacheDir: $GEOLENS_CACHE or ~/.cache/geolens), Cache API in browsers. */
   cache?: GalleryCache | false;
   /** Storage of the search chunks: f16 halves the memory search reads. Default f32. */
   dtype?: 'f32' | 'f16';
@@ -189,11 +189,6 @@ const MAGIC = 0x4c41474c; // "LGAL" little-endian
 const VERSION = 1;
 const HEADER_BYTES = 16;
 
-/** Node: the download cache's folder ($GEOLENS_CACHE, else ~/.cache/geolens), so one setting moves both. */
-export async function geolensCacheDir(): Promise<string> {
-  return defaultCacheDir();
-}
-
 /**
  * Files `<dir>/galleries/<key>.bin`: a 16-byte header (magic, version, rows × dim count) then f32 values.
  * Written to a temporary name and renamed, so a crash never leaves a half file under the real name;
@@ -252,7 +247,7 @@ export function browserGalleryCache(): GalleryCache {
 
 async function defaultGalleryCache(): Promise<GalleryCache> {
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  return isNode ? fileGalleryCache(await geolensCacheDir()) : browserGalleryCache();
+  return isNode ? fileGalleryCache(await defaultCacheDir()) : browserGalleryCache();
 }
 
 /** A variable specifier keeps browser bundlers from following Node-only imports. */
