@@ -1,8 +1,8 @@
 // Builds geolens with esbuild. WGSL files are imported as strings (text loader), so every bundle
 // carries its shaders inline and needs no file access at run time.
 //
-//   node build.mjs            library: dist/index.js (Node + browser ESM), dist/cli.js, dist/geolens.browser.js,
-//                             and type declarations under dist/types
+//   node build.mjs            library: dist/index.js (Node ESM), dist/browser.js (browsers: no node:* import,
+//                             see browserOnly), dist/cli.js, and type declarations under dist/types
 //   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
 //                                      pages; a pattern (regex on the path) builds only matching tests
 //   node build.mjs --bench [pattern]   bench/**/*.bench.ts -> .build/bench/**/*.bench.mjs
@@ -11,7 +11,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const shared = {
   bundle: true,
@@ -21,6 +21,23 @@ const shared = {
   loader: { '.wgsl': 'text' },
   logLevel: 'warning',
 };
+
+// Browser bundles never reach Node's modules, but the library imports them lazily on Node-only paths. Each such
+// import resolves to a stub that throws a GeolensError when it is evaluated, so a browser (or a consumer's
+// bundler) never sees a node:* specifier, and a Node-only path taken by mistake fails with a clear message.
+const NODE_ONLY = /^(node:.*|webgpu|sharp)$/;
+const browserOnly = {
+  name: 'browser-only',
+  setup(build) {
+    build.onResolve({ filter: NODE_ONLY }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      resolveDir: resolve('src/runtime'),
+      contents: `import { GeolensError } from './errors.ts';
+throw new GeolensError(${JSON.stringify(`'${args.path}' is only available in Node; in a browser give URLs, Blobs or bytes`)});`,
+    }));
+  },
+};
+const browserBundle = { ...shared, platform: 'browser', plugins: [browserOnly] };
 
 // Node bundles keep npm packages external; `webgpu` is only ever reached through a dynamic import.
 const nodeBundle = { ...shared, platform: 'node', packages: 'external', outExtension: { '.js': '.mjs' } };
@@ -47,25 +64,27 @@ if (args.has('--tests')) {
   await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: `${out}/test`, outbase: 'test' });
   const pages = entries('test', ['.page.ts']);
   if (pages.length > 0) {
-    await build({ ...shared, platform: 'browser', entryPoints: pages, outdir: `${out}/test`, outbase: 'test', external: ['webgpu', 'node:*'] });
+    await build({ ...browserBundle, entryPoints: pages, outdir: `${out}/test`, outbase: 'test' });
   }
 } else if (args.has('--bench')) {
   if (!filter) rmSync(`${out}/bench`, { recursive: true, force: true });
   await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: `${out}/bench`, outbase: 'bench' });
 } else if (args.has('--examples')) {
   rmSync(`${out}/examples`, { recursive: true, force: true });
-  const browserExample = { ...shared, platform: 'browser', external: ['webgpu', 'node:*', 'sharp'] };
-  await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts' }, outdir: `${out}/examples/browser` });
-  await build({ ...browserExample, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
+  await build({ ...browserBundle, entryPoints: { demo: 'examples/browser/demo.ts' }, outdir: `${out}/examples/browser` });
+  await build({ ...browserBundle, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
   for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ['examples/extension/manifest.json', 'extension/manifest.json'], ['examples/extension/locate.html', 'extension/locate.html']]) {
     mkdirSync(`${out}/examples/${to.split('/')[0]}`, { recursive: true });
     copyFileSync(from, `${out}/examples/${to}`);
   }
 } else {
+  // The published files (package.json `files`): no source maps, since they would only point at sources the
+  // tarball does not carry.
   rmSync('dist', { recursive: true, force: true });
-  await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
-  await build({ ...shared, platform: 'node', packages: 'external', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
-  await build({ ...shared, platform: 'browser', entryPoints: { 'geolens.browser': 'src/api/index.ts' }, outdir: 'dist', external: ['webgpu', 'node:*'] });
+  const library = { ...shared, sourcemap: false, packages: 'external' };
+  await build({ ...library, platform: 'node', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist' });
+  await build({ ...browserBundle, ...library, entryPoints: { browser: 'src/api/index.ts' }, outdir: 'dist' });
+  await build({ ...library, platform: 'node', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
   // Type declarations for the public API (dist/types/src/api/index.d.ts, named in package.json).
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 }

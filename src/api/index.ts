@@ -1,3 +1,5 @@
+// The published declarations name WebGPU's types (GPUDevice, GPUBuffer…): they bring them along.
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * geolens public API. Everything a user needs is exported here; deeper modules may change.
  */
@@ -20,3 +22,4 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
+export { clearCache, listCache, type CacheOptions, type CacheEntry, type ClearedCache } from '../weights/cache-admin.js';

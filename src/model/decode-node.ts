@@ -18,9 +18,7 @@ type SharpModule = typeof sharpFunction;
 let sharpModule: Promise<SharpModule> | null = null;
 
 function loadSharp(): Promise<SharpModule> {
-  // A variable specifier keeps browser bundlers from following this import.
-  const specifier = 'sharp';
-  sharpModule ??= import(specifier).then(
+  sharpModule ??= import('sharp').then(
     (module: { default?: SharpModule }) => (module.default ?? module) as SharpModule,
     (error: Error) => {
       sharpModule = null;

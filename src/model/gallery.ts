@@ -3,7 +3,7 @@ import { searchTopK, uploadGalleryChunks } from '../kernels/search.js';
 import { formatShape, GeolensError, ShapeError, type Tensor } from '../runtime/index.js';
 import type { GeoClip } from './geoclip.js';
 import { sha256Hex } from './location-encoder.js';
-import { defaultCacheDir } from '../weights/index.js';
+import { defaultCacheDir, GALLERY_CACHE_FOLDER, GALLERY_CACHE_NAME, resolveAgainstPage } from '../weights/index.js';
 
 /**
  * The GPS gallery: candidate coordinates, their GeoCLIP location embeddings on the GPU (as chunks for
@@ -104,13 +104,13 @@ function parseCell(cell: string | undefined, column: string, line: number, what:
 
 /** Reads a gallery CSV from a Node path, a file: URL, or anything fetch reads (http(s), blob:, data:). */
 export async function readGalleryCsv(location: string | URL): Promise<Float32Array> {
-  const text = location instanceof URL ? location.href : location;
+  const text = resolveAgainstPage(location instanceof URL ? location.href : location);
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
     return parseGalleryCsv(await response.text(), `gallery ${text}`);
   }
-  const { readFile } = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+  const { readFile } = await import('node:fs/promises');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
   return parseGalleryCsv(await readFile(path, 'utf8'), `gallery ${path}`);
 }
@@ -196,12 +196,12 @@ const HEADER_BYTES = 16;
  */
 export function fileGalleryCache(dir: string): GalleryCache {
   const paths = async () => {
-    const path = (await import(nodeSpecifier('node:path'))) as typeof import('node:path');
-    return { folder: path.join(dir, 'galleries'), file: (key: string) => path.join(dir, 'galleries', `${key}.bin`) };
+    const path = await import('node:path');
+    return { folder: path.join(dir, GALLERY_CACHE_FOLDER), file: (key: string) => path.join(dir, GALLERY_CACHE_FOLDER, `${key}.bin`) };
   };
   return {
     async get(key) {
-      const fs = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+      const fs = await import('node:fs/promises');
       const { file } = await paths();
       let bytes: Uint8Array;
       try {
@@ -215,7 +215,7 @@ export function fileGalleryCache(dir: string): GalleryCache {
       return new Float32Array(bytes.buffer.slice(bytes.byteOffset + HEADER_BYTES, bytes.byteOffset + bytes.byteLength));
     },
     async put(key, embeddings) {
-      const fs = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+      const fs = await import('node:fs/promises');
       const { folder, file } = await paths();
       await fs.mkdir(folder, { recursive: true });
       const temporary = `${file(key)}.${process.pid}.tmp`;
@@ -229,7 +229,7 @@ export function fileGalleryCache(dir: string): GalleryCache {
 /** Browsers: the Cache API under `geolens-galleries`; a cache the page may not use acts as always empty. */
 export function browserGalleryCache(): GalleryCache {
   const url = (key: string) => `https://geolens.invalid/galleries/${key}`;
-  const open = async () => (typeof caches === 'undefined' ? null : caches.open('geolens-galleries').catch(() => null));
+  const open = async () => (typeof caches === 'undefined' ? null : caches.open(GALLERY_CACHE_NAME).catch(() => null));
   return {
     async get(key) {
       const cache = await open();
@@ -248,9 +248,4 @@ export function browserGalleryCache(): GalleryCache {
 async function defaultGalleryCache(): Promise<GalleryCache> {
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   return isNode ? fileGalleryCache(await defaultCacheDir()) : browserGalleryCache();
-}
-
-/** A variable specifier keeps browser bundlers from following Node-only imports. */
-function nodeSpecifier(name: string): string {
-  return name;
 }

@@ -9,6 +9,7 @@
  * scripts/fixtures/tokenizer.py is the Python reference with the same cleanup.
  */
 import { GeolensError, ShapeError } from '../runtime/index.js';
+import { resolveAgainstPage } from '../weights/page-url.js';
 
 export const START_OF_TEXT = 49406;
 export const END_OF_TEXT = 49407;
@@ -317,18 +318,15 @@ function isGzip(bytes: Uint8Array): boolean {
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 async function readLocation(location: string | URL): Promise<Uint8Array> {
-  const href = location instanceof URL ? location.href : location;
+  const href = resolveAgainstPage(location instanceof URL ? location.href : location);
   if (/^https?:/i.test(href)) {
     const response = await fetch(href);
     if (!response.ok) throw new GeolensError(`CLIP vocabulary: ${href} answered ${response.status} ${response.statusText}`);
     return new Uint8Array(await response.arrayBuffer());
   }
   if (!isNode) throw new GeolensError(`CLIP vocabulary: '${href}' is not an http(s) URL; browsers can only fetch`);
-  // Variable specifiers keep browser bundlers from following these imports.
-  const fsName = 'node:fs/promises';
-  const urlName = 'node:url';
-  const { readFile } = (await import(fsName)) as typeof import('node:fs/promises');
-  const path = href.startsWith('file:') ? ((await import(urlName)) as typeof import('node:url')).fileURLToPath(href) : href;
+  const { readFile } = await import('node:fs/promises');
+  const path = href.startsWith('file:') ? (await import('node:url')).fileURLToPath(href) : href;
   try {
     return new Uint8Array(await readFile(path));
   } catch (error) {
@@ -338,8 +336,7 @@ async function readLocation(location: string | URL): Promise<Uint8Array> {
 
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   if (isNode) {
-    const zlibName = 'node:zlib';
-    const { gunzipSync } = (await import(zlibName)) as typeof import('node:zlib');
+    const { gunzipSync } = await import('node:zlib');
     return new Uint8Array(gunzipSync(bytes));
   }
   const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip'));

@@ -107,9 +107,7 @@ async function nodeAdapter(options: DeviceOptions): Promise<{ root: GPU; adapter
   env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
   let webgpu: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
   try {
-    // A variable specifier keeps browser bundlers from following this import.
-    const specifier = 'webgpu';
-    webgpu = await import(specifier);
+    webgpu = (await import('webgpu')) as unknown as typeof webgpu;
   } catch (error) {
     throw new NoAdapterError(`The 'webgpu' npm package could not be loaded (${(error as Error).message}). Run \`npm install webgpu\`.`);
   }

@@ -1,5 +1,6 @@
 import { isNode, parseContentRange, strongEtag, type FetchLike } from './bytes.js';
 import { WeightsError } from './errors.js';
+import { resolveAgainstPage } from './page-url.js';
 
 /**
  * Downloads into a local cache: `hf:owner/repo/path` (Hugging Face, `hf:owner/repo@revision/path` for
@@ -277,7 +278,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** Reads a small JSON file (config.json) from a path, URL or hf: location, through the cache for hf:. */
 export async function loadJson(location: string | URL, options: DownloadOptions & { cache?: boolean } = {}): Promise<unknown> {
-  const text = location instanceof URL ? location.href : location;
+  const text = resolveAgainstPage(location instanceof URL ? location.href : location);
   let body: string;
   if (text.startsWith('hf:') || (options.cache && /^https?:/i.test(text))) {
     const file = await downloadWeights(text, options);

@@ -22,4 +22,6 @@ export {
   type ClipConfig, type ClipVisionConfig, type ClipTextConfig, parseClipConfig, parseClipVisionConfig, parseClipTextConfig,
   clipVisionShapes, clipTextShapes, clipShapes, checkTensors, renameTensors, type TensorReport, type CheckOptions,
 } from './clip-config.js';
+export { resolveAgainstPage } from './page-url.js';
+export { listCache, clearCache, GALLERY_CACHE_NAME, GALLERY_CACHE_FOLDER, type CacheOptions, type CacheEntry, type ClearedCache } from './cache-admin.js';
 export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub.js';

@@ -1,6 +1,7 @@
 import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from './bytes.js';
 import { WeightsError } from './errors.js';
 import { downloadWeights, resolveUrl, type DownloadOptions } from './hub.js';
+import { resolveAgainstPage } from './page-url.js';
 import { PthSource } from './pth.js';
 import { SafetensorsSource } from './safetensors.js';
 import type { RangedWeightSource } from './source.js';
@@ -37,7 +38,7 @@ export async function openWeights(location: string | URL | Uint8Array | Blob, op
 export async function openBytes(location: string | URL | Uint8Array | Blob, options: OpenOptions = {}): Promise<ByteSource> {
   if (location instanceof Uint8Array) return new MemoryByteSource(location);
   if (typeof Blob !== 'undefined' && location instanceof Blob) return new BlobByteSource(location, (location as File).name || '<blob>');
-  const text = location instanceof URL ? location.href : (location as string);
+  const text = resolveAgainstPage(location instanceof URL ? location.href : (location as string));
   const remote = /^https?:\/\//i.test(text);
   if (text.startsWith('hf:') || (remote && (options.cache || options.offline))) {
     if (options.cache === false && text.startsWith('hf:') && !options.offline) {
