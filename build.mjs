@@ -10,7 +10,7 @@
 //                                      (an unpacked Chrome extension, loadable as it is)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const shared = {
@@ -87,4 +87,7 @@ if (args.has('--tests')) {
   await build({ ...library, platform: 'node', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
   // Type declarations for the public API (dist/types/src/api/index.d.ts, named in package.json).
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // TypeScript before 6 has no WebGPU in its DOM lib, and from 6 on @webgpu/types clashes with it: the
+  // `types@<6` export condition picks this entry, which adds @webgpu/types to the same declarations.
+  writeFileSync('dist/types/ts5.d.ts', '/// <reference types="@webgpu/types" />\nexport * from \'./src/api/index.js\';\n');
 }

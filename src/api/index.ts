@@ -1,5 +1,7 @@
-// The published declarations name WebGPU's types (GPUDevice, GPUBuffer…): they bring them along.
-/// <reference types="@webgpu/types" preserve="true" />
+// The published declarations name WebGPU's types (GPUDevice, GPUBuffer…). TypeScript 6 and later carry
+// them in the DOM lib, so the declarations bring that lib along (most Node projects leave it out); before
+// 6, the package's types entry for those versions (dist/types/ts5.d.ts, see build.mjs) adds @webgpu/types.
+/// <reference lib="dom" preserve="true" />
 /**
  * geolens public API. Everything a user needs is exported here; deeper modules may change.
  */

@@ -1,0 +1,255 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { openWeights } from '../../src/weights/index.js';
+import { filesUnder, modulePage, pageResult, withBrowserPage } from '../support/browser.js';
+
+// geolens as a user gets it: `npm pack` (which builds on prepack), the tarball unpacked into fresh consumer
+// projects under a temporary folder, and each project built or run with its own tools and no extra config.
+// The consumers' node_modules link the package's declared dependencies from this checkout (npm's cache
+// need not hold them all), so a dependency missing from package.json is missing there too.
+const ROOT = process.cwd();
+const TOOLS = join(ROOT, 'node_modules');
+const FIXTURES = resolve('test/fixtures/generated/api');
+const KAUAI = resolve('../shared/data/geoclip/Kauai.png');
+const WORK = mkdtempSync(join(tmpdir(), 'geolens-consumer-'));
+
+interface Packed {
+  tarball: string;
+  files: string[];
+  manifest: { dependencies: Record<string, string>; main: string; browser: string; bin: Record<string, string>; exports: Record<string, Record<string, string> | string>; scripts: Record<string, string> };
+}
+
+let packed: Packed | null = null;
+
+function pack(): Packed {
+  if (packed) return packed;
+  const report = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', WORK], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { filename: string; files: { path: string }[] }[];
+  const tarball = join(WORK, report[0]!.filename);
+  const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Packed['manifest'];
+  packed = { tarball, files: report[0]!.files.map((file) => file.path).sort(), manifest };
+  return packed;
+}
+
+/** A fresh project folder with the tarball installed as node_modules/geolens and `extra` tools linked beside it. */
+function consumer(name: string, extra: string[] = []): string {
+  const { tarball, manifest } = pack();
+  const dir = join(WORK, name);
+  const installed = join(dir, 'node_modules', 'geolens');
+  mkdirSync(installed, { recursive: true });
+  execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+  for (const dependency of [...Object.keys(manifest.dependencies), ...extra]) {
+    const link = join(dir, 'node_modules', dependency);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(TOOLS, dependency), link, 'dir');
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
+  return dir;
+}
+
+function fixture(): void {
+  if (!existsSync(`${FIXTURES}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+}
+
+async function expectedTop5(): Promise<{ index: number[]; probability: Float32Array }> {
+  const expected = await openWeights(`${FIXTURES}/expected.safetensors`);
+  const result = { index: Array.from(await expected.readF32('topk_index')), probability: await expected.readF32('topk_probability') };
+  await expected.close();
+  return result;
+}
+
+function assertTop5(places: { galleryIndex: number; probability: number }[], want: { index: number[]; probability: Float32Array }, where: string): void {
+  assert.equal(places.map((p) => p.galleryIndex), want.index, `${where}: gallery indices`);
+  places.forEach((p, i) => assert.ok(Math.abs(p.probability - want.probability[i]!) <= 1e-5, `${where}: probability ${i}: ${p.probability} vs ${want.probability[i]}`));
+}
+
+/** The app every bundler gets: the public import, weights named relative to the page, the top 5 on `window`. */
+const BROWSER_APP = `import { GeoLocator } from 'geolens';
+
+GeoLocator.create({
+  clipWeights: '/fixtures/clip.safetensors',
+  clipConfig: './fixtures/config.json',
+  geoclipWeights: 'fixtures/geoclip.safetensors',
+  gallery: '/fixtures/gallery.csv',
+  galleryCache: false,
+})
+  .then((locator) => locator.locate('/data/Kauai.png', { topK: 5 }))
+  .then(
+    ([result]) => { window.geolensResult = { places: result.places.map((p) => ({ galleryIndex: p.galleryIndex, probability: p.probability })) }; },
+    (error) => { window.geolensResult = { error: String(error && error.message || error) }; },
+  );
+`;
+
+/** What a Node-only import would look like in a bundle: a node:* module, or a specifier a bundler cannot follow. */
+function nodeImports(code: string): string[] {
+  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)(["'`])(node:[^"'`]+)\1/g)].map((m) => m[2]!);
+}
+
+test('the tarball holds the built library, its declarations and README, and nothing else', () => {
+  const { files, manifest } = pack();
+  const unexpected = files.filter((file) => !/^(README\.md|package\.json|dist\/(index|browser|cli)\.js|dist\/types\/.+\.d\.ts)$/.test(file));
+  assert.equal(unexpected, [], 'files beyond the library, CLI, declarations and README');
+  assert.equal(files.filter((file) => file.endsWith('.map')), [], 'source maps');
+  for (const named of [manifest.main, manifest.browser, ...Object.values(manifest.bin), ...Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry)))]) {
+    assert.ok(files.includes(named.replace(/^\.\//, '')), `package.json names ${named}, which the tarball lacks`);
+  }
+  const root = manifest.exports['.'] as Record<string, string>;
+  assert.equal(Object.keys(root), ['types@<6', 'types', 'browser', 'node', 'default']);
+  assert.is.not(root.browser, root.node, 'browsers get their own bundle');
+  assert.ok(manifest.scripts.prepack && !manifest.scripts.prepare, 'builds on prepack, not prepare');
+  assert.ok(manifest.dependencies['@webgpu/types'], '@webgpu/types is a dependency: the TS 5 declarations reference it');
+});
+
+test('the browser bundle names no Node module', () => {
+  const dir = consumer('inspect');
+  const browser = readFileSync(join(dir, 'node_modules/geolens/dist/browser.js'), 'utf8');
+  assert.equal(nodeImports(browser), []);
+  assert.not.match(browser, /\bimport\s*\(\s*[^"'`\s]/, 'a dynamic import with a computed specifier');
+  // The Node bundle does import them: the check above can see one.
+  assert.ok(nodeImports(readFileSync(join(dir, 'node_modules/geolens/dist/index.js'), 'utf8')).includes('node:fs/promises'));
+});
+
+test('esbuild --platform=browser bundles the package as it is, and the bundle locates Kauai.png in Chromium as PyTorch does', async () => {
+  fixture();
+  const dir = consumer('esbuild');
+  writeFileSync(join(dir, 'app.js'), BROWSER_APP);
+  const result = await build({ absWorkingDir: dir, entryPoints: ['app.js'], bundle: true, platform: 'browser', format: 'esm', outfile: 'out/app.js', logLevel: 'silent' });
+  assert.equal(result.warnings.map((w) => w.text), [], 'esbuild warnings');
+  const bundle = readFileSync(join(dir, 'out/app.js'), 'utf8');
+  assert.equal(nodeImports(bundle), []);
+
+  const want = await expectedTop5();
+  const files = {
+    '/index.html': modulePage('/app.js'),
+    '/app.js': join(dir, 'out/app.js'),
+    ...filesUnder('/fixtures/', FIXTURES),
+    '/data/Kauai.png': KAUAI,
+  };
+  await withBrowserPage(files, '/index.html', async (run) => {
+    const located = await pageResult<{ places: { galleryIndex: number; probability: number }[] }>(run, 'geolensResult');
+    assertTop5(located.places, want, 'Chromium');
+  });
+});
+
+test('Vite builds the package with no config and no warning', () => {
+  const dir = consumer('vite');
+  writeFileSync(join(dir, 'app.js'), BROWSER_APP);
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/app.js"></script>\n');
+  const run = spawnSync(process.execPath, [join(TOOLS, 'vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  assert.is(run.status, 0, `vite build failed:\n${run.stdout}\n${run.stderr}`);
+  assert.is(`${run.stdout}${run.stderr}`.trim(), '', 'vite printed warnings');
+  const assets = readdirSync(join(dir, 'dist/assets')).filter((name) => name.endsWith('.js'));
+  assert.ok(assets.length > 0, 'no JS asset');
+  for (const asset of assets) {
+    const code = readFileSync(join(dir, 'dist/assets', asset), 'utf8');
+    assert.equal(nodeImports(code), [], asset);
+    assert.match(code, /@compute/, `${asset} carries the inlined WGSL`);
+  }
+});
+
+test('webpack 5 builds the package with its defaults and no warning', () => {
+  const dir = consumer('webpack');
+  // webpack's defaults: ./src/index.js in, ./dist/main.js out, production mode, browser target.
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src/index.js'), BROWSER_APP);
+  const script = `import webpack from ${JSON.stringify(join(TOOLS, 'webpack/lib/index.js'))};
+webpack({ context: process.cwd(), mode: 'production' }, (error, stats) => {
+  if (error) { console.log(JSON.stringify({ errors: [String(error)], warnings: [] })); return; }
+  const json = stats.toJson({ all: false, errors: true, warnings: true });
+  // Size hints are webpack's advice about any bundle over 244 KiB, not a problem with the package.
+  const sizeHint = (w) => /exceed(s)? the recommended size limit|asset size limit|entrypoint size limit|performance/i.test(w.message);
+  console.log(JSON.stringify({ errors: json.errors.map((e) => e.message), warnings: json.warnings.filter((w) => !sizeHint(w)).map((w) => w.message) }));
+});
+`;
+  writeFileSync(join(dir, 'build.mjs'), script);
+  const run = spawnSync(process.execPath, ['build.mjs'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  assert.is(run.status, 0, `webpack run failed:\n${run.stdout}\n${run.stderr}`);
+  const stats = JSON.parse(run.stdout.trim().split('\n').pop()!) as { errors: string[]; warnings: string[] };
+  assert.equal(stats.errors, [], 'webpack errors');
+  assert.equal(stats.warnings, [], 'webpack warnings');
+  const code = readFileSync(join(dir, 'dist/main.js'), 'utf8');
+  assert.equal(nodeImports(code), []);
+  assert.match(code, /@compute/);
+});
+
+const TYPED_APP = `import { GeoLocator, GeolensError, clearCache, listCache, type CacheEntry, type LocateResult, type Place } from 'geolens';
+
+export async function topPlace(photo: string | Uint8Array): Promise<Place | undefined> {
+  const locator = await GeoLocator.create({
+    clipWeights: 'clip.safetensors',
+    clipConfig: 'config.json',
+    geoclipWeights: 'geoclip.safetensors',
+    gallery: 'gallery.csv',
+    onProgress: (progress) => void progress.done,
+  });
+  const results: LocateResult[] = await locator.locate([photo], { topK: 5 });
+  const device: GPUDevice = locator.gpu.device;
+  device.label = 'consumer';
+  locator.release();
+  return results[0]?.places[0];
+}
+
+export async function cachedBytes(): Promise<number> {
+  const entries: CacheEntry[] = await listCache({ cacheDir: 'geolens-cache' });
+  const cleared = await clearCache({ cacheDir: 'geolens-cache' });
+  return entries.reduce((sum, entry) => sum + entry.bytes, 0) - cleared.bytes;
+}
+
+export const isGeolensError = (error: unknown): boolean => error instanceof GeolensError;
+`;
+
+// A browser app (DOM lib, bundler resolution, no Node types) and a Node app (nodenext, @types/node, no DOM lib).
+const TS_SETUPS = [
+  { name: 'dom', compilerOptions: { lib: ['ES2022', 'DOM'], types: [], module: 'esnext', moduleResolution: 'bundler' } },
+  { name: 'no-dom', compilerOptions: { lib: ['ES2022'], types: ['node'], module: 'nodenext', moduleResolution: 'nodenext' } },
+];
+
+test('a TypeScript app type-checks against the declarations with TypeScript 5 and 7, with and without the DOM lib (strict, no skipLibCheck)', () => {
+  const dir = consumer('typescript', ['@types/node']);
+  writeFileSync(join(dir, 'app.ts'), TYPED_APP);
+  // In the same program, so every run shows it can fail: a wrong type is reported, and only that one.
+  writeFileSync(join(dir, 'wrong.ts'), `import type { Place } from 'geolens';\nexport const place: Place = { lat: 'north', lon: 0, probability: 1, galleryIndex: 0 };\n`);
+  const failures: string[] = [];
+  for (const setup of TS_SETUPS) {
+    const config = `tsconfig.${setup.name}.json`;
+    writeFileSync(join(dir, config), JSON.stringify({ compilerOptions: { ...setup.compilerOptions, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true }, files: ['app.ts', 'wrong.ts'] }));
+    for (const compiler of ['typescript-5', 'typescript']) {
+      const run = spawnSync(process.execPath, [join(TOOLS, compiler, 'bin/tsc'), '-p', config, '--pretty', 'false'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      const errors = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line));
+      const expected = errors.length === 1 && /^wrong\.ts\(2,\d+\): error TS2322/.test(errors[0]!);
+      if (!expected) failures.push(`${compiler} ${setup.name}: exit ${run.status}\n${errors.slice(0, 10).join('\n')}`);
+    }
+  }
+  assert.equal(failures, []);
+});
+
+test('a Node ESM script locates Kauai.png as PyTorch does and exits on its own', async () => {
+  fixture();
+  const dir = consumer('node');
+  writeFileSync(join(dir, 'locate.mjs'), `import { GeoLocator } from 'geolens';
+
+const locator = await GeoLocator.create({
+  clipWeights: ${JSON.stringify(`${FIXTURES}/clip.safetensors`)},
+  clipConfig: ${JSON.stringify(`${FIXTURES}/config.json`)},
+  geoclipWeights: ${JSON.stringify(`${FIXTURES}/geoclip.safetensors`)},
+  gallery: ${JSON.stringify(`${FIXTURES}/gallery.csv`)},
+  galleryCache: false,
+});
+const [result] = await locator.locate(${JSON.stringify(KAUAI)}, { topK: 5 });
+console.log(JSON.stringify(result.places));
+locator.release();
+locator.gpu.destroy();
+`);
+  const run = spawnSync(process.execPath, ['locate.mjs'], { cwd: dir, encoding: 'utf8', timeout: 150_000 });
+  assert.is(run.signal, null, `killed by ${run.signal} after 150 s: it did not exit on its own\n${run.stderr}`);
+  assert.is(run.status, 0, run.stderr);
+  assertTop5(JSON.parse(run.stdout.trim().split('\n').pop()!), await expectedTop5(), 'Node');
+});
+
+test.after(() => rmSync(WORK, { recursive: true, force: true }));
+
+test.run();
