@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -68,20 +68,29 @@ function assertTop5(places: { galleryIndex: number; probability: number }[], wan
 }
 
 /** The app every bundler gets: the public import, weights named relative to the page, the top 5 on `window`. */
-const BROWSER_APP = `import { GeoLocator } from 'geolens';
+const BROWSER_APP = `import { GeoLocator, clearCache, listCache } from 'geolens';
 
-GeoLocator.create({
-  clipWeights: '/fixtures/clip.safetensors',
-  clipConfig: './fixtures/config.json',
-  geoclipWeights: 'fixtures/geoclip.safetensors',
-  gallery: '/fixtures/gallery.csv',
-  galleryCache: false,
-})
-  .then((locator) => locator.locate('/data/Kauai.png', { topK: 5 }))
-  .then(
-    ([result]) => { window.geolensResult = { places: result.places.map((p) => ({ galleryIndex: p.galleryIndex, probability: p.probability })) }; },
-    (error) => { window.geolensResult = { error: String(error && error.message || error) }; },
-  );
+async function main() {
+  const locator = await GeoLocator.create({
+    clipWeights: '/fixtures/clip.safetensors',
+    clipConfig: './fixtures/config.json',
+    geoclipWeights: 'fixtures/geoclip.safetensors',
+    gallery: '/fixtures/gallery.csv',
+    galleryCache: false,
+  });
+  const [result] = await locator.locate('/data/Kauai.png', { topK: 5 });
+  const places = result.places.map((p) => ({ galleryIndex: p.galleryIndex, probability: p.probability }));
+  // The Cache API as a download would have left it, then listed and cleared.
+  await (await caches.open('geolens')).put('https://weights.invalid/w.bin', new Response(new Uint8Array(4321)));
+  const listed = await listCache();
+  const cleared = await clearCache();
+  return { places, listed, cleared, after: await listCache() };
+}
+
+main().then(
+  (result) => { window.geolensResult = result; },
+  (error) => { window.geolensResult = { error: String(error && error.message || error) }; },
+);
 `;
 
 /** What a Node-only import would look like in a bundle: a node:* module, or a specifier a bundler cannot follow. */
@@ -113,7 +122,7 @@ test('the browser bundle names no Node module', () => {
   assert.ok(nodeImports(readFileSync(join(dir, 'node_modules/geolens/dist/index.js'), 'utf8')).includes('node:fs/promises'));
 });
 
-test('esbuild --platform=browser bundles the package as it is, and the bundle locates Kauai.png in Chromium as PyTorch does', async () => {
+test('esbuild --platform=browser bundles the package as it is; in Chromium the bundle locates Kauai.png as PyTorch does (weights named relative to the page) and lists and clears the Cache API', async () => {
   fixture();
   const dir = consumer('esbuild');
   writeFileSync(join(dir, 'app.js'), BROWSER_APP);
@@ -130,8 +139,16 @@ test('esbuild --platform=browser bundles the package as it is, and the bundle lo
     '/data/Kauai.png': KAUAI,
   };
   await withBrowserPage(files, '/index.html', async (run) => {
-    const located = await pageResult<{ places: { galleryIndex: number; probability: number }[] }>(run, 'geolensResult');
+    const located = await pageResult<{ places: { galleryIndex: number; probability: number }[]; listed: unknown; cleared: unknown; after: unknown }>(run, 'geolensResult');
     assertTop5(located.places, want, 'Chromium');
+    // The weights fetched from the page's server were cached on the way in; each is listed at its file's size.
+    const listed = located.listed as { kind: string; location: string; bytes: number }[];
+    const fromServer = listed.filter((entry) => entry.location.startsWith(`${run.server.url}/fixtures/`));
+    assert.ok(fromServer.length > 0, 'the fixtures were cached as they were downloaded');
+    for (const entry of fromServer) assert.equal(entry, { kind: 'download', location: entry.location, bytes: statSync(join(FIXTURES, entry.location.split('/').pop()!)).size });
+    assert.equal(listed.filter((entry) => !fromServer.includes(entry)), [{ kind: 'download', location: 'https://weights.invalid/w.bin', bytes: 4321 }]);
+    assert.equal(located.cleared, { entries: listed.length, bytes: listed.reduce((sum, entry) => sum + entry.bytes, 0), where: ['geolens', 'geolens-galleries'] });
+    assert.equal(located.after, []);
   });
 });
 
