@@ -55,7 +55,7 @@ export async function locateMany(locator: GeoLocator, images: readonly string[],
       // The CPU decodes the next micro-batch while the GPU embeds this one.
       const following = start + batchSize < todo.length ? todo.slice(start + batchSize, start + 2 * batchSize) : null;
       next = following && !options.signal?.aborted ? decodeBatch(following) : null;
-      const lines = await locateDecoded(locator, current, options.locate);
+      const lines = await locateDecoded(locator, current, options.locate, batchSize);
       if (writer) await writer.write(lines);
       else for (const line of lines) print(JSON.stringify(line));
       progress.done += lines.length;
@@ -83,20 +83,33 @@ function decodeBatch(images: string[]): Promise<Decoded[]> {
   );
 }
 
+/** Mid-grey, small: what pads a short batch, and what warms the pipelines up. */
+export const FILLER: RawImage = { data: new Uint8Array(32 * 32 * 3).fill(128), width: 32, height: 32, channels: 3 };
+
+/**
+ * locate() on exactly `size` images, the real ones padded with FILLER. Kernels are compiled per shape,
+ * and compiling blocks the thread for seconds on software adapters: one batch shape means one compile,
+ * at warm-up, never in the middle of a run (a queue worker would miss its lock renewals).
+ */
+export async function locateFixed(locator: GeoLocator, images: RawImage[], size: number, options: LocateOptions): Promise<LocateResult[]> {
+  const padded = images.length < size ? [...images, ...new Array<RawImage>(size - images.length).fill(FILLER)] : images;
+  return (await locator.locate(padded, options)).slice(0, images.length);
+}
+
 /** locate() on the decoded images of one micro-batch; when it throws, each image alone, so only the bad one fails. */
-export async function locateDecoded(locator: GeoLocator, batch: Decoded[], options: LocateOptions = {}): Promise<ResultLine[]> {
+export async function locateDecoded(locator: GeoLocator, batch: Decoded[], options: LocateOptions = {}, size = batch.length): Promise<ResultLine[]> {
   const lines: ResultLine[] = batch.map((item) => ({ image: item.image, ...('error' in item ? { error: item.error } : {}) }));
   const ok = batch.flatMap((item, i) => ('raw' in item ? [{ i, raw: item.raw }] : []));
   if (ok.length === 0) return lines;
   const fill = (i: number, result: LocateResult) => (lines[i] = { image: batch[i]!.image, ...result });
   try {
-    const results = await locator.locate(ok.map((item) => item.raw), options);
+    const results = await locateFixed(locator, ok.map((item) => item.raw), size, options);
     results.forEach((result, j) => fill(ok[j]!.i, result));
   } catch (error) {
     if (!isImageFault(error)) throw error;
     for (const { i, raw } of ok) {
       try {
-        fill(i, (await locator.locate(raw, options))[0]!);
+        fill(i, (await locateFixed(locator, [raw], size, options))[0]!);
       } catch (single) {
         if (!isImageFault(single)) throw single;
         lines[i] = { image: batch[i]!.image, error: (single as Error).message.replace(/^image 0: /, `${batch[i]!.image}: `) };

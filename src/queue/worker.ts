@@ -4,7 +4,7 @@
 // already fetched and decoding (concurrency is two batches).
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { GeoLocator, type GeoLocatorOptions, type LocateOptions, type LocateResult } from '../api/geolocator.js';
-import { isImageFault } from '../batch/folder.js';
+import { FILLER, isImageFault, locateFixed } from '../batch/folder.js';
 import { loadImage } from '../batch/inputs.js';
 import type { RawImage } from '../model/image.js';
 import { ImageError } from '../model/image.js';
@@ -74,7 +74,7 @@ class MicroBatcher {
     const started = performance.now();
     let failed = 0;
     try {
-      const results = await this.locator.locate(batch.map((p) => p.raw), this.options);
+      const results = await locateFixed(this.locator, batch.map((p) => p.raw), this.size, this.options);
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (error) {
       if (!isImageFault(error) || batch.length === 1) {
@@ -84,7 +84,7 @@ class MicroBatcher {
         // One bad image must not fail its neighbours: each alone.
         for (const p of batch) {
           try {
-            p.resolve((await this.locator.locate(p.raw, this.options))[0]!);
+            p.resolve((await locateFixed(this.locator, [p.raw], this.size, this.options))[0]!);
           } catch (single) {
             failed++;
             p.reject(single);
@@ -107,8 +107,9 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new GeolensError(`batch size must be a positive integer, got ${batchSize}`);
   const locator = options.locator instanceof GeoLocator ? options.locator : await GeoLocator.create(options.locator);
   const locate = options.locate ?? {};
-  // Compile every pipeline before taking jobs: a first batch that blocks for long would lose its locks.
-  await locator.locate({ data: new Uint8Array(32 * 32 * 3).fill(128), width: 32, height: 32, channels: 3 }, locate);
+  // Compile every pipeline before taking jobs: a batch that blocks the thread for long loses its locks.
+  // Batches are always padded to batchSize, so this one shape is the only one ever run.
+  await locateFixed(locator, [FILLER], batchSize, locate);
 
   const { redis, owned, queue } = connect(options);
   const keys = resultKeys(queue);
