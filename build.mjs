@@ -2,6 +2,7 @@
 // carries its shaders inline and needs no file access at run time.
 //
 //   node build.mjs            library: dist/index.js (Node + browser ESM), dist/cli.js, dist/geolens.browser.js,
+//                             dist/queue.js (Node only: batches, BullMQ queue and workers),
 //                             and type declarations under dist/types
 //   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
 //                                      pages; a pattern (regex on the path) builds only matching tests
@@ -65,6 +66,8 @@ if (args.has('--tests')) {
   rmSync('dist', { recursive: true, force: true });
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
   await build({ ...shared, platform: 'node', packages: 'external', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+  // geolens/queue: Node only (BullMQ, ioredis, the file system), kept out of the library and browser bundles.
+  await build({ ...shared, platform: 'node', packages: 'external', entryPoints: { queue: 'src/queue/index.ts' }, outdir: 'dist' });
   await build({ ...shared, platform: 'browser', entryPoints: { 'geolens.browser': 'src/api/index.ts' }, outdir: 'dist', external: ['webgpu', 'node:*'] });
   // Type declarations for the public API (dist/types/src/api/index.d.ts, named in package.json).
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

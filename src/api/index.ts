@@ -20,3 +20,5 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
+// Node only, from the `geolens/queue` entry (BullMQ, ioredis, files); the types are here for convenience.
+export type { EnqueueOptions, EnqueueSummary, QueueStatus, QueueConnection, GeolensWorker, GeolensWorkerOptions, LocateManyOptions, FolderProgress } from '../queue/index.js';

@@ -16,6 +16,8 @@ import { GeolensError } from '../runtime/errors.js';
 import { connect, imageLocation, jobId, resultKeys, type ImageJob, type QueueConnection } from './jobs.js';
 
 export { createWorker, type GeolensWorker, type GeolensWorkerOptions } from './worker.js';
+export { locateMany, type LocateManyOptions, type FolderProgress } from '../batch/folder.js';
+export { expandInputs } from '../batch/inputs.js';
 export { jobId, imageLocation, DEFAULT_QUEUE, DEFAULT_REDIS, type QueueConnection, type ImageJob } from './jobs.js';
 
 export interface EnqueueOptions extends QueueConnection {
