@@ -63,7 +63,11 @@ export class JsonlWriter {
   private constructor(private readonly file: FileHandle) {}
 
   static async open(path: string): Promise<JsonlWriter> {
-    return new JsonlWriter(await open(path, 'a'));
+    try {
+      return new JsonlWriter(await open(path, 'a'));
+    } catch (error) {
+      throw new GeolensError(`cannot write '${path}' (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
   }
 
   async write(lines: readonly ResultLine[]): Promise<void> {

@@ -109,7 +109,7 @@ export async function queueStatus(options: QueueConnection = {}): Promise<QueueS
  * so the job ids written are remembered (about 50 bytes each), never the results.
  */
 export async function collectResults(options: QueueConnection & { out?: string; writeLine?: (line: string) => void }): Promise<{ results: number; errors: number }> {
-  const { redis, owned, queue } = connect(options);
+  const { redis, owned, queue } = await connect(options);
   const keys = resultKeys(queue);
   const file = options.out ? createWriteStream(options.out) : null;
   const emit = async (line: string) => {
@@ -143,7 +143,7 @@ export async function collectResults(options: QueueConnection & { out?: string; 
 }
 
 async function withQueue<T>(options: QueueConnection, body: (queue: Queue, redis: Redis, keys: ReturnType<typeof resultKeys>) => Promise<T>): Promise<T> {
-  const { redis, owned, queue: name } = connect(options);
+  const { redis, owned, queue: name } = await connect(options);
   const queue = new Queue(name, { connection: redis });
   try {
     return await body(queue, redis, resultKeys(name));

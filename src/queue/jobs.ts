@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { isUrl } from '../batch/inputs.js';
+import { GeolensError } from '../runtime/errors.js';
 
 export const DEFAULT_QUEUE = 'geolens';
 export const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
@@ -33,10 +34,31 @@ export function resultKeys(queue: string): { results: string; errors: string } {
   return { results: `geolens:${queue}:results`, errors: `geolens:${queue}:errors` };
 }
 
-/** A client BullMQ can share (blocking commands need maxRetriesPerRequest: null), and whether we own it. */
-export function connect(connection: QueueConnection): { redis: Redis; owned: boolean; queue: string } {
+/**
+ * A client BullMQ can share (blocking commands need maxRetriesPerRequest: null), and whether we own it.
+ * A Redis that does not answer within `timeoutMs` is an error naming the URL, not a hang; once connected,
+ * the client reconnects by itself (a worker outlives a Redis restart).
+ */
+export async function connect(connection: QueueConnection, timeoutMs = 10_000): Promise<{ redis: Redis; owned: boolean; queue: string }> {
   const queue = connection.queue ?? DEFAULT_QUEUE;
   if (connection.redis instanceof Redis) return { redis: connection.redis, owned: false, queue };
   const url = connection.redis ?? process.env.GEOLENS_REDIS ?? DEFAULT_REDIS;
-  return { redis: new Redis(url, { maxRetriesPerRequest: null }), owned: true, queue };
+  if (!/^rediss?:\/\//.test(url)) throw new GeolensError(`--redis '${url}' is not a redis:// or rediss:// URL`);
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  let lastError = 'no answer';
+  const onError = (error: Error) => (lastError = error.message || (error as NodeJS.ErrnoException).code || String(error));
+  redis.on('error', onError);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
+    ]);
+  } catch {
+    redis.disconnect();
+    throw new GeolensError(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//…@')} within ${timeoutMs / 1000} s (${lastError})`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { redis, owned: true, queue };
 }

@@ -105,13 +105,14 @@ class MicroBatcher {
 export async function createWorker(options: GeolensWorkerOptions): Promise<GeolensWorker> {
   const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new GeolensError(`batch size must be a positive integer, got ${batchSize}`);
+  // Reach Redis first: a wrong URL should not wait for minutes of model loading.
+  const { redis, owned, queue } = await connect(options);
   const locator = options.locator instanceof GeoLocator ? options.locator : await GeoLocator.create(options.locator);
   const locate = options.locate ?? {};
   // Compile every pipeline before taking jobs: a batch that blocks the thread for long loses its locks.
   // Batches are always padded to batchSize, so this one shape is the only one ever run.
   await locateFixed(locator, [FILLER], batchSize, locate);
 
-  const { redis, owned, queue } = connect(options);
   const keys = resultKeys(queue);
   const batcher = new MicroBatcher(locator, batchSize, options.batchWaitMs ?? 20, locate, options.onBatch);
 
