@@ -39,11 +39,16 @@ export interface GeolensWorker {
 
 type Pending = { raw: RawImage; image: string; resolve: (result: LocateResult) => void; reject: (error: unknown) => void };
 
-/** Collects decoded images into micro-batches and runs one batch at a time on the GPU. */
+/**
+ * Collects decoded images into micro-batches and runs one batch at a time on the GPU. A full batch goes
+ * at once; a part-filled one waits for the GPU to be free and then at most `waitMs` more, so jobs that
+ * arrive while a batch runs join the next one instead of making small (padded, full-cost) batches.
+ */
 class MicroBatcher {
   private pending: Pending[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private gpu: Promise<void> = Promise.resolve();
+  private batches = 0;
 
   constructor(
     private readonly locator: GeoLocator,
@@ -56,9 +61,13 @@ class MicroBatcher {
   submit(image: string, raw: RawImage): Promise<LocateResult> {
     return new Promise((resolve, reject) => {
       this.pending.push({ raw, image, resolve, reject });
-      if (this.pending.length >= this.size) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.waitMs);
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.pending.length >= this.size) this.flush();
+    else if (this.pending.length > 0 && this.batches === 0) this.timer ??= setTimeout(() => this.flush(), this.waitMs);
   }
 
   private flush(): void {
@@ -66,8 +75,11 @@ class MicroBatcher {
     this.timer = null;
     const batch = this.pending.splice(0, this.size);
     if (batch.length === 0) return;
-    this.gpu = this.gpu.then(() => this.run(batch));
-    if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), this.waitMs);
+    this.batches++;
+    this.gpu = this.gpu.then(() => this.run(batch)).finally(() => {
+      this.batches--;
+      this.schedule();
+    });
   }
 
   private async run(batch: Pending[]): Promise<void> {
