@@ -14,9 +14,9 @@ import { ensureModel, finished, isCorrupt, MODEL_FLAGS, peakRssMiB, referenceLoc
 const root = mkdtempSync(join(tmpdir(), 'geolens-folder-'));
 const cache = join(root, 'cache');
 const BIG = 240;
-// Decoded 256×256 RGB is 192 KiB an image: holding the big folder's pixels would cost 45 MiB, its
-// lines' results a few hundred KiB; the bound below sits between two micro-batches and that.
-const SIZE = 256;
+// Decoded 384×384 RGB is 432 KiB an image: a run that kept the pixels of the ~160 images the second run
+// does beyond the first's ~40 would grow by ~68 MiB; two micro-batches of them are 7 MiB.
+const SIZE = 384;
 const RSS_BOUND_MIB = 32;
 
 function readLines(path: string): Record<string, unknown>[] {
