@@ -2,7 +2,8 @@
 // carries its shaders inline and needs no file access at run time.
 //
 //   node build.mjs            library: dist/index.js (Node ESM), dist/browser.js (browsers: no node:* import,
-//                             see browserOnly), dist/cli.js, and type declarations under dist/types
+//                             see browserOnly), dist/cli.js, dist/queue.js (Node only: batches, BullMQ queue
+//                             and workers), and type declarations under dist/types
 //   node build.mjs --tests [pattern]   test/**/*.test.ts -> .build/test/**/*.test.mjs, plus browser test
 //                                      pages; a pattern (regex on the path) builds only matching tests
 //   node build.mjs --bench [pattern]   bench/**/*.bench.ts -> .build/bench/**/*.bench.mjs
@@ -85,6 +86,8 @@ if (args.has('--tests')) {
   await build({ ...library, platform: 'node', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist' });
   await build({ ...browserBundle, ...library, entryPoints: { browser: 'src/api/index.ts' }, outdir: 'dist' });
   await build({ ...library, platform: 'node', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+  // geolens/queue: Node only (BullMQ, ioredis, the file system), kept out of the library and browser bundles.
+  await build({ ...library, platform: 'node', entryPoints: { queue: 'src/queue/index.ts' }, outdir: 'dist' });
   // Type declarations for the public API (dist/types/src/api/index.d.ts, named in package.json).
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   // TypeScript before 6 has no WebGPU in its DOM lib, and from 6 on @webgpu/types clashes with it: the

@@ -6,6 +6,8 @@ import { registerBuildConcepts } from './commands/build-concepts.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
+import { registerQueue } from './commands/queue.js';
+import { registerWorker } from './commands/worker.js';
 
 const program = new Command();
 program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).');
@@ -13,6 +15,8 @@ registerLocate(program);
 registerFitConcepts(program);
 registerBuildConcepts(program);
 registerInfo(program);
+registerQueue(program);
+registerWorker(program);
 
 async function main(): Promise<void> {
   try {

@@ -100,7 +100,7 @@ function nodeImports(code: string): string[] {
 
 test('the tarball holds the built library, its declarations and README, and nothing else', () => {
   const { files, manifest } = pack();
-  const unexpected = files.filter((file) => !/^(README\.md|package\.json|dist\/(index|browser|cli)\.js|dist\/types\/.+\.d\.ts)$/.test(file));
+  const unexpected = files.filter((file) => !/^(README\.md|package\.json|dist\/(index|browser|cli|queue)\.js|dist\/types\/.+\.d\.ts)$/.test(file));
   assert.equal(unexpected, [], 'files beyond the library, CLI, declarations and README');
   assert.equal(files.filter((file) => file.endsWith('.map')), [], 'source maps');
   for (const named of [manifest.main, manifest.browser, ...Object.values(manifest.bin), ...Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry)))]) {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { GeoLocator, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
+import { locateBatch, wantsBatch } from './locate-batch.js';
 
 function printResults(images: string[], results: LocateResult[]): void {
   results.forEach((result, i) => {
@@ -26,11 +27,14 @@ export function registerLocate(program: Command): void {
     program
       .command('locate')
       .description('predict where each photo was taken')
-      .argument('<images...>', 'JPEG, PNG or WebP files')
+      .argument('<images...>', 'JPEG, PNG or WebP files, folders, quoted globs, or list files (.txt, one path or URL a line)')
       .option('-k, --top-k <n>', 'places per image', positiveInteger, 5)
       .option('--json', 'print JSON')
-      .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100),
-  ).action(async (images: string[], flags: ModelFlags & { topK: number; json?: boolean; candidates: number }) => {
+      .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100)
+      .option('--out <results.jsonl>', 'append one JSON line per image; a rerun skips images already there')
+      .option('--batch-size <n>', 'images per GPU micro-batch (folders, globs, lists, --out)', positiveInteger, 8),
+  ).action(async (images: string[], flags: ModelFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
+    if (await wantsBatch(images, flags)) return locateBatch(images, flags);
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
       try {
