@@ -4,6 +4,7 @@ import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
 import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
@@ -88,6 +89,8 @@ export interface LocateOptions {
   explain?: boolean;
   /** First-stage candidates re-ranked by concept agreement (default 100; 0 keeps GeoCLIP's order). */
   rerankCandidates?: number;
+  /** Sharpen the top places off the gallery grid with the location encoder (docs/REFINEMENT.md); true for the defaults. */
+  refine?: RefineOptions | boolean;
 }
 
 export interface PlaceConcepts {
@@ -102,6 +105,8 @@ export interface PlaceConcepts {
 export interface Place extends Prediction {
   /** Present when concepts are loaded. */
   concepts?: PlaceConcepts;
+  /** With `refine`: the best point found near this gallery place, never scoring below it. */
+  refined?: RefinedPlace;
 }
 
 export interface LocateResult {
@@ -177,11 +182,11 @@ export class GeoLocator {
     const embeddings = await this.imageEmbeddings(list);
     try {
       const explain = this.concepts !== null && options.explain !== false;
-      if (!explain) {
-        const predictions = await predict(this.geoclip, embeddings, this.gallery, topK);
-        return predictions.map((places) => ({ places }));
-      }
-      return await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
+      const results: LocateResult[] = explain
+        ? await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100)
+        : (await predict(this.geoclip, embeddings, this.gallery, topK)).map((places) => ({ places }));
+      if (options.refine) await attachRefinement(this.geoclip, embeddings, results.map((r) => r.places), options.refine);
+      return results;
     } finally {
       embeddings.release();
     }
