@@ -5,6 +5,7 @@ import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, 
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { TextQueryEncoder } from './text-query.js';
+import { attachExifGps, type ExifReport } from '../geo/exif.js';
 import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
@@ -94,6 +95,8 @@ export interface LocateOptions {
   rerankCandidates?: number;
   /** Sharpen the top places off the gallery grid with the location encoder (docs/REFINEMENT.md); true for the defaults. */
   refine?: RefineOptions | boolean;
+  /** Report the photo's own EXIF GPS beside the prediction when it has one (default true). */
+  exif?: boolean;
 }
 
 export interface PlaceConcepts {
@@ -116,6 +119,8 @@ export interface LocateResult {
   places: Place[];
   /** The image's own top concepts, when concepts are loaded. */
   imageConcepts?: ConceptWeight[];
+  /** The photo's EXIF GPS position, when it carries one, and its distance to the top place. */
+  exif?: ExifReport;
 }
 
 /**
@@ -189,7 +194,9 @@ export class GeoLocator {
 
     const embeddings = await this.imageEmbeddings(list);
     try {
-      return await this.locateEmbeddings(embeddings, options);
+      const results = await this.locateEmbeddings(embeddings, options);
+      if (options.exif !== false) await attachExifGps(list, results);
+      return results;
     } finally {
       embeddings.release();
     }

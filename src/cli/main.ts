@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
+import { registerEval } from './commands/eval.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
@@ -13,6 +14,7 @@ registerLocate(program);
 registerFitConcepts(program);
 registerBuildConcepts(program);
 registerInfo(program);
+registerEval(program);
 
 async function main(): Promise<void> {
   try {

@@ -25,7 +25,7 @@ export function locateExtraOptions(command: Command): Command {
 }
 
 /** The refine option locate() takes, from the flags (undefined without --refine). */
-export function refineFromFlags(flags: LocateExtraFlags): RefineOptions | undefined {
+export function refineFromFlags(flags: Pick<LocateExtraFlags, 'refine' | 'refineKm' | 'refineSteps' | 'refineCandidates'>): RefineOptions | undefined {
   const tuned = flags.refineKm !== undefined || flags.refineSteps !== undefined || flags.refineCandidates !== undefined;
   if (!flags.refine && !tuned) return undefined;
   const options: RefineOptions = {};
