@@ -69,13 +69,18 @@ export function registerEval(program: Command): void {
     bar.stop();
     if (flags.csv) await writeFile(flags.csv, evalRowsToCsv(report));
     const fromExif = report.rows.filter((r) => r.labelSource === 'exif').length;
-    if (flags.json) {
-      console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, failed: report.failed }, null, 2));
+    const table = [
+      formatAccuracyTable(report.methods.map((m) => ({ method: m.name, summary: m.summary }))),
+      `${report.rows.length} photos (${report.rows.length - fromExif} labels from ${flags.labels ?? 'the CSV'}, ${fromExif} from EXIF GPS)` +
+        (unlabeled.length ? `; ${unlabeled.length} without a label skipped` : '') + (report.failed.length ? `; ${report.failed.length} unreadable` : ''),
+      ...report.failed.map(({ image, error }) => `  unreadable: ${image}: ${error}`),
+    ].join('\n');
+    if (!flags.json) {
+      console.log(table);
       return;
     }
-    console.log(formatAccuracyTable(report.methods.map((m) => ({ method: m.name, summary: m.summary }))));
-    console.log(`${report.rows.length} photos (${report.rows.length - fromExif} labels from ${flags.labels ?? 'the CSV'}, ${fromExif} from EXIF GPS)` +
-      (unlabeled.length ? `; ${unlabeled.length} without a label skipped` : '') + (report.failed.length ? `; ${report.failed.length} unreadable` : ''));
-    for (const { image, error } of report.failed) console.log(`  unreadable: ${image}: ${error}`);
+    console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, failed: report.failed }, null, 2));
+    // JSON owns stdout; the table still goes to the terminal.
+    if (!flags.quiet) process.stderr.write(`${table}\n`);
   });
 }
