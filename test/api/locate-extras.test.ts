@@ -3,6 +3,9 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { GeoLocator, GeolensError, type GeoLocatorOptions } from '../../src/api/index.js';
+import sharp from 'sharp';
+import { haversineKm } from '../../src/geo/distance.js';
+import { decodeImage } from '../../src/model/decode-node.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose } from '../support/numeric.js';
@@ -54,6 +57,36 @@ test('locateText: the tiny CLIP text tower → image MLP → search gives PyTorc
     () => assert.unreachable('blank prompt'),
     (e: Error) => assert.match(e.message, /prompt 1 is empty/),
   );
+});
+
+test('EXIF orientation 6 gives the embedding of the same photo stored upright; EXIF GPS is reported', async () => {
+  // Stored sideways (40 wide, 48 tall) with orientation 6: viewers turn it 90° clockwise to 48 × 40.
+  const stored = new Uint8Array(40 * 48 * 3);
+  for (let i = 0; i < stored.length; i++) stored[i] = (i * 7919 + ((i / 120) | 0) * 31) % 251;
+  const jpeg = new Uint8Array(await sharp(stored, { raw: { width: 40, height: 48, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .withExif({ IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '22/1 3/1 0/100', GPSLongitudeRef: 'W', GPSLongitude: '159/1 30/1 0/100' } })
+    .toBuffer());
+  // The upright copy: the JPEG's own pixels (not turned), rotated clockwise here by index arithmetic.
+  const { data: sideways } = await sharp(jpeg, { autoOrient: false }).raw().toBuffer({ resolveWithObject: true });
+  const upright = Buffer.alloc(sideways.length);
+  for (let y = 0; y < 40; y++) for (let x = 0; x < 48; x++) for (let ch = 0; ch < 3; ch++) upright[(y * 48 + x) * 3 + ch] = sideways[((47 - x) * 40 + y) * 3 + ch]!;
+  const png = new Uint8Array(await sharp(upright, { raw: { width: 48, height: 40, channels: 3 } }).png().toBuffer());
+
+  const decoded = await decodeImage(jpeg);
+  assert.equal([decoded.width, decoded.height], [48, 40]);
+  assert.ok(Buffer.from(decoded.data).equals(Buffer.from((await decodeImage(png)).data)), 'turned pixels differ from the upright copy');
+  const embeddings = await (await locator.imageEmbeddings([jpeg, png])).read();
+  assertClose(embeddings.subarray(0, 512), embeddings.subarray(512), 0, 1e-6, 'embedding of the EXIF-rotated JPEG vs the upright PNG');
+
+  const [withGps, without] = await locator.locate([jpeg, png], { topK: 2 });
+  const exif = withGps!.exif!;
+  assert.ok(Math.abs(exif.lat - 22.05) < 1e-9 && Math.abs(exif.lon + 159.5) < 1e-9, `EXIF position ${exif.lat}, ${exif.lon}`);
+  assert.ok(Math.abs(exif.distanceKm - haversineKm(22.05, -159.5, withGps!.places[0]!.lat, withGps!.places[0]!.lon)) < 1e-9);
+  assert.is(without!.exif, undefined);
+  const [off] = await locator.locate(jpeg, { topK: 1, exif: false });
+  assert.is(off!.exif, undefined);
 });
 
 test('locate with refine: the top places gain a refined point that never scores below them', async () => {
