@@ -31,11 +31,13 @@ export interface ExifReport extends ExifGps {
   distanceKm: number;
 }
 
-/** Adds `exif` to each result whose input carries GPS; decoded pixels and bitmaps carry none. */
+/** Adds `exif` to each result whose input carries GPS; decoded pixels, bitmaps and browser URLs are not read. */
 export async function attachExifGps(inputs: readonly unknown[], results: { places: { lat: number; lon: number; refined?: { lat: number; lon: number } }[]; exif?: ExifReport }[]): Promise<void> {
   await Promise.all(
     inputs.map(async (input, i) => {
-      const readable = typeof input === 'string' || input instanceof Uint8Array || input instanceof ArrayBuffer || (typeof Blob !== 'undefined' && input instanceof Blob);
+      // A string is a file path in Node; in a browser it is a URL, and reading EXIF would fetch it twice.
+      const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+      const readable = (typeof input === 'string' && isNode) || input instanceof Uint8Array || input instanceof ArrayBuffer || (typeof Blob !== 'undefined' && input instanceof Blob);
       if (!readable) return;
       const gps = await readExifGps(input as string | Uint8Array | ArrayBuffer | Blob);
       const top = results[i]?.places[0];
