@@ -20,3 +20,6 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
+export { refineCost, REFINE_DEFAULTS, type RefineOptions, type RefinedPlace } from '../model/refine.js';
+export { haversineKm } from '../geo/distance.js';
+export { readExifGps, type ExifGps, type ExifReport } from '../geo/exif.js';
