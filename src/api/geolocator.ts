@@ -4,6 +4,9 @@ import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
 import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+import { TextQueryEncoder } from './text-query.js';
+import { attachExifGps, type ExifReport } from '../geo/exif.js';
+import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
@@ -67,6 +70,8 @@ export interface GeoLocatorOptions {
   dtype?: 'f32' | 'f16';
   /** Concept explanations: a concept bank file (names + vectors, see docs/CONCEPTS.md), with optional fitted parameters. */
   concepts?: { bank: string | URL | Uint8Array | ConceptBank; params?: string | URL | Uint8Array };
+  /** CLIP's BPE vocabulary for locateText (default: the copy published with CLIP). */
+  vocabulary?: string | URL | Uint8Array;
   /** Use cached files only; never touch the network. */
   offline?: boolean;
   /** Where downloads are cached in Node (default $GEOLENS_CACHE or ~/.cache/geolens). */
@@ -88,6 +93,10 @@ export interface LocateOptions {
   explain?: boolean;
   /** First-stage candidates re-ranked by concept agreement (default 100; 0 keeps GeoCLIP's order). */
   rerankCandidates?: number;
+  /** Sharpen the top places off the gallery grid with the location encoder (docs/REFINEMENT.md); true for the defaults. */
+  refine?: RefineOptions | boolean;
+  /** Report the photo's own EXIF GPS beside the prediction when it has one (default true). */
+  exif?: boolean;
 }
 
 export interface PlaceConcepts {
@@ -102,12 +111,16 @@ export interface PlaceConcepts {
 export interface Place extends Prediction {
   /** Present when concepts are loaded. */
   concepts?: PlaceConcepts;
+  /** With `refine`: the best point found near this gallery place, never scoring below it. */
+  refined?: RefinedPlace;
 }
 
 export interface LocateResult {
   places: Place[];
   /** The image's own top concepts, when concepts are loaded. */
   imageConcepts?: ConceptWeight[];
+  /** The photo's EXIF GPS position, when it carries one, and its distance to the top place. */
+  exif?: ExifReport;
 }
 
 /**
@@ -119,6 +132,9 @@ export interface LocateResult {
  *   result.places[0] // { lat, lon, probability, galleryIndex }
  */
 export class GeoLocator {
+  /** Text tower for locateText, loaded on first use from the same CLIP checkpoint. */
+  private text: TextQueryEncoder | null = null;
+
   private constructor(
     readonly gpu: Gpu,
     readonly clip: ClipVisionModel,
@@ -163,7 +179,9 @@ export class GeoLocator {
       if (bank.dim !== gallery.dim) throw new ShapeError(`concept bank vectors are ${bank.dim}-d, GeoCLIP embeddings are ${gallery.dim}-d`);
       concepts = options.concepts.params ? await ConceptModule.load(gpu, bank, options.concepts.params) : new ConceptModule(gpu, bank);
     }
-    return new GeoLocator(gpu, clip, geoclip, gallery, concepts);
+    const locator = new GeoLocator(gpu, clip, geoclip, gallery, concepts);
+    locator.text = new TextQueryEncoder(gpu, { ...options, gpu });
+    return locator;
   }
 
   /** Where each image was taken: for each input, its top places, best first. */
@@ -176,15 +194,38 @@ export class GeoLocator {
 
     const embeddings = await this.imageEmbeddings(list);
     try {
-      const explain = this.concepts !== null && options.explain !== false;
-      if (!explain) {
-        const predictions = await predict(this.geoclip, embeddings, this.gallery, topK);
-        return predictions.map((places) => ({ places }));
-      }
-      return await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
+      const results = await this.locateEmbeddings(embeddings, options);
+      if (options.exif !== false) await attachExifGps(list, results);
+      return results;
     } finally {
       embeddings.release();
     }
+  }
+
+  /**
+   * Places for text prompts ("a sandy beach with palm trees"): CLIP's text tower → GeoCLIP's image MLP →
+   * the same search, re-ranking and refinement as photos. The text tower loads on the first call.
+   */
+  async locateText(prompts: string | string[], options: LocateOptions = {}): Promise<LocateResult[]> {
+    const embeddings = await this.text!.embed(this.geoclip, typeof prompts === 'string' ? [prompts] : prompts);
+    try {
+      return await this.locateEmbeddings(embeddings, options);
+    } finally {
+      embeddings.release();
+    }
+  }
+
+  /** Places for GeoCLIP embeddings [B, 512] (L2-normalized, from imageEmbeddings or text): search, concepts, refinement. */
+  async locateEmbeddings(embeddings: Tensor, options: LocateOptions = {}): Promise<LocateResult[]> {
+    const topK = options.topK ?? 5;
+    if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
+    if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
+    const explain = this.concepts !== null && options.explain !== false;
+    const results: LocateResult[] = explain
+      ? await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100)
+      : (await predict(this.geoclip, embeddings, this.gallery, topK)).map((places) => ({ places }));
+    if (options.refine) await attachRefinement(this.geoclip, embeddings, results.map((r) => r.places), options.refine);
+    return results;
   }
 
   /** GeoCLIP image embeddings [B, 512] (L2-normalized) for the images, e.g. to cache pairs for fit-concepts. */
@@ -209,6 +250,7 @@ export class GeoLocator {
     this.geoclip.release();
     this.gallery.release();
     this.concepts?.release();
+    void this.text?.release();
   }
 
   private async locateWithConcepts(embeddings: Tensor, topK: number, candidates: number): Promise<LocateResult[]> {

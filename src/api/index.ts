@@ -25,3 +25,6 @@ export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
 export { clearCache, listCache, type CacheOptions, type CacheEntry, type ClearedCache } from '../weights/cache-admin.js';
+export { refineCost, REFINE_DEFAULTS, type RefineOptions, type RefinedPlace } from '../model/refine.js';
+export { haversineKm } from '../geo/distance.js';
+export { readExifGps, type ExifGps, type ExifReport } from '../geo/exif.js';

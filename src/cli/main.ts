@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
+import { registerEval } from './commands/eval.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
@@ -17,6 +18,7 @@ registerBuildConcepts(program);
 registerInfo(program);
 registerQueue(program);
 registerWorker(program);
+registerEval(program);
 
 async function main(): Promise<void> {
   try {

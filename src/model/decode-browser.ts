@@ -1,8 +1,8 @@
 /**
  * Browser image decoding: createImageBitmap → OffscreenCanvas → RGBA bytes, for preprocessImage (image.ts).
  *
- * The bitmap is asked for no colour-space conversion, no premultiplication and no EXIF rotation, to match
- * PIL's Image.open + convert("RGB") (the reference pipeline). One difference remains: canvases store
+ * The bitmap is asked for no colour-space conversion and no premultiplication, to match PIL's Image.open +
+ * convert("RGB") (the reference pipeline), but with EXIF orientation applied, as in Node (decode-node.ts). One difference remains: canvases store
  * premultiplied alpha, so RGB under partly transparent pixels may come back rounded; opaque images (all
  * JPEGs, nearly all photos) decode exactly.
  */
@@ -22,7 +22,7 @@ export async function decodeImage(source: BrowserImageSource): Promise<RawImage>
       bitmap = await createImageBitmap(blob, {
         colorSpaceConversion: 'none',
         premultiplyAlpha: 'none',
-        imageOrientation: 'none' as ImageOrientation,
+        imageOrientation: 'from-image',
       });
     } catch (error) {
       throw new ImageError(`decodeImage: the browser could not decode this image (${blob.size} bytes, type '${blob.type || 'unknown'}'): ${(error as Error).message}`);

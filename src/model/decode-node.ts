@@ -2,9 +2,9 @@
  * Node image decoding with sharp (libvips): JPEG, PNG, WebP (and whatever else libvips reads) → RawImage
  * for preprocessImage (image.ts).
  *
- * It decodes the way the reference pipeline (PIL's Image.open + convert("RGB")) does: the embedded ICC
- * profile is ignored and EXIF orientation is not applied, so the pixels match what the model saw in
- * training and what HF's CLIPImageProcessor produces. Tested equal to PIL byte for byte on RGB/RGBA, grey,
+ * It decodes the way the reference pipeline (PIL's Image.open + convert("RGB")) does, the embedded ICC
+ * profile ignored, with one deliberate difference: EXIF orientation is applied (sharp's auto-orient), so
+ * a phone photo stored sideways is seen upright, as viewers show it. Photos without the tag are unchanged. Tested equal to PIL byte for byte on RGB/RGBA, grey,
  * grey + alpha and palette PNGs and on baseline 4:2:0 JPEGs. Two known differences, both where PIL's own
  * conversion is lossy: 16-bit PNGs are scaled to 8 bits here (PIL clips its 'I' mode to 0..255), and CMYK
  * JPEGs go through libvips' CMYK → sRGB transform (PIL uses a naive 255 − C formula).
@@ -54,7 +54,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<RawImage> {
   const sharp = await loadSharp();
   try {
     // failOn 'error' rejects truncated or damaged data that libvips would otherwise half-decode in grey.
-    const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: false, limitInputPixels: false })
+    const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true, limitInputPixels: false })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });

@@ -5,6 +5,7 @@ import { GeoLocator, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
+import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';
 
 function printResults(images: string[], results: LocateResult[]): void {
   results.forEach((result, i) => {
@@ -18,22 +19,27 @@ function printResults(images: string[], results: LocateResult[]): void {
       let line = `  ${rank + 1}. ${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex})`;
       if (place.concepts) line += `  because: ${place.concepts.agreement.slice(0, 3).map((a) => a.name).join(', ')}`;
       console.log(line);
+      if (place.refined) console.log(`     refined: ${place.refined.lat.toFixed(4)}, ${place.refined.lon.toFixed(4)}  p=${place.refined.probability.toFixed(4)}  (moved ${place.refined.shiftKm.toFixed(1)} km)`);
     });
   });
 }
 
 export function registerLocate(program: Command): void {
-  modelOptions(
+  modelOptions(locateExtraOptions(
     program
       .command('locate')
       .description('predict where each photo was taken')
-      .argument('<images...>', 'JPEG, PNG or WebP files, folders, quoted globs, or list files (.txt, one path or URL a line)')
+      .argument('[images...]', 'JPEG, PNG or WebP files, folders, quoted globs, or list files (.txt, one path or URL a line)')
       .option('-k, --top-k <n>', 'places per image', positiveInteger, 5)
       .option('--json', 'print JSON')
       .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100)
       .option('--out <results.jsonl>', 'append one JSON line per image; a rerun skips images already there')
       .option('--batch-size <n>', 'images per GPU micro-batch (folders, globs, lists, --out)', positiveInteger, 8),
-  ).action(async (images: string[], flags: ModelFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
+  )).action(async (images: string[], flags: ModelFlags & LocateExtraFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
+    const print = (names: string[], results: LocateResult[]) =>
+      flags.json ? console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...r })), null, 2)) : printResults(names, results);
+    if (flags.text.length > 0) return runLocateText(images, flags, print);
+    if (images.length === 0) throw new GeolensError('give one or more photos, or --text "a description"');
     if (await wantsBatch(images, flags)) return locateBatch(images, flags);
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
@@ -44,8 +50,7 @@ export function registerLocate(program: Command): void {
       }
     }
     const locator = await GeoLocator.create(locatorOptions(flags));
-    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates });
-    if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: images[i], ...r })), null, 2));
-    else printResults(images, results);
+    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags) });
+    print(images, results);
   });
 }

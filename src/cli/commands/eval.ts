@@ -1,0 +1,86 @@
+import { writeFile } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { GeoLocator } from '../../api/geolocator.js';
+import { evalRowsToCsv, evaluate } from '../../eval/evaluate.js';
+import { collectImages, resolveLabels } from '../../eval/labels.js';
+import { formatAccuracyTable } from '../../eval/metrics.js';
+import { GeolensError } from '../../runtime/errors.js';
+import { locatorOptions, modelOptions, positiveInteger, positiveNumber, type ModelFlags } from '../options.js';
+import { refineFromFlags, type LocateExtraFlags } from './locate-extras.js';
+
+type EvalFlags = ModelFlags & Pick<LocateExtraFlags, 'refine' | 'refineKm' | 'refineSteps' | 'refineCandidates'> & {
+  labels?: string;
+  exif: boolean;
+  json?: boolean;
+  csv?: string;
+  batchSize: number;
+  candidates: number;
+};
+
+function progressBar(quiet: boolean): { update: (done: number, total: number) => void; stop: () => void } {
+  if (quiet) return { update: () => {}, stop: () => {} };
+  if (!process.stderr.isTTY) {
+    return { update: (done, total) => process.stderr.write(`eval: ${done}/${total} images\n`), stop: () => {} };
+  }
+  const bar = new cliProgress.SingleBar({ format: ' eval     |{bar}| {value}/{total} images, {eta_formatted} left', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!started) bar.start(total, done);
+      started = true;
+      bar.update(done);
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+export function registerEval(program: Command): void {
+  modelOptions(
+    program
+      .command('eval')
+      .description('accuracy of GeoCLIP (plain, with concepts, refined) on your labeled photos: the papers\' table')
+      .argument('<inputs...>', 'photos, folders of photos, or .txt lists of paths')
+      .option('--labels <csv>', 'true positions: CSV with columns image,lat,lon (image relative to the CSV\'s folder, or a file name)')
+      .option('--no-exif', 'do not take labels from the photos\' EXIF GPS')
+      .option('--refine', 'add a column with refinement (docs/REFINEMENT.md)')
+      .option('--refine-km <km>', 'half-width of the first refinement grid (default 25)', positiveNumber)
+      .option('--refine-steps <n>', 'coarse-to-fine refinement rounds (default 3)', positiveInteger)
+      .option('--refine-candidates <n>', 'top places refined per image (default 3)', positiveInteger)
+      .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100)
+      .option('--batch-size <n>', 'photos embedded per batch', positiveInteger, 8)
+      .option('--json', 'print the summary and per-image rows as JSON')
+      .option('--csv <file>', 'write per-image rows as CSV'),
+  ).action(async (inputs: string[], flags: EvalFlags) => {
+    const images = await collectImages(inputs);
+    if (images.length === 0) throw new GeolensError(`eval: no photos found in ${inputs.join(', ')}`);
+    const { labeled, unlabeled } = await resolveLabels(images, { labelsFile: flags.labels, exif: flags.exif });
+    if (labeled.length === 0) {
+      throw new GeolensError(`eval: none of the ${images.length} photos has a label (${flags.labels ? `not in ${flags.labels}` : 'give --labels'}${flags.exif ? ' and no EXIF GPS' : ''})`);
+    }
+    const locator = await GeoLocator.create(locatorOptions(flags));
+    const bar = progressBar(!!flags.quiet);
+    const report = await evaluate(locator, labeled, {
+      refine: refineFromFlags(flags) ?? false,
+      rerankCandidates: flags.candidates,
+      batchSize: flags.batchSize,
+      onProgress: bar.update,
+    });
+    bar.stop();
+    if (flags.csv) await writeFile(flags.csv, evalRowsToCsv(report));
+    const fromExif = report.rows.filter((r) => r.labelSource === 'exif').length;
+    const table = [
+      formatAccuracyTable(report.methods.map((m) => ({ method: m.name, summary: m.summary }))),
+      `${report.rows.length} photos (${report.rows.length - fromExif} labels from ${flags.labels ?? 'the CSV'}, ${fromExif} from EXIF GPS)` +
+        (unlabeled.length ? `; ${unlabeled.length} without a label skipped` : '') + (report.failed.length ? `; ${report.failed.length} unreadable` : ''),
+      ...report.failed.map(({ image, error }) => `  unreadable: ${image}: ${error}`),
+    ].join('\n');
+    if (!flags.json) {
+      console.log(table);
+      return;
+    }
+    console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, failed: report.failed }, null, 2));
+    // JSON owns stdout; the table still goes to the terminal.
+    if (!flags.quiet) process.stderr.write(`${table}\n`);
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * What `geolens eval` evaluates: photos (files, folders, list files) and their true positions, from a
+ * labels CSV (columns image, lat, lon) or from the photos' own EXIF GPS.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative } from 'node:path';
+import { readExifGps } from '../geo/exif.js';
+import { GeolensError } from '../runtime/errors.js';
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.heic']);
+
+export interface LabeledImage {
+  /** The path as found (CSV-relative paths resolved against the CSV's folder). */
+  path: string;
+  lat: number;
+  lon: number;
+  source: 'labels' | 'exif';
+}
+
+export interface Label {
+  lat: number;
+  lon: number;
+}
+
+/**
+ * Parses a labels CSV: a header naming `image`, `lat` and `lon` columns (any order, case-insensitive,
+ * `latitude`/`longitude` and `file`/`path` accepted), one photo per line. Throws naming the line for a
+ * missing or bad value, a coordinate out of range, or a photo listed twice.
+ */
+export function parseLabelsCsv(text: string, what = 'labels CSV'): Map<string, Label> {
+  const lines = text.split(/\r?\n/).map((line, i) => ({ line, number: i + 1 })).filter(({ line }) => line.trim() !== '');
+  if (lines.length === 0) throw new GeolensError(`${what}: empty (expected a header: image,lat,lon)`);
+  const header = splitCsvLine(lines[0]!.line).map((h) => h.trim().toLowerCase());
+  const column = (...names: string[]) => header.findIndex((h) => names.includes(h));
+  const imageColumn = column('image', 'file', 'path', 'filename');
+  const latColumn = column('lat', 'latitude');
+  const lonColumn = column('lon', 'lng', 'longitude');
+  if (imageColumn < 0 || latColumn < 0 || lonColumn < 0) {
+    throw new GeolensError(`${what}: line ${lines[0]!.number} must be a header naming image, lat and lon columns, got '${lines[0]!.line.slice(0, 80)}'`);
+  }
+  const labels = new Map<string, Label>();
+  for (const { line, number } of lines.slice(1)) {
+    const cells = splitCsvLine(line);
+    const image = cells[imageColumn]?.trim() ?? '';
+    if (image === '') throw new GeolensError(`${what}: line ${number} has no image name`);
+    const lat = Number(cells[latColumn]?.trim() || NaN);
+    const lon = Number(cells[lonColumn]?.trim() || NaN);
+    if (!Number.isFinite(lat) || !Number.isFinite(lon)) throw new GeolensError(`${what}: line ${number} ('${image}') has lat '${cells[latColumn] ?? ''}', lon '${cells[lonColumn] ?? ''}', not finite numbers`);
+    if (Math.abs(lat) > 90) throw new GeolensError(`${what}: line ${number} ('${image}') has latitude ${lat}, outside [-90, 90]`);
+    if (Math.abs(lon) > 180) throw new GeolensError(`${what}: line ${number} ('${image}') has longitude ${lon}, outside [-180, 180]`);
+    if (labels.has(image)) throw new GeolensError(`${what}: line ${number} lists '${image}' a second time`);
+    labels.set(image, { lat, lon });
+  }
+  return labels;
+}
+
+/** Splits one CSV line, honouring double-quoted cells ("a, b" and "" for a quote). */
+function splitCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/**
+ * The photos named by `inputs`: image files as they are, folders searched recursively for images,
+ * and `.txt`/`.lst` files read as one path per line (relative to the list's folder). Sorted, no duplicates.
+ */
+export async function collectImages(inputs: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) found.add(path);
+    }
+  };
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => null);
+    if (!info) throw new GeolensError(`eval: cannot read '${input}' (no such file or folder)`);
+    if (info.isDirectory()) await walk(input);
+    else if (['.txt', '.lst'].includes(extname(input).toLowerCase())) {
+      const lines = (await readFile(input, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+      for (const line of lines) found.add(isAbsolute(line) ? line : join(dirname(input), line));
+    } else found.add(input);
+  }
+  return [...found];
+}
+
+export interface LabelResolution {
+  labeled: LabeledImage[];
+  /** Photos with neither a CSV row nor EXIF GPS. */
+  unlabeled: string[];
+}
+
+/**
+ * Finds each photo's true position: its labels-CSV row (matched by the path relative to the CSV's
+ * folder, then by the path as given, then by file name), else its EXIF GPS unless `exif` is false.
+ */
+export async function resolveLabels(images: readonly string[], options: { labelsFile?: string; exif?: boolean } = {}): Promise<LabelResolution> {
+  let labels = new Map<string, Label>();
+  let base = '.';
+  if (options.labelsFile) {
+    const text = await readFile(options.labelsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new GeolensError(`eval: cannot read the labels file '${options.labelsFile}' (${error.code ?? error.message})`);
+    });
+    labels = parseLabelsCsv(text, `labels ${options.labelsFile}`);
+    base = dirname(options.labelsFile);
+  }
+  const labeled: LabeledImage[] = [];
+  const unlabeled: string[] = [];
+  for (const path of images) {
+    const label = labels.get(relative(base, path).split('\\').join('/')) ?? labels.get(path) ?? labels.get(basename(path));
+    if (label) {
+      labeled.push({ path, ...label, source: 'labels' });
+      continue;
+    }
+    const gps = options.exif === false ? null : await readExifGps(path);
+    if (gps) labeled.push({ path, ...gps, source: 'exif' });
+    else unlabeled.push(path);
+  }
+  return { labeled, unlabeled };
+}

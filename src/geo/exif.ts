@@ -1,0 +1,49 @@
+/**
+ * GPS from a photo's own EXIF (exifr): a geotagged photo carries its answer, so locate() reports it beside
+ * the prediction and `geolens eval` can take labels from it.
+ */
+import exifr from 'exifr';
+import { haversineKm } from './distance.js';
+
+export interface ExifGps {
+  lat: number;
+  lon: number;
+}
+
+/** The photo's EXIF GPS position, or null when it has none (or no readable EXIF at all). */
+export async function readExifGps(input: string | Uint8Array | ArrayBuffer | Blob): Promise<ExifGps | null> {
+  try {
+    const gps = (await exifr.gps(input as Parameters<typeof exifr.gps>[0])) as { latitude?: number; longitude?: number } | undefined;
+    const lat = gps?.latitude;
+    const lon = gps?.longitude;
+    if (typeof lat !== 'number' || typeof lon !== 'number' || !Number.isFinite(lat) || !Number.isFinite(lon)) return null;
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+    return { lat, lon };
+  } catch {
+    // Formats exifr does not know (or damaged EXIF) mean no position, not a failed locate.
+    return null;
+  }
+}
+
+/** What locate() attaches as `result.exif`: the photo's own position and how far the top place is from it. */
+export interface ExifReport extends ExifGps {
+  /** Great-circle km from the EXIF position to the top place (its refined point when refined). */
+  distanceKm: number;
+}
+
+/** Adds `exif` to each result whose input carries GPS; decoded pixels, bitmaps and browser URLs are not read. */
+export async function attachExifGps(inputs: readonly unknown[], results: { places: { lat: number; lon: number; refined?: { lat: number; lon: number } }[]; exif?: ExifReport }[]): Promise<void> {
+  await Promise.all(
+    inputs.map(async (input, i) => {
+      // A string is a file path in Node; in a browser it is a URL, and reading EXIF would fetch it twice.
+      const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+      const readable = (typeof input === 'string' && isNode) || input instanceof Uint8Array || input instanceof ArrayBuffer || (typeof Blob !== 'undefined' && input instanceof Blob);
+      if (!readable) return;
+      const gps = await readExifGps(input as string | Uint8Array | ArrayBuffer | Blob);
+      const top = results[i]?.places[0];
+      if (!gps || !top) return;
+      const at = top.refined ?? top;
+      results[i]!.exif = { ...gps, distanceKm: haversineKm(gps.lat, gps.lon, at.lat, at.lon) };
+    }),
+  );
+}
