@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { GeoLocator, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
+import { locateOptionsFor, nameText, placeOptions, writeMaps, type PlaceFlags } from './locate-places.js';
 
 function printResults(images: string[], results: LocateResult[]): void {
   results.forEach((result, i) => {
@@ -14,7 +15,7 @@ function printResults(images: string[], results: LocateResult[]): void {
     result.places.forEach((place, rank) => {
       const lat = `${Math.abs(place.lat).toFixed(4)}°${place.lat >= 0 ? 'N' : 'S'}`;
       const lon = `${Math.abs(place.lon).toFixed(4)}°${place.lon >= 0 ? 'E' : 'W'}`;
-      let line = `  ${rank + 1}. ${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex})`;
+      let line = `  ${rank + 1}. ${place.name ? `${nameText(place)}  ` : ''}${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex}${place.members && place.members.length > 1 ? `, ${place.members.length} rows merged` : ''})`;
       if (place.concepts) line += `  because: ${place.concepts.agreement.slice(0, 3).map((a) => a.name).join(', ')}`;
       console.log(line);
     });
@@ -22,7 +23,7 @@ function printResults(images: string[], results: LocateResult[]): void {
 }
 
 export function registerLocate(program: Command): void {
-  modelOptions(
+  placeOptions(modelOptions(
     program
       .command('locate')
       .description('predict where each photo was taken')
@@ -30,7 +31,7 @@ export function registerLocate(program: Command): void {
       .option('-k, --top-k <n>', 'places per image', positiveInteger, 5)
       .option('--json', 'print JSON')
       .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100),
-  ).action(async (images: string[], flags: ModelFlags & { topK: number; json?: boolean; candidates: number }) => {
+  )).action(async (images: string[], flags: ModelFlags & PlaceFlags & { topK: number; json?: boolean; candidates: number }) => {
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
       try {
@@ -39,9 +40,12 @@ export function registerLocate(program: Command): void {
         throw new GeolensError(`cannot read image '${image}'`);
       }
     }
+    const placeFlags = locateOptionsFor(flags);
     const locator = await GeoLocator.create(locatorOptions(flags));
-    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates });
-    if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: images[i], ...r })), null, 2));
+    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, ...placeFlags });
+    if (flags.map) for (const file of await writeMaps(flags.map, results)) if (!flags.quiet) console.error(`map: ${file}`);
+    // The heat map is for the picture; JSON keeps it as plain numbers only when a map was asked for.
+    if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: images[i], ...r, heatmap: r.heatmap && { ...r.heatmap, values: Array.from(r.heatmap.values) } })), null, 2));
     else printResults(images, results);
   });
 }
