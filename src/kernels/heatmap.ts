@@ -22,6 +22,25 @@ export interface HeatmapKernelOptions {
  * rowCells [N] u32, logSumExp [Q] → Q arrays of `cells` masses (float64, from the exact fixed-point sums).
  */
 export async function accumulateHeatmap(queries: Tensor, gallery: Tensor | readonly Tensor[], rowCells: Tensor, logSumExp: Float32Array, options: HeatmapKernelOptions): Promise<Float64Array[]> {
+  const mass = dispatchHeatmap(queries, gallery, rowCells, logSumExp, options);
+  try {
+    const fixed = new Uint32Array(await queries.gpu.readRaw(mass));
+    const { cells } = options;
+    return Array.from({ length: queries.shape[0]! }, (_, q) => {
+      const out = new Float64Array(cells);
+      for (let c = 0; c < cells; c++) {
+        const at = 2 * (q * cells + c);
+        out[c] = (fixed[at + 1]! * 2 ** 32 + fixed[at]!) / FIXED_ONE;
+      }
+      return out;
+    });
+  } finally {
+    mass.release();
+  }
+}
+
+/** Validates and records the kernel; returns the [Q, cells, 2] u32 fixed-point sums, not yet read (the benchmark times this). */
+export function dispatchHeatmap(queries: Tensor, gallery: Tensor | readonly Tensor[], rowCells: Tensor, logSumExp: Float32Array, options: HeatmapKernelOptions): Tensor {
   const chunks: readonly Tensor[] = Array.isArray(gallery) ? gallery : [gallery as Tensor];
   const gpu = queries.gpu;
   const { scale, cells } = options;
@@ -43,36 +62,25 @@ export async function accumulateHeatmap(queries: Tensor, gallery: Tensor | reado
 
   const mass = gpu.upload(new Uint32Array(queryCount * cells * 2), [queryCount, cells, 2], 'u32', 'heatmap.mass');
   const lse = gpu.upload(logSumExp, [queryCount], 'f32', 'heatmap.lse');
-  try {
-    const params = new ArrayBuffer(32);
-    const words = new Uint32Array(params);
-    let rowOffset = 0;
-    for (const chunk of chunks) {
-      words.set([chunk.shape[0]!, dim, queryCount, rowOffset, cells]);
-      new Float32Array(params)[5] = scale;
-      gpu.dispatch({
-        label: 'heatmap',
-        code: heatmapSource,
-        constants: { WORKGROUP_SIZE, GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0 },
-        uniforms: words.slice(),
-        buffers: [queries, chunk, rowCells, lse, mass],
-        workgroups: linearWorkgroups(chunk.shape[0]!, WORKGROUP_SIZE),
-      });
-      rowOffset += chunk.shape[0]!;
-    }
-    const fixed = new Uint32Array(await gpu.readRaw(mass));
-    return Array.from({ length: queryCount }, (_, q) => {
-      const out = new Float64Array(cells);
-      for (let c = 0; c < cells; c++) {
-        const at = 2 * (q * cells + c);
-        out[c] = (fixed[at + 1]! * 2 ** 32 + fixed[at]!) / FIXED_ONE;
-      }
-      return out;
+  const params = new ArrayBuffer(32);
+  const words = new Uint32Array(params);
+  let rowOffset = 0;
+  for (const chunk of chunks) {
+    words.set([chunk.shape[0]!, dim, queryCount, rowOffset, cells]);
+    new Float32Array(params)[5] = scale;
+    gpu.dispatch({
+      label: 'heatmap',
+      code: heatmapSource,
+      constants: { WORKGROUP_SIZE, GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0 },
+      uniforms: words.slice(),
+      buffers: [queries, chunk, rowCells, lse, mass],
+      workgroups: linearWorkgroups(chunk.shape[0]!, WORKGROUP_SIZE),
     });
-  } finally {
-    mass.release();
-    lse.release();
+    rowOffset += chunk.shape[0]!;
   }
+  // The pool hands the lse buffer out again only after the recorded dispatches have been submitted.
+  lse.release();
+  return mass;
 }
 
 /** accumulateHeatmap in plain TS (float64, its own log-sum-exp): queries [Q, D], gallery [N, D], rowCells [N]. */
