@@ -20,3 +20,7 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
+export { haversineKm, EARTH_RADIUS_KM } from '../geo/distance.js';
+export { mergePlaces, DEFAULT_MERGE_KM, type MergedPlace } from '../geo/merge.js';
+export { loadPlaceNamer, type PlaceName, type PlaceNamer, type CitiesSource } from '../geo/names.js';
+export type { Heatmap, HeatmapOptions } from '../geo/heatmap.js';
