@@ -9,7 +9,8 @@
 // mass:       [Q, cells, 2] atomic u32, (low, high) words of a 64-bit fixed-point sum, 2^40 = probability 1
 //
 // Dispatch: ⌈rows / WORKGROUP_SIZE⌉ workgroups (folded into 2-D past 65,535), once per chunk; one invocation
-// per gallery row scores it against every query and adds its probability into the row's cell.
+// per gallery row scores it against the queries, 4 per load of the row, and adds each probability into
+// the row's cell.
 //
 // The trick: WGSL has no float atomics, so probabilities are added as 64-bit fixed point. Each term is split
 // into a high and a low u32; atomicAdd on the low word returns the old value, so the invocation that wraps
@@ -42,19 +43,30 @@ fn unpackHalves(w: vec2u) -> vec4f {
   return vec4f(unpack2x16float(w.x), unpack2x16float(w.y));
 }
 
-fn score(q: u32, row: u32) -> f32 {
+// Dot products of one gallery row with 4 queries (first .. first + 3, clamped to the last one), each vec4
+// of the row loaded once and shared by the 4: the loop over queries would otherwise re-read the row Q times.
+fn scores(first: u32, row: u32) -> vec4f {
   let vectors = params.dim / 4u;
-  let queryBase = q * vectors;
-  var acc = 0.0;
+  let last = params.queries - 1u;
+  let q0 = first * vectors;
+  let q1 = min(first + 1u, last) * vectors;
+  let q2 = min(first + 2u, last) * vectors;
+  let q3 = min(first + 3u, last) * vectors;
+  var acc = vec4f(0.0);
   if (GALLERY_F16) {
     let words = params.dim / 8u;
     for (var i = 0u; i < words; i++) {
       let w = gallery[row * words + i];
-      acc += dot(queries[queryBase + 2u * i], unpackHalves(w.xy)) + dot(queries[queryBase + 2u * i + 1u], unpackHalves(w.zw));
+      let a = unpackHalves(w.xy);
+      let b = unpackHalves(w.zw);
+      let j = 2u * i;
+      acc += vec4f(dot(queries[q0 + j], a), dot(queries[q1 + j], a), dot(queries[q2 + j], a), dot(queries[q3 + j], a));
+      acc += vec4f(dot(queries[q0 + j + 1u], b), dot(queries[q1 + j + 1u], b), dot(queries[q2 + j + 1u], b), dot(queries[q3 + j + 1u], b));
     }
   } else {
     for (var i = 0u; i < vectors; i++) {
-      acc += dot(queries[queryBase + i], bitcast<vec4f>(gallery[row * vectors + i]));
+      let g = bitcast<vec4f>(gallery[row * vectors + i]);
+      acc += vec4f(dot(queries[q0 + i], g), dot(queries[q1 + i], g), dot(queries[q2 + i], g), dot(queries[q3 + i], g));
     }
   }
   return params.scale * acc;
@@ -75,8 +87,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
   if (row >= params.rows) { return; }
   let cell = rowCells[params.rowOffset + row];
-  for (var q = 0u; q < params.queries; q++) {
-    let p = exp(score(q, row) - logSumExp[q]);
-    if (p > 0.0) { addFixed(2u * (q * params.cells + cell), p); }
+  for (var first = 0u; first < params.queries; first += 4u) {
+    let logits = scores(first, row);
+    for (var j = 0u; j < min(4u, params.queries - first); j++) {
+      let q = first + j;
+      let p = exp(logits[j] - logSumExp[q]);
+      if (p > 0.0) { addFixed(2u * (q * params.cells + cell), p); }
+    }
   }
 }

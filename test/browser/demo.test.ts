@@ -66,7 +66,7 @@ test('the browser demo: settings → tiny model, Kauai.png dropped → map, name
     assert.match(status!, /^Ready \(SwiftShader/, status!);
     const beat = await page.evaluate(() => (window as unknown as { beat: { maxGap: number; ticks: number; frames: number } }).beat);
     console.log(`  demo: models loaded in ${loadSeconds.toFixed(1)} s; main thread: ${beat.ticks} ticks, longest gap ${beat.maxGap.toFixed(0)} ms, ${beat.frames} frames`);
-    assert.ok(beat.maxGap < 1000, `the page froze for ${beat.maxGap.toFixed(0)} ms while loading`);
+    assert.ok(beat.maxGap < 1500, `the page froze for ${beat.maxGap.toFixed(0)} ms while loading`);
     assert.ok(await page.locator('#downloads progress').count() >= 5);
     const done = await page.$$eval('#downloads progress', (bars) => bars.every((b) => (b as HTMLProgressElement).value === (b as HTMLProgressElement).max));
     assert.ok(done, 'every bar full');
