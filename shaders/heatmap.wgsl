@@ -72,6 +72,24 @@ fn scores(first: u32, row: u32) -> vec4f {
   return params.scale * acc;
 }
 
+// One query: a plain dot product, no lanes wasted on clamped copies.
+fn score(q: u32, row: u32) -> f32 {
+  let vectors = params.dim / 4u;
+  var acc = 0.0;
+  if (GALLERY_F16) {
+    let words = params.dim / 8u;
+    for (var i = 0u; i < words; i++) {
+      let w = gallery[row * words + i];
+      acc += dot(queries[q * vectors + 2u * i], unpackHalves(w.xy)) + dot(queries[q * vectors + 2u * i + 1u], unpackHalves(w.zw));
+    }
+  } else {
+    for (var i = 0u; i < vectors; i++) {
+      acc += dot(queries[q * vectors + i], bitcast<vec4f>(gallery[row * vectors + i]));
+    }
+  }
+  return params.scale * acc;
+}
+
 fn addFixed(at: u32, probability: f32) {
   let value = min(probability, 1.0) * ONE;
   let high = floor(value / LOW_WORD);
@@ -87,6 +105,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = (wid.x + wid.y * nwg.x) * WORKGROUP_SIZE + lid;
   if (row >= params.rows) { return; }
   let cell = rowCells[params.rowOffset + row];
+  if (params.queries == 1u) {
+    let p = exp(score(0u, row) - logSumExp[0]);
+    if (p > 0.0) { addFixed(2u * cell, p); }
+    return;
+  }
   for (var first = 0u; first < params.queries; first += 4u) {
     let logits = scores(first, row);
     for (var j = 0u; j < min(4u, params.queries - first); j++) {

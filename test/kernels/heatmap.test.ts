@@ -71,6 +71,25 @@ test('f16 gallery: equals the reference on the halves', async () => {
   });
 });
 
+test('one query (its own path in the shader), f32 and f16', async () => {
+  const gpu = await testGpu();
+  const dim = 24;
+  const rows = 901;
+  const cells = 7;
+  const gallery = normalizeRows(randomArray(rows * dim, 51), dim);
+  const queries = peakedQueries(gallery, dim, [], 52);
+  const rowCells = randomCells(rows, cells, 53);
+  const q = gpu.upload(queries, [1, dim]);
+  for (const dtype of ['f32', 'f16'] as const) {
+    const chunks = uploadGalleryChunks(gpu, gallery, rows, dim, 400, dtype);
+    const { logSumExp } = await searchTopK(q, chunks, { k: 1, scale: SCALE });
+    const [mass] = await accumulateHeatmap(q, chunks, gpu.upload(rowCells, [rows], 'u32'), logSumExp, { scale: SCALE, cells });
+    const reference = heatmapReference(queries, dtype === 'f16' ? halvesToFloats(floatsToHalves(gallery)) : gallery, dim, rowCells, { scale: SCALE, cells });
+    assert.ok(Math.abs(mass!.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    assertClose(mass!, reference[0]!, 1e-4, 1e-7, `one query ${dtype}`);
+  }
+});
+
 test('bad shapes are named', async () => {
   const gpu = await testGpu();
   const q = gpu.upload(normalizeRows(randomArray(8, 1), 8), [1, 8]);
