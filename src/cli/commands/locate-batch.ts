@@ -1,7 +1,7 @@
 // `geolens locate` over folders, globs and list files, or with --out: the batch path of the locate
 // command (src/batch/folder.ts does the work; this file adds the flags' meaning, the progress bar and Ctrl-C).
 import cliProgress from 'cli-progress';
-import { GeoLocator } from '../../api/geolocator.js';
+import { GeoLocator, type LocateOptions } from '../../api/geolocator.js';
 import { locateMany, type FolderProgress } from '../../batch/folder.js';
 import { expandInputs, isManyImagesInput } from '../../batch/inputs.js';
 import { locatorOptions, type ModelFlags } from '../options.js';
@@ -20,7 +20,7 @@ export async function wantsBatch(images: string[], flags: { out?: string }): Pro
   return false;
 }
 
-export async function locateBatch(inputs: string[], flags: BatchFlags): Promise<void> {
+export async function locateBatch(inputs: string[], flags: BatchFlags, placeOptions: Pick<LocateOptions, 'mergeKm' | 'names'> = {}): Promise<void> {
   const images = await expandInputs(inputs);
   const locator = await GeoLocator.create(locatorOptions(flags));
   const stop = new AbortController();
@@ -35,7 +35,7 @@ export async function locateBatch(inputs: string[], flags: BatchFlags): Promise<
   const summary = await locateMany(locator, images, {
     out: flags.out,
     batchSize: flags.batchSize,
-    locate: { topK: flags.topK, rerankCandidates: flags.candidates },
+    locate: { topK: flags.topK, rerankCandidates: flags.candidates, ...placeOptions },
     onProgress: progress.update,
     signal: stop.signal,
   });

@@ -1,6 +1,6 @@
 // Flags `geolens locate` gains beyond photos: text queries (--text) and refinement (--refine*).
 import type { Command } from 'commander';
-import { GeoLocator, type LocateResult } from '../../api/geolocator.js';
+import { GeoLocator, type LocateOptions, type LocateResult } from '../../api/geolocator.js';
 import type { RefineOptions } from '../../model/refine.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, positiveInteger, positiveNumber, type ModelFlags } from '../options.js';
@@ -39,10 +39,11 @@ export function refineFromFlags(flags: Pick<LocateExtraFlags, 'refine' | 'refine
 export async function runLocateText(
   images: string[],
   flags: ModelFlags & LocateExtraFlags & { topK: number; candidates: number },
-  print: (names: string[], results: LocateResult[]) => void,
+  print: (names: string[], results: LocateResult[]) => Promise<void>,
+  placeOptions: Pick<LocateOptions, 'mergeKm' | 'names' | 'heatmap'> = {},
 ): Promise<void> {
   if (images.length > 0) throw new GeolensError('give photos or --text prompts, not both');
   const locator = await GeoLocator.create({ ...locatorOptions(flags), vocabulary: flags.vocab });
-  const results = await locator.locateText(flags.text, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags) });
-  print(flags.text, results);
+  const results = await locator.locateText(flags.text, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeOptions });
+  await print(flags.text, results);
 }

@@ -6,6 +6,7 @@ import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
 import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';
+import { locateOptionsFor, nameText, placeOptions, writeMaps, type PlaceFlags } from './locate-places.js';
 
 function printResults(images: string[], results: LocateResult[]): void {
   results.forEach((result, i) => {
@@ -16,7 +17,7 @@ function printResults(images: string[], results: LocateResult[]): void {
     result.places.forEach((place, rank) => {
       const lat = `${Math.abs(place.lat).toFixed(4)}°${place.lat >= 0 ? 'N' : 'S'}`;
       const lon = `${Math.abs(place.lon).toFixed(4)}°${place.lon >= 0 ? 'E' : 'W'}`;
-      let line = `  ${rank + 1}. ${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex})`;
+      let line = `  ${rank + 1}. ${place.name ? `${nameText(place)}  ` : ''}${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex}${place.members && place.members.length > 1 ? `, ${place.members.length} rows merged` : ''})`;
       if (place.concepts) line += `  because: ${place.concepts.agreement.slice(0, 3).map((a) => a.name).join(', ')}`;
       console.log(line);
       if (place.refined) console.log(`     refined: ${place.refined.lat.toFixed(4)}, ${place.refined.lon.toFixed(4)}  p=${place.refined.probability.toFixed(4)}  (moved ${place.refined.shiftKm.toFixed(1)} km)`);
@@ -25,7 +26,7 @@ function printResults(images: string[], results: LocateResult[]): void {
 }
 
 export function registerLocate(program: Command): void {
-  modelOptions(locateExtraOptions(
+  placeOptions(modelOptions(locateExtraOptions(
     program
       .command('locate')
       .description('predict where each photo was taken')
@@ -35,12 +36,18 @@ export function registerLocate(program: Command): void {
       .option('--candidates <n>', 'first-stage candidates re-ranked by concepts', positiveInteger, 100)
       .option('--out <results.jsonl>', 'append one JSON line per image; a rerun skips images already there')
       .option('--batch-size <n>', 'images per GPU micro-batch (folders, globs, lists, --out)', positiveInteger, 8),
-  )).action(async (images: string[], flags: ModelFlags & LocateExtraFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
-    const print = (names: string[], results: LocateResult[]) =>
-      flags.json ? console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...r })), null, 2)) : printResults(names, results);
-    if (flags.text.length > 0) return runLocateText(images, flags, print);
+  ))).action(async (images: string[], flags: ModelFlags & PlaceFlags & LocateExtraFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
+    const placeFlags = locateOptionsFor(flags);
+    const print = async (names: string[], results: LocateResult[]) => {
+      if (flags.map) for (const file of await writeMaps(flags.map, results)) if (!flags.quiet) console.error(`map: ${file}`);
+      // The heat map is for the picture; JSON keeps it as plain numbers only when a map was asked for.
+      if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...r, heatmap: r.heatmap && { ...r.heatmap, values: Array.from(r.heatmap.values) } })), null, 2));
+      else printResults(names, results);
+    };
+    if (flags.text.length > 0) return runLocateText(images, flags, print, placeFlags);
     if (images.length === 0) throw new GeolensError('give one or more photos, or --text "a description"');
-    if (await wantsBatch(images, flags)) return locateBatch(images, flags);
+    // A results file holds names and merged places; heat maps belong to single photos (--map).
+    if (await wantsBatch(images, flags)) return locateBatch(images, flags, { mergeKm: placeFlags.mergeKm, names: placeFlags.names });
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
       try {
@@ -50,7 +57,7 @@ export function registerLocate(program: Command): void {
       }
     }
     const locator = await GeoLocator.create(locatorOptions(flags));
-    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags) });
-    print(images, results);
+    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeFlags });
+    await print(images, results);
   });
 }
