@@ -23,7 +23,7 @@ registerInfo(program);
  * One line for people: `geolens: <what>`. Our errors say what went wrong and what to do; anything else
  * (a platform error that escaped) is shown by its first line with a pointer to --debug for the stack.
  */
-export function describeError(error: unknown, withStack: boolean): string {
+function describeError(error: unknown, withStack: boolean): string {
   const e = error instanceof Error ? error : new Error(String(error));
   if (withStack) return `geolens: ${e.stack ?? e.message}`;
   const message = (e.message || e.name).split('\n').map((line) => line.trim()).filter(Boolean).join(' ');

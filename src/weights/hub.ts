@@ -208,7 +208,7 @@ async function fetchInto(url: string, target: string, partial: string, kind: Exp
         options.onProgress?.({ url, loaded: offset, total });
       }
     } catch (error) {
-      lastError = error;
+      lastError = new Error(`connection closed after ${offset}${total === null ? '' : ` of ${total}`} bytes (${(error as Error).message})`);
       continue;
     } finally {
       await handle.close();
