@@ -64,6 +64,12 @@ export interface UnpickleLimits {
   maxMemo: number;
   /** Memo fetches (GET): each is a shared reference that a walk would otherwise visit again. */
   maxMemoRefs: number;
+  /**
+   * Nesting of lists, tuples and dicts as they are built. Deep chains are refused early because keeping
+   * them alive is itself slow (the collector traces the whole chain at every pass); the walk over the
+   * result checks depth again, exactly.
+   */
+  maxDepth: number;
 }
 
 export const DEFAULT_UNPICKLE_LIMITS: Readonly<UnpickleLimits> = {
@@ -71,6 +77,7 @@ export const DEFAULT_UNPICKLE_LIMITS: Readonly<UnpickleLimits> = {
   maxObjects: 10_000_000,
   maxMemo: 1_000_000,
   maxMemoRefs: 1_000_000,
+  maxDepth: 64,
 };
 
 export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string, limits: Partial<UnpickleLimits> = {}): PickleValue {
@@ -84,6 +91,15 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string, 
   const memo = new Map<number, PickleValue>();
   let objects = 0;
   let memoRefs = 0;
+  const depths = new WeakMap<object, number>();
+  const depthOf = (value: PickleValue): number => (typeof value === 'object' && value !== null ? (depths.get(value) ?? 1) : 0);
+  /** Records that `items` now sit inside `container`; refuses nesting beyond maxDepth. */
+  const nest = (container: object, items: readonly PickleValue[]): void => {
+    let depth = depths.get(container) ?? 1;
+    for (const item of items) depth = Math.max(depth, depthOf(item) + 1);
+    if (depth > bound.maxDepth) fail(`nests lists, tuples or dicts deeper than ${bound.maxDepth} levels (limit maxDepth)`);
+    depths.set(container, depth);
+  };
   let p = 0;
 
   const fail = (message: string, at = p): never => {
@@ -149,6 +165,7 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string, 
   };
   const tuple = (items: PickleValue[]): PickleTuple => {
     const t = new PickleTuple();
+    nest(t, items);
     // A loop, not push(...items): a spread of a few hundred thousand items overflows the call stack.
     for (const item of items) t.push(item);
     return t;
@@ -162,10 +179,12 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string, 
   const setItems = (target: PickleValue, items: PickleValue[], at: number): void => {
     if (!(target instanceof Map)) fail(`sets items on a ${typeName(target)}, not a dict`, at);
     if (items.length % 2) fail('SETITEMS with an odd number of values', at);
+    nest(target as object, items);
     for (let i = 0; i < items.length; i += 2) (target as Map<PickleValue, PickleValue>).set(items[i]!, items[i + 1]!);
   };
   const append = (target: PickleValue, items: PickleValue[], at: number): void => {
     if (!Array.isArray(target) || target instanceof PickleTuple) fail(`appends to a ${typeName(target)}, not a list`, at);
+    nest(target as object, items);
     for (const item of items) (target as PickleValue[]).push(item);
   };
 
@@ -187,7 +206,7 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string, 
       case 0x85: push(tuple([pop()])); break;
       case 0x86: { const b = pop(); const a = pop(); push(tuple([a, b])); break; }
       case 0x87: { const c = pop(); const b = pop(); const a = pop(); push(tuple([a, b, c])); break; }
-      case 0x6c: push(popToMark()); break; // LIST
+      case 0x6c: { const items = popToMark(); nest(items, items); push(items); break; } // LIST
       case 0x64: { const items = popToMark(); const d = new Map(); setItems(d, items, at); push(d); break; } // DICT
       case 0x61: { const item = pop(); append(top(), [item], at); break; } // APPEND
       case 0x65: { const items = popToMark(); append(top(), items, at); break; } // APPENDS

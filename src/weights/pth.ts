@@ -241,11 +241,11 @@ function isTensor(value: unknown): value is TensorRecord {
 export interface WalkLimits {
   /** Nesting of dicts and lists around a tensor (a state dict has 1–3). */
   maxDepth: number;
-  /** Values visited by the walk; shared references are visited once per path to them. */
+  /** Values visited by the walk; shared references are visited once per path to them (a state dict of N tensors takes about N). */
   maxVisits: number;
 }
 
-export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisits: 1_000_000 };
+export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisits: 250_000 };
 
 /**
  * Names every tensor in the unpickled value: dict keys and list indices joined with '.'. Iterative, with
