@@ -38,7 +38,11 @@ function randomOp(w: PickleWriter, random: Random): void {
     case 10: w.str(pick(['storage', 'cpu', '0', 'weight', 'a.b', 'w'])); break;
     case 11: w.int(pick([0, 1, 2, 3, 4, 16, 1 << 20, -1])); break;
     case 12: w.op(0x4b, small()); break; // BININT1
-    case 13: w.global(...pick([['torch._utils', '_rebuild_tensor_v2'], ['collections', 'OrderedDict'], ['torch', 'FloatStorage'], ['torch._utils', '_rebuild_parameter'], ['os', 'system'], ['builtins', 'eval']] as const)); break;
+    case 13: {
+      const [module, name] = pick([['torch._utils', '_rebuild_tensor_v2'], ['collections', 'OrderedDict'], ['torch', 'FloatStorage'], ['torch._utils', '_rebuild_parameter'], ['os', 'system'], ['builtins', 'eval']]);
+      w.global(module!, name!);
+      break;
+    }
     case 14: w.op(0x52); break; // REDUCE
     case 15: w.op(0x62); break; // BUILD
     case 16: w.op(0x51); break; // BINPERSID
