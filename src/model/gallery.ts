@@ -115,7 +115,8 @@ export async function readGalleryCsv(location: string | URL): Promise<Float32Arr
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
-    return parseGalleryCsv(await response.text(), `gallery ${text}`);
+    const { responseText, READ_LIMITS } = await import('../weights/read-file.js');
+    return parseGalleryCsv(await responseText(response, READ_LIMITS.csvBytes, `gallery ${text.slice(0, 100)}`, GeolensError), `gallery ${text}`);
   }
   const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;

@@ -419,7 +419,8 @@ export async function loadJson(location: string | URL, options: DownloadOptions 
   } else if (/^https?:/i.test(text)) {
     const response = await (options.fetch ?? fetch)(text, { headers: options.headers });
     if (!response.ok) throw new WeightsError(`cannot fetch ${text}: HTTP ${response.status}`);
-    body = await response.text();
+    const { responseText, READ_LIMITS } = await import('./read-file.js');
+    body = await responseText(response, READ_LIMITS.jsonBytes, text);
   } else {
     if (!isNode()) throw new WeightsError(`cannot read the path '${text}' outside Node`);
     const { readRegularFile, READ_LIMITS } = await import('./read-file.js');

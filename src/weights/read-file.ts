@@ -71,3 +71,33 @@ export async function readRegularFile(path: string, maxBytes: number, what: stri
     await handle.close();
   }
 }
+
+/** A fetched body as text, refused past `maxBytes` (by its Content-Length first, then as it streams). */
+export async function responseText(response: Response, maxBytes: number, what: string, Failure: ErrorClass = WeightsError): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new Failure(`${what}: ${declared} bytes, more than the ${maxBytes}-byte limit`);
+  }
+  if (!response.body) return '';
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new Failure(`${what}: more than the ${maxBytes}-byte limit`);
+    }
+    parts.push(value);
+  }
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.byteLength;
+  }
+  return new TextDecoder().decode(joined);
+}
