@@ -174,9 +174,9 @@ export class GeoLocator {
     if (list.length === 0) throw new GeolensError('locate: no images given');
     const topK = options.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
+    if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
     // Refused before CLIP runs, not by the search after it.
     if (topK > SEARCH_MAX_K) throw new ShapeError(`locate: topK = ${topK} exceeds the supported maximum of ${SEARCH_MAX_K}`);
-    if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
     if (isDeviceLost(this.gpu)) throw deviceLostError(this.gpu, 'locate');
 
     const embeddings = await this.imageEmbeddings(list);

@@ -105,7 +105,7 @@ function parseDecimal(text: string): number {
 function parseCell(cell: string | undefined, column: string, line: number, what: string): number {
   const text = cell?.trim().replace(/^"|"$/g, '') ?? '';
   const value = parseDecimal(text);
-  if (!Number.isFinite(value)) throw new GeolensError(`${what}: line ${line} has ${cell === undefined ? 'no' : `'${text.slice(0, 40)}' as`} ${column} value, not a finite decimal number`);
+  if (!Number.isFinite(value)) throw new GeolensError(`${what}: line ${line} has ${cell === undefined ? 'no' : `'${text.slice(0, 40)}' as`} ${column} value, not a finite number (plain decimals only)`);
   return value;
 }
 

@@ -273,7 +273,7 @@ function checkImage(image: RawImage): void {
     throw new ImageError(`image: data is a ${kind}; RawImage data must be a Uint8Array / Uint8ClampedArray, or a Float32Array with range 1 or 255`);
   }
   if (data.length !== width * height * channels) {
-    throw new ImageError(`image: ${data.length} values for ${width}×${height}×${channels} (${width * height * channels} expected)`);
+    throw new ImageError(`image: ${data.length} ${isBytes ? 'bytes' : 'values'} for ${width}×${height}×${channels} (${width * height * channels} expected)`);
   }
   if (data instanceof Float32Array) {
     const range = image.range;

@@ -10,10 +10,10 @@ import { buildGallery, fileGalleryCache, parseGalleryCsv, readGalleryCsv } from 
 import { imageDimensions } from '../../src/model/image-header.js';
 import { ImageError, imageLimits, preprocessImage, type RawImage } from '../../src/model/image.js';
 import { GeolensError } from '../../src/runtime/index.js';
-import { crc32 } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 import { seededRandom } from '../support/numeric.js';
 import { DATA, loadNarrowGeoClip } from './geoclip-fixtures.js';
+import { pngHeader } from './png-bomb.js';
 
 function refusal(fn: () => unknown): Error {
   try {
@@ -62,32 +62,6 @@ test('RawImage: float pixels with a declared range are honoured, others refused 
   assert.match(plain.message, /data is a Array/);
 });
 
-/** A PNG whose header claims width × height, with a tiny valid-looking IDAT: a decompression bomb's header. */
-function pngHeader(width: number, height: number): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    out.set(new TextEncoder().encode(type), 4);
-    out.set(data, 8);
-    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return out;
-  };
-  const ihdr = new Uint8Array(13);
-  const view = new DataView(ihdr.buffer);
-  view.setUint32(0, width);
-  view.setUint32(4, height);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let p = 0;
-  for (const part of parts) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
-}
-
 test('the pixel cap refuses an image from its header, before decoding; the cap is configurable', async () => {
   const bomb = pngHeader(20000, 20000);
   const before = process.memoryUsage().rss;
@@ -133,7 +107,7 @@ test('gallery CSV numbers are decimal only: 0x10, 0b1, Infinity and 1_0 are refu
   for (const cell of ['0x10', '0b1', '0o7', 'Infinity', '1_0', '', '1.2.3']) {
     const error = refusal(() => parseGalleryCsv(`LAT,LON\n1,2\n${cell},3\n`));
     assert.instance(error, GeolensError);
-    assert.match(error.message, /line 3 has .* LAT value, not a finite decimal number/, cell);
+    assert.match(error.message, /line 3 has .* LAT value, not a finite number \(plain decimals only\)/, cell);
   }
   assert.equal([...parseGalleryCsv('LAT,LON\n1e1,.5\n-2.5E-1,+3\n')], [10, 0.5, -0.25, 3]);
   // A headerless file whose first row is hexadecimal is not taken for numbers either.
