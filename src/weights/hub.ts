@@ -193,6 +193,12 @@ async function fetchInto(url: string, target: string, partial: string, kind: Exp
     if (offset === 0) await (etag ? fs.writeFile(`${partial}.etag`, etag) : fs.rm(`${partial}.etag`, { force: true }));
     const handle = await fs.open(partial, offset === 0 ? 'w' : 'a');
     let overrun = false;
+    // Writes run behind the reads, up to WRITE_BEHIND_BYTES: a stream that errors drops the chunks it had
+    // queued, so draining it quickly keeps more of a cut download for the resume.
+    let writing: Promise<unknown> = Promise.resolve();
+    let unwritten = 0;
+    let written = offset;
+    let writeError: Error | null = null;
     try {
       const reader = response.body!.getReader();
       for (;;) {
@@ -203,16 +209,23 @@ async function fetchInto(url: string, target: string, partial: string, kind: Exp
           await reader.cancel();
           break;
         }
-        await handle.write(value);
+        unwritten += value.byteLength;
+        writing = writing.then(() => handle.write(value)).then(() => {
+          unwritten -= value.byteLength;
+          written += value.byteLength;
+          options.onProgress?.({ url, loaded: written, total });
+        });
         offset += value.byteLength;
-        options.onProgress?.({ url, loaded: offset, total });
+        if (unwritten > WRITE_BEHIND_BYTES) await writing.catch(() => {});
       }
     } catch (error) {
       lastError = new Error(`connection closed after ${offset}${total === null ? '' : ` of ${total}`} bytes (${(error as Error).message})`);
       continue;
     } finally {
+      await writing.catch((error: Error) => (writeError = error));
       await handle.close();
     }
+    if (writeError) throw new WeightsError(`download of ${url}: cannot write ${partial}: ${(writeError as Error).message}`);
     if (overrun) {
       await discard(partial);
       throw new WeightsError(`download of ${url} refused: the server sent more than the ${total} bytes it declared`);
@@ -252,6 +265,7 @@ async function fetchFollowing(fetcher: FetchLike, url: string, headers: Record<s
 }
 
 const MAX_REDIRECTS = 10;
+const WRITE_BEHIND_BYTES = 16 << 20;
 
 /** HF_TOKEN (Node) authorizes gated Hugging Face repos; fetch drops it on the redirect to the CDN. */
 function authHeaders(url: string): Record<string, string> {
@@ -272,7 +286,7 @@ async function finish(url: string, partial: string, target: string, options: Dow
   const problem = await verifyFile(partial, options, expected);
   if (problem) {
     await discard(partial);
-    throw new WeightsError(`download of ${url} refused and not cached: ${problem}`);
+    throw new WeightsError(`download of ${url} refused: ${problem} (deleted, not cached)`);
   }
   // Atomic: readers see either no file or the whole checked one, whichever writer's rename came last.
   await fs.rename(partial, target);
@@ -386,9 +400,9 @@ async function downloadBrowser(url: string, options: DownloadOptions): Promise<B
     if (attempt === attempts - 1) throw new WeightsError(`download of ${url} failed after ${attempts} attempts: ${(lastError as Error | null)?.message ?? 'connection closed early'}`);
   }
   const blob = new Blob(parts);
-  if (total !== null && blob.size !== total) throw new WeightsError(`download of ${url} refused and not cached: ${blob.size} bytes, the server declared ${total}`);
+  if (total !== null && blob.size !== total) throw new WeightsError(`download of ${url} refused: ${blob.size} bytes, the server declared ${total} (not cached)`);
   const problem = await verifyBlob(blob, options, url, total !== null);
-  if (problem) throw new WeightsError(`download of ${url} refused and not cached: ${problem}`);
+  if (problem) throw new WeightsError(`download of ${url} refused: ${problem} (not cached)`);
   await cache.put(url, new Response(blob, { headers: { 'Content-Length': String(blob.size) } }));
   return blob;
 }

@@ -40,11 +40,11 @@ test('a captive-portal page served for a .safetensors or config.json is refused 
     for (const file of ['model.safetensors', 'weights.pth']) {
       const error = await rejection(() => openWeights(`hf:o/r/${file}`, { hubUrl: server.url, cacheDir }));
       assert.instance(error, WeightsError);
-      assert.match(error.message, /refused and not cached: it is an HTML page \(starts with '<!doctype html'\)/);
+      assert.match(error.message, /refused: it is an HTML page \(starts with '<!doctype html'\)/);
     }
     const json = await rejection(() => loadJson('hf:o/r/config.json', { hubUrl: server.url, cacheDir }));
     assert.instance(json, WeightsError);
-    assert.match(json.message, /config\.json refused and not cached: it is an HTML page/);
+    assert.match(json.message, /config\.json refused: it is an HTML page/);
     assert.equal(filesUnder(cacheDir), [], 'nothing cached, no partial left');
     // The real file, once served, downloads and loads.
     server.files.set('/o/r/resolve/main/config.json', { body: new TextEncoder().encode('{"projection_dim": 768}') });
@@ -75,7 +75,7 @@ test('a body cut short is refused: with a Content-Length, and without one (an un
     declare = false;
     const undeclared = await rejection(() => downloadWeights(`${server.url}/gallery.csv`, { cacheDir, retries: 0 }));
     assert.instance(undeclared, WeightsError);
-    assert.match(undeclared.message, /refused and not cached: its length was not declared and its last line is unterminated/);
+    assert.match(undeclared.message, /refused: its length was not declared and its last line is unterminated/);
     assert.equal(filesUnder(cacheDir).filter((name) => !name.includes('.partial-')), [], 'nothing under the real name');
   } finally {
     await server.close();
@@ -94,9 +94,9 @@ test('a truncated safetensors or zip with no length header is refused by its for
   const cacheDir = tempDir();
   try {
     const cutSafetensors = await rejection(() => openWeights(`${server.url}/m.safetensors`, { cacheDir, cache: true }));
-    assert.match(cutSafetensors.message, /refused and not cached: its safetensors header describes \d+ bytes but the file has \d+: it was cut short/);
+    assert.match(cutSafetensors.message, /refused: its safetensors header describes \d+ bytes but the file has \d+: it was cut short/);
     const cutZip = await rejection(() => openWeights(`${server.url}/m.pth`, { cacheDir, cache: true }));
-    assert.match(cutZip.message, /refused and not cached: the zip has no end-of-central-directory record/);
+    assert.match(cutZip.message, /refused: the zip has no end-of-central-directory record/);
     assert.equal(filesUnder(cacheDir), []);
   } finally {
     await server.close();
@@ -123,7 +123,7 @@ test("the hub's X-Linked-Etag sha256 (on the redirect) and git ETag are checked;
     assert.equal(await loadJson('hf:o/r/a.json', { hubUrl: server.url, cacheDir }), { hidden_size: 64 });
     linked = '0'.repeat(64);
     const wrong = await rejection(() => loadJson('hf:o/r/b.json', { hubUrl: server.url, cacheDir }));
-    assert.match(wrong.message, new RegExp(`refused and not cached: sha256 ${sha}, the server's X-Linked-Etag says 0{64}`));
+    assert.match(wrong.message, new RegExp(`refused: sha256 ${sha}, the server's X-Linked-Etag says 0{64}`));
     assert.not.ok(existsSync(await cachePath(`${server.url}/o/r/resolve/main/b.json`, cacheDir)));
   } finally {
     await server.close();
