@@ -138,106 +138,136 @@ async function fetchInto(url: string, target: string, partial: string, kind: Exp
       const etag = await fs.readFile(`${partial}.etag`, 'utf8').catch(() => null);
       if (etag) headers['If-Range'] = etag;
     }
-    let answer: Awaited<ReturnType<typeof fetchFollowing>>;
+    // Opened before the request: once the body flows, nothing may wait on the disk before reading it,
+    // since a stream that errors drops the chunks it had queued (a cut download would keep nothing).
+    const handle = await fs.open(partial, start === 0 ? 'w' : 'r+');
+    let outcome: { done: true; expected: Expectations } | { done: false; error: unknown };
     try {
-      answer = await fetchFollowing(fetcher, url, headers);
+      outcome = await receive(url, partial, handle, start, headers, fetcher, kind, options);
     } catch (error) {
-      if (error instanceof WeightsError) throw error;
-      lastError = error;
-      continue;
-    }
-    const { response, linkedEtag, linkedSize } = answer;
-    const digest = digestFromHeaders(linkedEtag, response.headers.get('etag'), /\/resolve\//.test(new URL(url).pathname));
-    if (response.status === 416 && start > 0) {
-      // Nothing left to fetch if the partial file already holds the whole thing.
-      const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
-      await response.body?.cancel();
-      if (total !== undefined && Number(total) === start) return finish(url, partial, target, options, { kind, lengthDeclared: true, declaredSize: start, digest });
-      await fs.rm(partial, { force: true });
-      continue;
-    }
-    if (response.status !== 200 && response.status !== 206) {
-      await response.body?.cancel();
-      throw new WeightsError(`download of ${url} failed: HTTP ${response.status} ${response.statusText}`);
-    }
-    let offset = start;
-    let total: number | null = null;
-    if (response.status === 206) {
-      const range = parseContentRange(response.headers.get('content-range'));
-      if (!range || range.start !== start) {
-        await response.body?.cancel();
-        throw new WeightsError(`download of ${url}: asked to resume at ${start}, server sent Content-Range '${response.headers.get('content-range')}'`);
-      }
-      total = range.total;
-    } else {
-      // 200: the server sends everything again; the partial file is void.
-      offset = 0;
-      const encoded = (response.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
-      const length = encoded ? null : response.headers.get('content-length');
-      total = length !== null && /^\d+$/.test(length.trim()) ? Number(length) : null;
-    }
-    if (linkedSize !== null && /^\d+$/.test(linkedSize.trim())) {
-      const linked = Number(linkedSize);
-      if (total !== null && total !== linked) {
-        await response.body?.cancel();
-        throw new WeightsError(`download of ${url}: the server declares ${total} bytes in one header and ${linked} in X-Linked-Size`);
-      }
-      total = linked;
-    }
-    if (options.size !== undefined && total !== null && total !== options.size) {
-      await response.body?.cancel();
-      await fs.rm(partial, { force: true });
-      throw new WeightsError(`download of ${url}: server reports ${total} bytes, expected ${options.size}`);
-    }
-    const etag = strongEtag(response.headers.get('etag'));
-    if (offset === 0) await (etag ? fs.writeFile(`${partial}.etag`, etag) : fs.rm(`${partial}.etag`, { force: true }));
-    const handle = await fs.open(partial, offset === 0 ? 'w' : 'a');
-    let overrun = false;
-    // Writes run behind the reads, up to WRITE_BEHIND_BYTES: a stream that errors drops the chunks it had
-    // queued, so draining it quickly keeps more of a cut download for the resume.
-    let writing: Promise<unknown> = Promise.resolve();
-    let unwritten = 0;
-    let written = offset;
-    let writeError: Error | null = null;
-    try {
-      const reader = response.body!.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (total !== null && offset + value.byteLength > total) {
-          overrun = true;
-          await reader.cancel();
-          break;
-        }
-        unwritten += value.byteLength;
-        writing = writing.then(() => handle.write(value)).then(() => {
-          unwritten -= value.byteLength;
-          written += value.byteLength;
-          options.onProgress?.({ url, loaded: written, total });
-        });
-        offset += value.byteLength;
-        if (unwritten > WRITE_BEHIND_BYTES) await writing.catch(() => {});
-      }
-    } catch (error) {
-      lastError = new Error(`connection closed after ${offset}${total === null ? '' : ` of ${total}`} bytes (${(error as Error).message})`);
-      continue;
-    } finally {
-      await writing.catch((error: Error) => (writeError = error));
       await handle.close();
+      // An empty partial (nothing received, or voided) is no use to a later resume.
+      if ((await fs.stat(partial).catch(() => null))?.size === 0) await discard(partial);
+      throw error;
     }
-    if (writeError) throw new WeightsError(`download of ${url}: cannot write ${partial}: ${(writeError as Error).message}`);
-    if (overrun) {
-      await discard(partial);
-      throw new WeightsError(`download of ${url} refused: the server sent more than the ${total} bytes it declared`);
-    }
-    if (total !== null && offset < total) {
-      lastError = new Error(`connection closed after ${offset} of ${total} bytes`);
-      continue;
-    }
-    const lengthDeclared = total !== null || options.size !== undefined || options.sha256 !== undefined || digest !== null;
-    return finish(url, partial, target, options, { kind, lengthDeclared, declaredSize: total, digest });
+    await handle.close();
+    if (outcome.done) return finish(url, partial, target, options, outcome.expected);
+    lastError = outcome.error;
   }
   throw new WeightsError(`download of ${url} failed after ${attempts} attempts: ${(lastError as Error | null)?.message ?? 'no response'} (the partial file ${partial} is kept; the next call resumes it)`);
+}
+
+/**
+ * One request into the open partial file. Resolves with what the file must match when the body arrived
+ * whole, or with the error to retry after (a dropped connection); throws when retrying cannot help.
+ */
+async function receive(
+  url: string,
+  partial: string,
+  handle: import('node:fs/promises').FileHandle,
+  start: number,
+  headers: Record<string, string>,
+  fetcher: FetchLike,
+  kind: ExpectedKind,
+  options: DownloadOptions,
+): Promise<{ done: true; expected: Expectations } | { done: false; error: unknown }> {
+  const fs = await import('node:fs/promises');
+  let answer: Awaited<ReturnType<typeof fetchFollowing>>;
+  try {
+    answer = await fetchFollowing(fetcher, url, headers);
+  } catch (error) {
+    if (error instanceof WeightsError) throw error;
+    return { done: false, error };
+  }
+  const { response, linkedEtag, linkedSize } = answer;
+  const digest = digestFromHeaders(linkedEtag, response.headers.get('etag'), /\/resolve\//.test(new URL(url).pathname));
+  if (response.status === 416 && start > 0) {
+    // Nothing left to fetch if the partial file already holds the whole thing.
+    const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
+    await response.body?.cancel();
+    if (total !== undefined && Number(total) === start) return { done: true, expected: { kind, lengthDeclared: true, declaredSize: start, digest } };
+    await handle.truncate(0);
+    return { done: false, error: new Error(`the server refused to resume at ${start} (HTTP 416)`) };
+  }
+  if (response.status !== 200 && response.status !== 206) {
+    await response.body?.cancel();
+    throw new WeightsError(`download of ${url} failed: HTTP ${response.status} ${response.statusText}`);
+  }
+  let offset = start;
+  let total: number | null = null;
+  if (response.status === 206) {
+    const range = parseContentRange(response.headers.get('content-range'));
+    if (!range || range.start !== start) {
+      await response.body?.cancel();
+      throw new WeightsError(`download of ${url}: asked to resume at ${start}, server sent Content-Range '${response.headers.get('content-range')}'`);
+    }
+    total = range.total;
+  } else {
+    // 200: the server sends everything again; the partial file is void.
+    offset = 0;
+    const encoded = (response.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
+    const length = encoded ? null : response.headers.get('content-length');
+    total = length !== null && /^\d+$/.test(length.trim()) ? Number(length) : null;
+  }
+  if (linkedSize !== null && /^\d+$/.test(linkedSize.trim())) {
+    const linked = Number(linkedSize);
+    if (total !== null && total !== linked) {
+      await response.body?.cancel();
+      throw new WeightsError(`download of ${url}: the server declares ${total} bytes in one header and ${linked} in X-Linked-Size`);
+    }
+    total = linked;
+  }
+  if (options.size !== undefined && total !== null && total !== options.size) {
+    await response.body?.cancel();
+    await handle.truncate(0);
+    throw new WeightsError(`download of ${url}: server reports ${total} bytes, expected ${options.size}`);
+  }
+  const etag = strongEtag(response.headers.get('etag'));
+  // Not awaited before reading (see above); settled before this attempt ends.
+  const sidecar = offset === 0 ? (etag ? fs.writeFile(`${partial}.etag`, etag) : fs.rm(`${partial}.etag`, { force: true })).catch(() => {}) : Promise.resolve();
+  // Writes run behind the reads, at most WRITE_BEHIND_BYTES, so the stream is drained as fast as it comes.
+  let writing: Promise<unknown> = Promise.resolve();
+  let unwritten = 0;
+  let written = offset;
+  let writeError: Error | null = null;
+  let overrun = false;
+  let streamError: unknown = null;
+  try {
+    const reader = response.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (total !== null && offset + value.byteLength > total) {
+        overrun = true;
+        await reader.cancel();
+        break;
+      }
+      const position = offset;
+      unwritten += value.byteLength;
+      writing = writing.then(() => handle.write(value, 0, value.byteLength, position)).then(() => {
+        unwritten -= value.byteLength;
+        written += value.byteLength;
+        options.onProgress?.({ url, loaded: written, total });
+      });
+      offset += value.byteLength;
+      if (unwritten > WRITE_BEHIND_BYTES) await writing.catch(() => {});
+    }
+  } catch (error) {
+    streamError = error;
+  }
+  await writing.catch((error: Error) => (writeError = error));
+  await sidecar;
+  if (writeError) throw new WeightsError(`download of ${url}: cannot write ${partial}: ${(writeError as Error).message}`);
+  // A 200 after a partial start rewrote the file from 0; whatever lay beyond is void.
+  await handle.truncate(offset);
+  if (overrun) {
+    await handle.truncate(0);
+    throw new WeightsError(`download of ${url} refused: the server sent more than the ${total} bytes it declared`);
+  }
+  if (streamError !== null) return { done: false, error: new Error(`connection closed after ${offset}${total === null ? '' : ` of ${total}`} bytes (${(streamError as Error).message})`) };
+  if (total !== null && offset < total) return { done: false, error: new Error(`connection closed after ${offset} of ${total} bytes`) };
+  const lengthDeclared = total !== null || options.size !== undefined || options.sha256 !== undefined || digest !== null;
+  return { done: true, expected: { kind, lengthDeclared, declaredSize: total, digest } };
 }
 
 /**

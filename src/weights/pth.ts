@@ -243,9 +243,11 @@ export interface WalkLimits {
   maxDepth: number;
   /** Values visited by the walk; shared references are visited once per path to them (a state dict of N tensors takes about N). */
   maxVisits: number;
+  /** Paths by which one list or dict may be reached (a dict saved under two names is reached by two). */
+  maxShares: number;
 }
 
-export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisits: 250_000 };
+export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisits: 1_000_000, maxShares: 16 };
 
 /**
  * Names every tensor in the unpickled value: dict keys and list indices joined with '.'. Iterative, with
@@ -253,9 +255,17 @@ export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisi
  * few hundred bytes of pickle can describe a graph of shared references whose paths number 2^40.
  */
 function collect(value: PickleValue, root: string, table: Map<string, PthTensor>, skipped: string[], where: string, limits: Partial<WalkLimits> = {}): void {
-  const { maxDepth, maxVisits } = { ...DEFAULT_WALK_LIMITS, ...limits };
-  type Frame = { value: PickleValue; prefix: string; depth: number } | { leave: object };
-  const work: Frame[] = [{ value, prefix: '', depth: 0 }];
+  const { maxDepth, maxVisits, maxShares } = { ...DEFAULT_WALK_LIMITS, ...limits };
+  const reached = new Map<object, number>();
+  // Names are built only when needed (a tensor, a skipped value, an error): most visits of a hostile
+  // graph are containers, and spelling each one's path would cost as much as the walk itself.
+  interface Visit { value: PickleValue; parent: Visit | null; key: string; depth: number }
+  const nameOf = (visit: Visit): string => {
+    const keys: string[] = [];
+    for (let v: Visit | null = visit; v && v.parent; v = v.parent) keys.push(v.key);
+    return keys.length === 0 ? root : keys.reverse().join('.');
+  };
+  const work: (Visit | { leave: object })[] = [{ value, parent: null, key: '', depth: 0 }];
   const onPath = new Set<object>();
   let visits = 0;
   while (work.length > 0) {
@@ -264,10 +274,10 @@ function collect(value: PickleValue, root: string, table: Map<string, PthTensor>
       onPath.delete(frame.leave);
       continue;
     }
-    const { value: item, prefix, depth } = frame;
+    const { value: item, depth } = frame;
     if (++visits > maxVisits) throw new WeightsError(`${where}: the pickle's values take more than ${maxVisits} steps to walk (limit maxVisits; shared references repeat them), which no state dict needs`);
-    const name = prefix === '' ? root : prefix;
     if (isTensor(item)) {
+      const name = nameOf(frame);
       if (table.has(name)) throw new WeightsError(`${where}: two tensors are named '${name}'`);
       const { shape, stride } = item;
       let expected = 1;
@@ -281,25 +291,31 @@ function collect(value: PickleValue, root: string, table: Map<string, PthTensor>
     }
     const isList = Array.isArray(item) && !(item instanceof Uint8Array);
     if (!(item instanceof Map) && !isList) {
-      skipped.push(name);
+      skipped.push(nameOf(frame));
       continue;
     }
     const container = item as object;
-    if (onPath.has(container)) throw new WeightsError(`${where}: '${name}' contains itself (a self-referencing ${typeName(item)}), which no state dict does`);
-    if (depth >= maxDepth) throw new WeightsError(`${where}: values nest deeper than ${maxDepth} levels at '${name}' (limit maxDepth)`);
+    if (onPath.has(container)) throw new WeightsError(`${where}: '${nameOf(frame)}' contains itself (a self-referencing ${typeName(item)}), which no state dict does`);
+    if (depth >= maxDepth) throw new WeightsError(`${where}: values nest deeper than ${maxDepth} levels at '${nameOf(frame)}' (limit maxDepth)`);
+    const times = (reached.get(container) ?? 0) + 1;
+    if (times > maxShares) {
+      throw new WeightsError(`${where}: one ${typeName(item)} is reached by more than ${maxShares} paths (last '${nameOf(frame)}'; limit maxShares): shared references that multiply the work, which no state dict needs`);
+    }
+    reached.set(container, times);
     onPath.add(container);
     work.push({ leave: container });
-    const children: Frame[] = [];
+    // Pushed last to first, so tensors keep the pickle's order.
     if (item instanceof Map) {
-      for (const [key, child] of item) {
+      const entries = [...item];
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
         if (typeof key !== 'string' && typeof key !== 'number') throw new WeightsError(`${where}: dict key of type ${typeName(key)} cannot name a tensor`);
-        children.push({ value: child, prefix: prefix === '' ? String(key) : `${prefix}.${key}`, depth: depth + 1 });
+        work.push({ value: child, parent: frame, key: String(key), depth: depth + 1 });
       }
     } else {
-      (item as PickleValue[]).forEach((child, i) => children.push({ value: child, prefix: prefix === '' ? String(i) : `${prefix}.${i}`, depth: depth + 1 }));
+      const list = item as PickleValue[];
+      for (let i = list.length - 1; i >= 0; i--) work.push({ value: list[i]!, parent: frame, key: String(i), depth: depth + 1 });
     }
-    // Reversed onto the stack so tensors keep the pickle's order.
-    for (let i = children.length - 1; i >= 0; i--) work.push(children[i]!);
   }
 }
 

@@ -202,7 +202,7 @@ test('pickles of shared references (x = [x, x], 40 levels), self-reference and 1
   shared.op(0x73);
   const sharedBytes = shared.bytes();
   assert.ok(sharedBytes.length < 1024, `${sharedBytes.length} bytes`);
-  await timedRefusal('shared references', () => openPickle(sharedBytes), /take more than 250000 steps to walk \(limit maxVisits/);
+  await timedRefusal('shared references', () => openPickle(sharedBytes), /one list is reached by more than 16 paths \(last 'w(\.[01])+'; limit maxShares\)/);
 
   // {'w': L} with L.append(L).
   const self = new PickleWriter().op(0x7d).str('w').op(0x5d).put(0).get(0).op(0x61, 0x73).bytes();
@@ -225,13 +225,28 @@ test('pickles of shared references (x = [x, x], 40 levels), self-reference and 1
   } finally {
     PthSource.limits = {};
   }
-  // APPENDS of 200,000 items: a spread would overflow the call stack.
+  // APPENDS of 300,000 items: a spread would overflow the call stack.
   const wide = new PickleWriter().op(0x7d).str('w').op(0x5d, 0x28);
-  for (let i = 0; i < 200_000; i++) wide.op(0x4e);
+  for (let i = 0; i < 300_000; i++) wide.op(0x4e);
   wide.op(0x65, 0x73);
   const source = await openPickle(wide.bytes());
   assert.is(source.tensors.size, 0);
-  assert.is(source.skipped.length, 200_000);
+  assert.is(source.skipped.length, 300_000);
+  PthSource.limits = { maxVisits: 1000 };
+  try {
+    await timedRefusal('visit budget', () => openPickle(wide.bytes()), /take more than 1000 steps to walk \(limit maxVisits/);
+  } finally {
+    PthSource.limits = {};
+  }
+});
+
+test('one dict saved under two names is shared, not multiplied: both names load', async () => {
+  const storage = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
+  // {'model': D, 'ema': D} with D = {'t': tensor}: the second is a memo reference to the first.
+  const pickle = new PickleWriter().op(0x7d, 0x28).str('model').op(0x7d).str('t').tensor('0', 4, 0, [4], [1]).op(0x73).put(0).str('ema').get(0).op(0x75).bytes();
+  const source = await openPickle(pickle, { '0': storage });
+  assert.equal([...source.tensors.keys()], ['model.t', 'ema.t']);
+  assert.equal(Array.from(await source.readF32('ema.t')), [1, 2, 3, 4]);
 });
 
 test('stride-0 and overlapping views are refused; a transposed view reads the right values', async () => {
