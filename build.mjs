@@ -62,7 +62,9 @@ function entries(dir, suffixes) {
 if (args.has('--tests')) {
   // A filtered build only adds its files: others may be running tests from this folder.
   if (!filter) rmSync(`${out}/test`, { recursive: true, force: true });
-  await build({ ...nodeBundle, entryPoints: entries('test', ['.test.ts']), outdir: `${out}/test`, outbase: 'test' });
+  // test/stress is `npm run test:stress` only: the default build leaves it out unless a pattern asks for it.
+  const tests = entries('test', ['.test.ts']).filter((path) => filter || !path.startsWith(join('test', 'stress')));
+  await build({ ...nodeBundle, entryPoints: tests, outdir: `${out}/test`, outbase: 'test' });
   const pages = entries('test', ['.page.ts']);
   if (pages.length > 0) {
     await build({ ...browserBundle, entryPoints: pages, outdir: `${out}/test`, outbase: 'test' });

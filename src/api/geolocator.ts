@@ -12,7 +12,7 @@ import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
 import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
-import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { deviceLostError, getDevice, GeolensError, isDeviceLost, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
@@ -161,6 +161,7 @@ export class GeoLocator {
 
   static async create(options: GeoLocatorOptions = {}): Promise<GeoLocator> {
     const gpu = options.gpu ?? (await getDevice());
+    if (isDeviceLost(gpu)) throw deviceLostError(gpu, 'GeoLocator.create with options.gpu');
     const progress = options.onProgress ?? (() => {});
     const download = downloadOptions(options);
     const open = (location: WeightLocation) => openLocation(location, download);
@@ -207,6 +208,9 @@ export class GeoLocator {
     const topK = options.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1) throw new ShapeError(`locate: topK must be a positive integer, got ${topK}`);
     if (topK > this.gallery.size) throw new ShapeError(`locate: topK = ${topK} is more than the gallery's ${this.gallery.size} points`);
+    // Refused before CLIP runs, not by the search after it.
+    if (topK > SEARCH_MAX_K) throw new ShapeError(`locate: topK = ${topK} exceeds the supported maximum of ${SEARCH_MAX_K}`);
+    if (isDeviceLost(this.gpu)) throw deviceLostError(this.gpu, 'locate');
 
     checkPlaceOptions(options);
     if (options.heatmap) checkHeatmapOptions(options.heatmap);
@@ -437,10 +441,7 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
 }
 
 async function readImageFile(path: string): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises');
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    throw new ImageError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  // Regular files only, size-capped: a FIFO, /dev/zero or a socket is refused before it is opened.
+  const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
+  return readRegularFile(path, READ_LIMITS.imageBytes, 'image file', ImageError);
 }

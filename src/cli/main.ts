@@ -10,8 +10,13 @@ import { registerLocate } from './commands/locate.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 
+// --debug is taken out before commander sees it, so it works anywhere on the line, with any command.
+const debug = process.argv.includes('--debug') || process.env.GEOLENS_DEBUG === '1';
+const argv = process.argv.filter((arg) => arg !== '--debug');
+
 const program = new Command();
 program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).');
+program.addHelpText('after', '\nAny command also takes --debug: print the stack of an error, not only its one-line message.');
 registerLocate(program);
 registerFitConcepts(program);
 registerBuildConcepts(program);
@@ -20,16 +25,36 @@ registerQueue(program);
 registerWorker(program);
 registerEval(program);
 
+/**
+ * One line for people: `geolens: <what>`. Our errors say what went wrong and what to do; anything else
+ * (a platform error that escaped) is shown by its first line with a pointer to --debug for the stack.
+ */
+function describeError(error: unknown, withStack: boolean): string {
+  const e = error instanceof Error ? error : new Error(String(error));
+  if (withStack) return `geolens: ${e.stack ?? e.message}`;
+  const message = (e.message || e.name).split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+  const what = e instanceof GeolensError ? `${e.name}: ${message}` : `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${message} (unexpected error; run again with --debug for the stack)`;
+  return `geolens: ${what}`;
+}
+
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(argv);
     process.exit(0);
   } catch (error) {
-    const e = error as Error;
-    // Our errors carry a message meant for people; anything else gets its stack.
-    console.error(e instanceof GeolensError ? `geolens: ${e.name}: ${e.message}` : e.stack ?? String(e));
+    console.error(describeError(error, debug));
     process.exit(1);
   }
 }
+
+// Errors that escape the command's promise chain (a rejected promise nobody awaited) end the same way.
+process.on('unhandledRejection', (error) => {
+  console.error(describeError(error, debug));
+  process.exit(1);
+});
+process.on('uncaughtException', (error) => {
+  console.error(describeError(error, debug));
+  process.exit(1);
+});
 
 await main();

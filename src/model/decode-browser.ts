@@ -6,11 +6,16 @@
  * premultiplied alpha, so RGB under partly transparent pixels may come back rounded; opaque images (all
  * JPEGs, nearly all photos) decode exactly.
  */
-import { ImageError, type RawImage } from './image.js';
+import { checkPixelCap, ImageError, imageLimits, type RawImage } from './image.js';
+import { imageDimensions } from './image-header.js';
 
 export type BrowserImageSource = Uint8Array | ArrayBuffer | Blob | ImageBitmap;
 
-export async function decodeImage(source: BrowserImageSource): Promise<RawImage> {
+/** Bytes read ahead of createImageBitmap to find the dimensions (a JPEG's EXIF can push its SOF past 64 KB). */
+const HEADER_PROBE_BYTES = 256 << 10;
+
+export async function decodeImage(source: BrowserImageSource, options: { maxPixels?: number } = {}): Promise<RawImage> {
+  const maxPixels = options.maxPixels ?? imageLimits.maxPixels;
   let bitmap: ImageBitmap;
   let owned = false;
   if (typeof ImageBitmap !== 'undefined' && source instanceof ImageBitmap) {
@@ -18,6 +23,9 @@ export async function decodeImage(source: BrowserImageSource): Promise<RawImage>
   } else {
     const blob = source instanceof Blob ? source : new Blob([source instanceof ArrayBuffer ? source : new Uint8Array(source as Uint8Array)]);
     if (blob.size === 0) throw new ImageError('decodeImage: no bytes (empty file?)');
+    // Checked before the browser decodes anything: createImageBitmap would allocate every pixel first.
+    const header = imageDimensions(new Uint8Array(await blob.slice(0, HEADER_PROBE_BYTES).arrayBuffer()));
+    if (header) checkPixelCap(header.width, header.height, maxPixels, 'decodeImage: the header says');
     try {
       bitmap = await createImageBitmap(blob, {
         colorSpaceConversion: 'none',
@@ -32,6 +40,7 @@ export async function decodeImage(source: BrowserImageSource): Promise<RawImage>
   try {
     const { width, height } = bitmap;
     if (width === 0 || height === 0) throw new ImageError(`decodeImage: image has no pixels (${width}×${height})`);
+    checkPixelCap(width, height, maxPixels, 'decodeImage');
     const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext('2d', { willReadFrequently: true });
     if (!context) throw new ImageError('decodeImage: OffscreenCanvas 2d context unavailable');

@@ -9,7 +9,7 @@
  * conversion is lossy: 16-bit PNGs are scaled to 8 bits here (PIL clips its 'I' mode to 0..255), and CMYK
  * JPEGs go through libvips' CMYK → sRGB transform (PIL uses a naive 255 − C formula).
  */
-import { ImageError, type RawImage } from './image.js';
+import { checkPixelCap, ImageError, imageLimits, type RawImage } from './image.js';
 
 import type sharpFunction from 'sharp';
 
@@ -44,7 +44,8 @@ export function sniffImageFormat(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | '
  * Decodes an encoded image to 8-bit sRGB pixels (3 channels, or 4 with alpha). Throws ImageError naming
  * the problem for empty, unknown, corrupt or truncated input.
  */
-export async function decodeImage(bytes: Uint8Array): Promise<RawImage> {
+export async function decodeImage(bytes: Uint8Array, options: { maxPixels?: number } = {}): Promise<RawImage> {
+  const maxPixels = options.maxPixels ?? imageLimits.maxPixels;
   if (bytes.length === 0) throw new ImageError('decodeImage: no bytes (empty file?)');
   const format = sniffImageFormat(bytes);
   if (!format) {
@@ -52,9 +53,17 @@ export async function decodeImage(bytes: Uint8Array): Promise<RawImage> {
     throw new ImageError(`decodeImage: unsupported image format (first bytes ${head}); expected JPEG, PNG or WebP`);
   }
   const sharp = await loadSharp();
+  // The cap is checked from the header (libvips reads no pixels for metadata), then enforced by libvips too.
+  let header: { width?: number; height?: number; pages?: number };
+  try {
+    header = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw new ImageError(`decodeImage: corrupt or unreadable ${format.toUpperCase()} (${bytes.length} bytes): ${(error as Error).message.trim()}`);
+  }
+  if (header.width !== undefined && header.height !== undefined) checkPixelCap(header.width, header.height, maxPixels, `decodeImage: ${format.toUpperCase()} header says`);
   try {
     // failOn 'error' rejects truncated or damaged data that libvips would otherwise half-decode in grey.
-    const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true, limitInputPixels: false })
+    const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true, limitInputPixels: Math.max(1, maxPixels) })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });

@@ -73,7 +73,7 @@ export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Arra
   let latColumn = header.indexOf('LAT');
   let lonColumn = header.indexOf('LON');
   if (latColumn < 0 || lonColumn < 0) {
-    const looksNumeric = header.length >= 2 && header.slice(0, 2).every((cell) => cell !== '' && Number.isFinite(Number(cell)));
+    const looksNumeric = header.length >= 2 && header.slice(0, 2).every((cell) => Number.isFinite(parseDecimal(cell)));
     if (!looksNumeric) throw new GeolensError(`${what}: line ${first + 1} must be a header naming LAT and LON columns, got '${lines[first]!.slice(0, 80)}'`);
     // No header: plain "lat,lon" rows.
     latColumn = 0;
@@ -95,10 +95,17 @@ export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Arra
   return new Float32Array(values);
 }
 
+/** Plain decimal numbers only: Number() would also read '0x10' as 16, '0b1' as 1 and '1_0'… as NaN. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function parseDecimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}
+
 function parseCell(cell: string | undefined, column: string, line: number, what: string): number {
   const text = cell?.trim().replace(/^"|"$/g, '') ?? '';
-  const value = text === '' ? NaN : Number(text);
-  if (!Number.isFinite(value)) throw new GeolensError(`${what}: line ${line} has ${cell === undefined ? 'no' : `'${text}' as`} ${column} value, not a finite number`);
+  const value = parseDecimal(text);
+  if (!Number.isFinite(value)) throw new GeolensError(`${what}: line ${line} has ${cell === undefined ? 'no' : `'${text.slice(0, 40)}' as`} ${column} value, not a finite number (plain decimals only)`);
   return value;
 }
 
@@ -108,11 +115,20 @@ export async function readGalleryCsv(location: string | URL): Promise<Float32Arr
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
-    return parseGalleryCsv(await response.text(), `gallery ${text}`);
+    const { responseText, READ_LIMITS } = await import('../weights/read-file.js');
+    return parseGalleryCsv(await responseText(response, READ_LIMITS.csvBytes, `gallery ${text.slice(0, 100)}`, GeolensError), `gallery ${text}`);
   }
-  const { readFile } = await import('node:fs/promises');
+  const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
-  return parseGalleryCsv(await readFile(path, 'utf8'), `gallery ${path}`);
+  // FIFOs and devices are refused before they are opened; the size is capped before it is read.
+  const bytes = await readRegularFile(path, READ_LIMITS.csvBytes, 'gallery', GeolensError);
+  let csv: string;
+  try {
+    csv = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new GeolensError(`gallery ${path}: not UTF-8 text, so not a CSV file`);
+  }
+  return parseGalleryCsv(csv, `gallery ${path}`);
 }
 
 /** The cache key: the location encoder's weight digest plus the gallery's coordinates. */
@@ -186,13 +202,47 @@ export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip
 }
 
 const MAGIC = 0x4c41474c; // "LGAL" little-endian
-const VERSION = 1;
-const HEADER_BYTES = 16;
+/** 2: the header carries the sha256 of the rows (1 had none and is read as a miss). */
+const VERSION = 2;
+const HEADER_BYTES = 48;
 
 /**
- * Files `<dir>/galleries/<key>.bin`: a 16-byte header (magic, version, rows × dim count) then f32 values.
- * Written to a temporary name and renamed, so a crash never leaves a half file under the real name;
- * a file that does not parse counts as a miss.
+ * The cache record: a 48-byte header (magic, version, value count, 0, then the sha256 of the f32 rows)
+ * and the rows. The key names what was embedded; the checksum proves these rows are what was written, so
+ * a flipped bit or an altered row costs a rebuild instead of a wrong answer.
+ */
+export async function encodeGalleryRecord(embeddings: Float32Array): Promise<Uint8Array> {
+  const rows = new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength);
+  const out = new Uint8Array(HEADER_BYTES + rows.byteLength);
+  new Uint32Array(out.buffer, 0, 4).set([MAGIC, VERSION, embeddings.length, 0]);
+  out.set(await digest(rows), 16);
+  out.set(rows, HEADER_BYTES);
+  return out;
+}
+
+/** The rows of a record, or null when its header, length or checksum is wrong. */
+export async function decodeGalleryRecord(bytes: Uint8Array): Promise<Float32Array | null> {
+  if (bytes.byteLength < HEADER_BYTES || bytes.byteLength % 4 !== 0) return null;
+  const header = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + 16));
+  if (header[0] !== MAGIC || header[1] !== VERSION || header[2] !== (bytes.byteLength - HEADER_BYTES) / 4) return null;
+  const rows = bytes.subarray(HEADER_BYTES);
+  const expected = bytes.subarray(16, 48);
+  const actual = await digest(rows);
+  if (actual.some((byte, i) => byte !== expected[i])) return null;
+  return new Float32Array(rows.buffer.slice(rows.byteOffset, rows.byteOffset + rows.byteLength));
+}
+
+async function digest(bytes: Uint8Array): Promise<Uint8Array> {
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) return new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  const hex = await sha256Hex([bytes]);
+  return new Uint8Array(hex.match(/../g)!.map((pair) => parseInt(pair, 16)));
+}
+
+/**
+ * Files `<dir>/galleries/<key>.bin` holding one record (encodeGalleryRecord). Written to a temporary name
+ * and renamed, so a crash never leaves a half file under the real name; a file that does not parse or
+ * fails its checksum counts as a miss, and the rebuilt gallery replaces it.
  */
 export function fileGalleryCache(dir: string): GalleryCache {
   const paths = async () => {
@@ -201,26 +251,25 @@ export function fileGalleryCache(dir: string): GalleryCache {
   };
   return {
     async get(key) {
-      const fs = await import('node:fs/promises');
+      const { readRegularFile } = await import('../weights/read-file.js');
       const { file } = await paths();
       let bytes: Uint8Array;
       try {
-        bytes = await fs.readFile(file(key));
+        // 4 GiB: more than a 1M-point gallery of 512-d f32 rows needs.
+        bytes = await readRegularFile(file(key), 2 ** 32, 'gallery cache', GeolensError);
       } catch {
         return null;
       }
-      if (bytes.byteLength < HEADER_BYTES || bytes.byteLength % 4 !== 0) return null;
-      const header = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + HEADER_BYTES));
-      if (header[0] !== MAGIC || header[1] !== VERSION || header[2] !== (bytes.byteLength - HEADER_BYTES) / 4) return null;
-      return new Float32Array(bytes.buffer.slice(bytes.byteOffset + HEADER_BYTES, bytes.byteOffset + bytes.byteLength));
+      return decodeGalleryRecord(bytes);
     },
     async put(key, embeddings) {
       const fs = await import('node:fs/promises');
+      const { removeOrphans } = await import('../weights/cache-files.js');
       const { folder, file } = await paths();
       await fs.mkdir(folder, { recursive: true });
+      await removeOrphans(folder).catch(() => {});
       const temporary = `${file(key)}.${process.pid}.tmp`;
-      const header = new Uint32Array([MAGIC, VERSION, embeddings.length, 0]);
-      await fs.writeFile(temporary, Buffer.concat([new Uint8Array(header.buffer), new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength)]));
+      await fs.writeFile(temporary, await encodeGalleryRecord(embeddings));
       await fs.rename(temporary, file(key));
     },
   };
@@ -228,19 +277,19 @@ export function fileGalleryCache(dir: string): GalleryCache {
 
 /** Browsers: the Cache API under `geolens-galleries`; a cache the page may not use acts as always empty. */
 export function browserGalleryCache(): GalleryCache {
-  const url = (key: string) => `https://geolens.invalid/galleries/${key}`;
+  const url = (key: string) => `https://geolens.invalid/galleries/v${VERSION}/${key}`;
   const open = async () => (typeof caches === 'undefined' ? null : caches.open(GALLERY_CACHE_NAME).catch(() => null));
   return {
     async get(key) {
       const cache = await open();
       const response = await cache?.match(url(key));
       if (!response) return null;
-      const bytes = await response.arrayBuffer();
-      return bytes.byteLength % 4 === 0 ? new Float32Array(bytes) : null;
+      return decodeGalleryRecord(new Uint8Array(await response.arrayBuffer()));
     },
     async put(key, embeddings) {
       const cache = await open();
-      await cache?.put(url(key), new Response(embeddings.slice().buffer, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
+      const record = await encodeGalleryRecord(embeddings);
+      await cache?.put(url(key), new Response(record.buffer as ArrayBuffer, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
     },
   };
 }

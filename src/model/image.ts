@@ -12,12 +12,34 @@
  */
 import { GeolensError } from '../runtime/index.js';
 
-/** Decoded pixels, row-major, `channels` bytes per pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA. */
+/**
+ * Decoded pixels, row-major, `channels` values per pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA. `data` is
+ * 8-bit (Uint8Array / Uint8ClampedArray), or a Float32Array together with `range`, the value that means
+ * full intensity (1 for [0, 1] data, 255 for [0, 255]): floats are checked (no NaN, none outside
+ * [0, range]) and rounded to 8 bits as an 8-bit decoder would have stored them. Any other array is refused,
+ * since reading it as bytes would give a confident answer about the wrong picture.
+ */
 export interface RawImage {
-  data: Uint8Array | Uint8ClampedArray;
+  data: Uint8Array | Uint8ClampedArray | Float32Array;
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+  /** Full intensity of Float32Array data; required for floats, ignored for bytes. */
+  range?: 1 | 255;
+}
+
+/**
+ * The pixel cap: images with more pixels are refused (decoders check it from the header, before decoding).
+ * 100 M pixels (a 10000 × 10000 photo; 400 MB of RGBA) by default; set `imageLimits.maxPixels` to change it
+ * for the process, or pass `maxPixels` to decodeImage.
+ */
+export const imageLimits = { maxPixels: 100_000_000 };
+
+/** Throws when width × height is over the cap; `where` says which step found it. */
+export function checkPixelCap(width: number, height: number, maxPixels = imageLimits.maxPixels, where = 'image'): void {
+  if (width * height > maxPixels) {
+    throw new ImageError(`${where}: ${width}×${height} is ${width * height} pixels, more than the cap of ${maxPixels} (imageLimits.maxPixels / maxPixels)`);
+  }
 }
 
 export interface PreprocessOptions {
@@ -71,7 +93,7 @@ export function resizeAndCrop(image: RawImage, size: number, cropSize = size): U
   }
   const top = Math.floor((outHeight - cropSize) / 2);
   const left = Math.floor((outWidth - cropSize) / 2);
-  return resizeRegion(image, outWidth, outHeight, left, top, cropSize, cropSize);
+  return resizeRegion(asBytes(image), outWidth, outHeight, left, top, cropSize, cropSize);
 }
 
 /** rescale (×1/255 in double, stored f32) then (x − mean) / std in f32, as numpy does it: bit-exact with HF. */
@@ -169,7 +191,7 @@ function clip8(accumulator: number): number {
  * The [left, left + width) × [top, top + height) window of the image resized to outWidth × outHeight, as
  * RGB bytes. A pass whose size does not change is skipped, as Pillow skips it.
  */
-function resizeRegion(image: RawImage, outWidth: number, outHeight: number, left: number, top: number, width: number, height: number): Uint8Array {
+function resizeRegion(image: RawImage & { data: Uint8Array | Uint8ClampedArray }, outWidth: number, outHeight: number, left: number, top: number, width: number, height: number): Uint8Array {
   const { data, channels } = image;
   const inWidth = image.width;
   const inHeight = image.height;
@@ -244,7 +266,32 @@ function checkImage(image: RawImage): void {
     throw new ImageError(`image: invalid size ${width}×${height}`);
   }
   if (![1, 2, 3, 4].includes(channels)) throw new ImageError(`image: ${channels} channels; expected 1, 2, 3 or 4`);
-  if (data.length !== width * height * channels) {
-    throw new ImageError(`image: ${data.length} bytes for ${width}×${height}×${channels} (${width * height * channels} expected)`);
+  checkPixelCap(width, height);
+  const isBytes = data instanceof Uint8Array || data instanceof Uint8ClampedArray;
+  if (!isBytes && !(data instanceof Float32Array)) {
+    const kind = (data as object | null)?.constructor?.name ?? typeof data;
+    throw new ImageError(`image: data is a ${kind}; RawImage data must be a Uint8Array / Uint8ClampedArray, or a Float32Array with range 1 or 255`);
   }
+  if (data.length !== width * height * channels) {
+    throw new ImageError(`image: ${data.length} ${isBytes ? 'bytes' : 'values'} for ${width}×${height}×${channels} (${width * height * channels} expected)`);
+  }
+  if (data instanceof Float32Array) {
+    const range = image.range;
+    if (range !== 1 && range !== 255) throw new ImageError(`image: Float32Array data needs range 1 (values in [0, 1]) or 255 (values in [0, 255]), got ${String(range)}`);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      // Written so NaN fails too.
+      if (!(v >= 0 && v <= range)) throw new ImageError(`image: value ${v} at index ${i} is ${Number.isNaN(v) ? 'NaN' : `outside [0, ${range}]`}`);
+    }
+  }
+}
+
+/** 8-bit pixels of a checked image: float data rounded half up from [0, range] to 0..255. */
+function asBytes(image: RawImage): RawImage & { data: Uint8Array | Uint8ClampedArray } {
+  const { data } = image;
+  if (!(data instanceof Float32Array)) return image as RawImage & { data: Uint8Array };
+  const scale = 255 / image.range!;
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) bytes[i] = Math.min(255, Math.floor(data[i]! * scale + 0.5));
+  return { ...image, data: bytes };
 }

@@ -1,4 +1,4 @@
-import { NoAdapterError } from './errors.js';
+import { DEVICE_LOST_HINT, DeviceError, NoAdapterError } from './errors.js';
 import { Gpu, type GpuFeatures } from './gpu.js';
 
 export interface DeviceOptions {
@@ -26,17 +26,54 @@ const BROWSER_FIX =
   'This browser has no WebGPU adapter. Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
 
 let shared: Promise<Gpu> | null = null;
+let sharedGpu: Gpu | null = null;
+/** Why each lost device was lost (devices made by createDevice register here). */
+const lostDevices = new WeakMap<GPUDevice, string>();
 
 /**
  * The process-wide Gpu, created on first use. In browsers it comes from navigator.gpu; in Node from the
- * `webgpu` package (Dawn), falling back to SwiftShader when no hardware adapter exists.
+ * `webgpu` package (Dawn), falling back to SwiftShader when no hardware adapter exists. A lost device
+ * (driver reset, GPU process crash, destroy()) is dropped: the next call creates a new one.
  */
 export function getDevice(options: DeviceOptions = {}): Promise<Gpu> {
+  if (sharedGpu && isDeviceLost(sharedGpu)) {
+    shared = null;
+    sharedGpu = null;
+  }
   if (!shared) {
-    shared = createDevice(options);
-    shared.catch(() => (shared = null));
+    const pending = createDevice(options);
+    shared = pending;
+    pending.then(
+      (gpu) => {
+        if (shared !== pending) return;
+        sharedGpu = gpu;
+        void gpu.device.lost.then(() => {
+          if (shared === pending) {
+            shared = null;
+            sharedGpu = null;
+          }
+        });
+      },
+      () => {
+        if (shared === pending) shared = null;
+      },
+    );
   }
   return shared;
+}
+
+/** Whether the Gpu's device has been lost; its reason, or null while it is alive. */
+export function deviceLostReason(gpu: Gpu): string | null {
+  return lostDevices.get(gpu.device) ?? null;
+}
+
+export function isDeviceLost(gpu: Gpu): boolean {
+  return lostDevices.has(gpu.device);
+}
+
+/** The error for work asked of a Gpu whose device is gone: what happened and how to carry on. */
+export function deviceLostError(gpu: Gpu, what = 'this GPU work'): DeviceError {
+  return new DeviceError(`${what} cannot run: the GPU device was lost (${deviceLostReason(gpu) ?? 'unknown reason'}); ${DEVICE_LOST_HINT}`);
 }
 
 /** A new, unshared Gpu (tests that lose or destroy their device use this). */
@@ -89,6 +126,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   const name = describeAdapter(info);
   const log = options.log ?? (isNode ? (m: string) => process.stderr.write(m + '\n') : () => {});
   if (!isNode || process.env.GEOLENS_QUIET !== '1') log(`geolens: using ${name}${isSoftware ? ' (software)' : ''}`);
+  void device.lost.then((info) => lostDevices.set(device, `${info.reason}${info.message ? `: ${info.message}` : ''}`));
   return new Gpu(device, adapter, name, features, isSoftware, root);
 }
 

@@ -13,6 +13,9 @@ export class NoAdapterError extends GeolensError {
   override name = 'NoAdapterError';
 }
 
+/** How to go on after a device loss: models hold buffers of the lost device, so they are made again. */
+export const DEVICE_LOST_HINT = 'create the models again (e.g. `await GeoLocator.create()`): getDevice() now returns a new device';
+
 /** The device was lost or reported a validation / out-of-memory error; pending work is void. */
 export class DeviceError extends GeolensError {
   override name = 'DeviceError';

@@ -1,5 +1,5 @@
 import { BufferPool } from './buffers.js';
-import { DeviceError, formatShape, ShapeError } from './errors.js';
+import { DEVICE_LOST_HINT, DeviceError, formatShape, ShapeError } from './errors.js';
 import { PipelineCache, type OverrideConstants } from './pipelines.js';
 import { byteLengthOf, checkShape, Tensor, type DType } from './tensor.js';
 
@@ -66,7 +66,7 @@ export class Gpu {
     this.pool = new BufferPool(device);
     this.limits = device.limits;
     this.lostSignal = device.lost.then((info) => {
-      const error = new DeviceError(`GPU device lost (${info.reason}): ${info.message || 'no message'}`);
+      const error = new DeviceError(`GPU device lost (${info.reason}): ${info.message || 'no message'}; ${DEVICE_LOST_HINT}`);
       this.failure ??= error;
       throw error;
     });

@@ -71,20 +71,10 @@ export class FileByteSource implements ByteSource {
 
   static async open(path: string): Promise<FileByteSource> {
     if (!isNode()) throw new WeightsError(`cannot open the path '${path}' outside Node: pass a URL, a Blob or a Uint8Array`);
-    // Imported lazily: the browser bundle must not reach node:fs.
-    const fs = await import('node:fs/promises');
-    let handle: FileHandle;
-    try {
-      handle = await fs.open(path, 'r');
-    } catch (error) {
-      throw new WeightsError(`cannot open weight file '${path}': ${(error as Error).message}`);
-    }
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
-      await handle.close();
-      throw new WeightsError(`'${path}' is not a regular file`);
-    }
-    return new FileByteSource(handle, stat.size, path);
+    // Imported lazily: the browser bundle must not reach node:fs. A FIFO or device is refused before open.
+    const { openRegularFile } = await import('./read-file.js');
+    const { handle, size } = await openRegularFile(path, 'weight file');
+    return new FileByteSource(handle, size, path);
   }
 
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {

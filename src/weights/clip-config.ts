@@ -215,6 +215,13 @@ export interface TensorReport {
   missing: string[];
   /** Present but not expected (and not ignored). */
   unexpected: string[];
+  /**
+   * The unexpected tensors inside the model's own modules (the same first name component as an expected
+   * tensor, e.g. `vision_model.encoder.layers.24.*` for a 24-layer config): a config that does not match
+   * the checkpoint, an error unless `allowUnused`. Tensors of other modules (the other tower of a full
+   * CLIPModel file, `logit_scale`) and ignored names are not in this list.
+   */
+  unused: string[];
   wrongShape: { name: string; expected: number[]; actual: number[] }[];
   ok: boolean;
 }
@@ -228,6 +235,8 @@ export interface CheckOptions {
   ignore?: RegExp;
   /** For messages. */
   what?: string;
+  /** Accept tensors of the model's own modules that it does not use (default false). */
+  allowUnused?: boolean;
 }
 
 /** Compares a checkpoint's tensor table with what a model expects; reports every problem at once. */
@@ -241,13 +250,15 @@ export function checkTensors(source: Pick<WeightSource, 'tensors'>, expected: Re
     else if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) wrongShape.push({ name, expected: [...shape], actual: [...info.shape] });
   }
   const unexpected = [...source.tensors.keys()].filter((name) => !expected.has(name) && !ignore.test(name));
-  const ok = missing.length === 0 && wrongShape.length === 0 && (!options.strict || unexpected.length === 0);
-  const report: TensorReport = { missing, unexpected, wrongShape, ok };
-  if (!ok && (options.throwOnError ?? true)) throw new WeightsError(describeReport(report, options.what ?? 'checkpoint', options.strict ?? false));
+  const modules = new Set([...expected.keys()].map((name) => name.split('.')[0]!));
+  const unused = unexpected.filter((name) => name.includes('.') && modules.has(name.split('.')[0]!));
+  const ok = missing.length === 0 && wrongShape.length === 0 && (!options.strict || unexpected.length === 0) && (options.allowUnused === true || unused.length === 0);
+  const report: TensorReport = { missing, unexpected, unused, wrongShape, ok };
+  if (!ok && (options.throwOnError ?? true)) throw new WeightsError(describeReport(report, options.what ?? 'checkpoint', options.strict ?? false, options.allowUnused ?? false));
   return report;
 }
 
-function describeReport(report: TensorReport, what: string, strict: boolean): string {
+function describeReport(report: TensorReport, what: string, strict: boolean, allowUnused: boolean): string {
   const list = (names: string[]): string => (names.length > 12 ? `${names.slice(0, 12).join(', ')}, … (${names.length} in all)` : names.join(', '));
   const parts: string[] = [];
   if (report.missing.length) parts.push(`missing ${report.missing.length}: ${list(report.missing)}`);
@@ -255,6 +266,9 @@ function describeReport(report: TensorReport, what: string, strict: boolean): st
     parts.push(`wrong shape ${report.wrongShape.length}: ${list(report.wrongShape.map((w) => `${w.name} is ${formatShape(w.actual)}, expected ${formatShape(w.expected)}`))}`);
   }
   if (strict && report.unexpected.length) parts.push(`unexpected ${report.unexpected.length}: ${list(report.unexpected)}`);
+  else if (!allowUnused && report.unused.length) {
+    parts.push(`${report.unused.length} tensors the config does not use (more layers than num_hidden_layers, or another layout): ${list(report.unused)}`);
+  }
   return `${what} does not match the model: ${parts.join('; ')}`;
 }
 

@@ -4,6 +4,7 @@ import { downloadWeights, resolveUrl, type DownloadOptions } from './hub.js';
 import { resolveAgainstPage } from './page-url.js';
 import { PthSource } from './pth.js';
 import { SafetensorsSource } from './safetensors.js';
+import { kindFromUrl } from './verify.js';
 import type { RangedWeightSource } from './source.js';
 
 export interface OpenOptions extends DownloadOptions {
@@ -44,7 +45,9 @@ export async function openBytes(location: string | URL | Uint8Array | Blob, opti
     if (options.cache === false && text.startsWith('hf:') && !options.offline) {
       return HttpByteSource.open(resolveUrl(text, options.hubUrl), { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });
     }
-    const cached = await downloadWeights(text, options);
+    const inferred = kindFromUrl(resolveUrl(text, options.hubUrl));
+    const expect = options.expect ?? (inferred === 'safetensors' || inferred === 'pytorch' ? inferred : 'weights');
+    const cached = await downloadWeights(text, { ...options, expect });
     return typeof cached === 'string' ? FileByteSource.open(cached) : new BlobByteSource(cached, text);
   }
   if (remote) return HttpByteSource.open(text, { fetch: options.fetch, headers: options.headers, prefixBytes: options.prefixBytes });

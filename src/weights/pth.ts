@@ -1,7 +1,7 @@
 import type { ByteSource } from './bytes.js';
 import { shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } from './dtypes.js';
 import { WeightsError } from './errors.js';
-import { PickleGlobal, PickleTuple, typeName, unpickle, type PickleValue } from './pickle.js';
+import { DEFAULT_UNPICKLE_LIMITS, PickleGlobal, PickleTuple, typeName, unpickle, type PickleValue, type UnpickleLimits } from './pickle.js';
 import { BaseWeightSource } from './source.js';
 import { checkCrc, crc32, ZipArchive, type ZipEntry } from './zip.js';
 
@@ -53,6 +53,8 @@ interface PthTensor extends TensorInfo {
 export class PthSource extends BaseWeightSource {
   /** Storages up to this size are CRC-checked whole on first use, whatever part of them is read. */
   static wholeCheckBytes = 16 << 20;
+  /** Bounds on reading data.pkl (bytes, values, memo) and on walking what it holds (depth, values visited). */
+  static limits: Partial<UnpickleLimits & WalkLimits> = {};
   readonly format = 'pytorch' as const;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   private readonly verified = new Set<string>();
@@ -83,6 +85,9 @@ export class PthSource extends BaseWeightSource {
 
     const storages = new Map<string, StorageRef>();
     const where = `${file}: ${root}/data.pkl`;
+    const limits = { ...DEFAULT_UNPICKLE_LIMITS, ...PthSource.limits };
+    const pickleSize = zip.entry(pickles[0]!).size;
+    if (pickleSize > limits.maxBytes) throw new WeightsError(`${where}: pickle of ${pickleSize} bytes exceeds the limit of ${limits.maxBytes} bytes (maxBytes)`);
     const value = unpickle(await zip.read(pickles[0]!), {
       allowGlobal: (module, name) => ALLOWED_GLOBALS.has(`${module}.${name}`),
       persistentLoad: (id) => loadStorage(id, storages, where) as unknown as PickleValue,
@@ -92,11 +97,11 @@ export class PthSource extends BaseWeightSource {
         if (target instanceof Map && (state === null || state instanceof Map)) return target;
         throw new WeightsError(`${where}: pickle sets state on a ${typeName(target)}, which a state dict never does`);
       },
-    }, where);
+    }, where, limits);
 
     const table = new Map<string, PthTensor>();
     const skipped: string[] = [];
-    collect(value, '', root, table, skipped, where);
+    collect(value, root, table, skipped, where, limits);
     for (const [name, tensor] of table) await checkTensor(name, tensor, zip, root, file);
     return new PthSource(bytes, zip, root, table, skipped);
   }
@@ -233,32 +238,85 @@ function isTensor(value: unknown): value is TensorRecord {
   return typeof value === 'object' && value !== null && (value as TensorRecord).kind === 'tensor';
 }
 
-function collect(value: PickleValue, prefix: string, root: string, table: Map<string, PthTensor>, skipped: string[], where: string): void {
-  if (isTensor(value)) {
-    const name = prefix === '' ? root : prefix;
-    if (table.has(name)) throw new WeightsError(`${where}: two tensors are named '${name}'`);
-    const { shape, stride } = value;
-    let expected = 1;
-    let contiguous = true;
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (shape[d]! !== 1 && stride[d] !== expected) contiguous = false;
-      expected *= shape[d]!;
+export interface WalkLimits {
+  /** Nesting of dicts and lists around a tensor (a state dict has 1–3). */
+  maxDepth: number;
+  /** Values visited by the walk; shared references are visited once per path to them (a state dict of N tensors takes about N). */
+  maxVisits: number;
+  /** Paths by which one list or dict may be reached (a dict saved under two names is reached by two). */
+  maxShares: number;
+}
+
+export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxDepth: 64, maxVisits: 1_000_000, maxShares: 16 };
+
+/**
+ * Names every tensor in the unpickled value: dict keys and list indices joined with '.'. Iterative, with
+ * the path's containers tracked (a container inside itself is refused) and a budget of visits, since a
+ * few hundred bytes of pickle can describe a graph of shared references whose paths number 2^40.
+ */
+function collect(value: PickleValue, root: string, table: Map<string, PthTensor>, skipped: string[], where: string, limits: Partial<WalkLimits> = {}): void {
+  const { maxDepth, maxVisits, maxShares } = { ...DEFAULT_WALK_LIMITS, ...limits };
+  const reached = new Map<object, number>();
+  // Names are built only when needed (a tensor, a skipped value, an error): most visits of a hostile
+  // graph are containers, and spelling each one's path would cost as much as the walk itself.
+  interface Visit { value: PickleValue; parent: Visit | null; key: string; depth: number }
+  const nameOf = (visit: Visit): string => {
+    const keys: string[] = [];
+    for (let v: Visit | null = visit; v && v.parent; v = v.parent) keys.push(v.key);
+    return keys.length === 0 ? root : keys.reverse().join('.');
+  };
+  const work: (Visit | { leave: object })[] = [{ value, parent: null, key: '', depth: 0 }];
+  const onPath = new Set<object>();
+  let visits = 0;
+  while (work.length > 0) {
+    const frame = work.pop()!;
+    if ('leave' in frame) {
+      onPath.delete(frame.leave);
+      continue;
     }
-    table.set(name, { dtype: value.storage.dtype, shape, record: value, contiguous });
-    return;
-  }
-  if (value instanceof Map) {
-    for (const [key, item] of value) {
-      if (typeof key !== 'string' && typeof key !== 'number') throw new WeightsError(`${where}: dict key of type ${typeName(key)} cannot name a tensor`);
-      collect(item, prefix === '' ? String(key) : `${prefix}.${key}`, root, table, skipped, where);
+    const { value: item, depth } = frame;
+    if (++visits > maxVisits) throw new WeightsError(`${where}: the pickle's values take more than ${maxVisits} steps to walk (limit maxVisits; shared references repeat them), which no state dict needs`);
+    if (isTensor(item)) {
+      const name = nameOf(frame);
+      if (table.has(name)) throw new WeightsError(`${where}: two tensors are named '${name}'`);
+      const { shape, stride } = item;
+      let expected = 1;
+      let contiguous = true;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        if (shape[d]! !== 1 && stride[d] !== expected) contiguous = false;
+        expected *= shape[d]!;
+      }
+      table.set(name, { dtype: item.storage.dtype, shape, record: item, contiguous });
+      continue;
     }
-    return;
+    const isList = Array.isArray(item) && !(item instanceof Uint8Array);
+    if (!(item instanceof Map) && !isList) {
+      skipped.push(nameOf(frame));
+      continue;
+    }
+    const container = item as object;
+    if (onPath.has(container)) throw new WeightsError(`${where}: '${nameOf(frame)}' contains itself (a self-referencing ${typeName(item)}), which no state dict does`);
+    if (depth >= maxDepth) throw new WeightsError(`${where}: values nest deeper than ${maxDepth} levels at '${nameOf(frame)}' (limit maxDepth)`);
+    const times = (reached.get(container) ?? 0) + 1;
+    if (times > maxShares) {
+      throw new WeightsError(`${where}: one ${typeName(item)} is reached by more than ${maxShares} paths (last '${nameOf(frame)}'; limit maxShares): shared references that multiply the work, which no state dict needs`);
+    }
+    reached.set(container, times);
+    onPath.add(container);
+    work.push({ leave: container });
+    // Pushed last to first, so tensors keep the pickle's order.
+    if (item instanceof Map) {
+      const entries = [...item];
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
+        if (typeof key !== 'string' && typeof key !== 'number') throw new WeightsError(`${where}: dict key of type ${typeName(key)} cannot name a tensor`);
+        work.push({ value: child, parent: frame, key: String(key), depth: depth + 1 });
+      }
+    } else {
+      const list = item as PickleValue[];
+      for (let i = list.length - 1; i >= 0; i--) work.push({ value: list[i]!, parent: frame, key: String(i), depth: depth + 1 });
+    }
   }
-  if (Array.isArray(value) && !(value instanceof Uint8Array)) {
-    value.forEach((item, i) => collect(item, prefix === '' ? String(i) : `${prefix}.${i}`, root, table, skipped, where));
-    return;
-  }
-  skipped.push(prefix === '' ? root : prefix);
 }
 
 async function checkTensor(name: string, tensor: PthTensor, zip: ZipArchive, root: string, file: string): Promise<void> {
@@ -272,6 +330,19 @@ async function checkTensor(name: string, tensor: PthTensor, zip: ZipArchive, roo
     throw new WeightsError(`${file}: storage '${entryName}' holds ${entry.size} bytes but the pickle says ${storage.numel} ${storage.dtype} elements (${bytes} bytes)`);
   }
   if (count === 0) return;
+  // A view may skip elements, never repeat them: a stride of 0 (expand) or strides that make elements
+  // overlap would let a small storage stand for a tensor bigger than the file.
+  if (count > storage.numel) {
+    throw new WeightsError(`${file}: tensor '${name}' of shape [${shape.join(', ')}] has ${count} elements but its storage holds ${storage.numel}: an expanded or overlapping view, which geolens refuses`);
+  }
+  const dims = shape.map((size, i) => ({ size, stride: stride[i]! })).filter((d) => d.size > 1).sort((a, b) => a.stride - b.stride);
+  let span = 1;
+  for (const d of dims) {
+    if (d.stride < span) {
+      throw new WeightsError(`${file}: tensor '${name}' of shape [${shape.join(', ')}] with stride [${stride.join(', ')}] reuses storage elements (stride ${d.stride} < ${span}): an expanded or overlapping view, which geolens refuses`);
+    }
+    span = d.stride * (d.size - 1) + span;
+  }
   const last = offset + shape.reduce((sum, d, i) => sum + (d - 1) * stride[i]!, 0);
   if (!Number.isSafeInteger(last) || last >= storage.numel) {
     throw new WeightsError(`${file}: tensor '${name}' of shape [${shape.join(', ')}] (offset ${offset}, stride [${stride.join(', ')}]) reaches element ${last} of a storage of ${storage.numel}`);
