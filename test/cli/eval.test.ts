@@ -142,7 +142,8 @@ test('geolens locate --text prints PyTorch\'s top-5 for a description', async ()
   const prompts = JSON.parse(source.metadata.prompts!) as string[];
   const index = await source.readF32('topk_index');
   await source.close();
-  const run = geolens('locate', '--text', prompts[0]!, '--text', prompts[2]!, '--vocab', VOCAB, ...MODEL, '--json', '--quiet');
+  // PyTorch's fixture is the raw search: the CLI's default merging and naming are turned off.
+  const run = geolens('locate', '--text', prompts[0]!, '--text', prompts[2]!, '--vocab', VOCAB, ...MODEL, '--json', '--quiet', '--no-merge', '--no-names');
   assert.is(run.status, 0, run.stderr);
   const results = JSON.parse(run.stdout) as { image: string; places: { galleryIndex: number }[] }[];
   assert.equal(results.map((r) => r.image), [prompts[0], prompts[2]]);

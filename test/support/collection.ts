@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { GeoLocator, type LocateResult } from '../../src/api/index.js';
+import { GeoLocator, type LocateOptions, type LocateResult } from '../../src/api/index.js';
 import { fileGalleryCache } from '../../src/model/gallery.js';
 import { testGpu } from './gpu.js';
 
@@ -65,12 +65,12 @@ export function referenceLocator(cacheDir?: string): Promise<GeoLocator> {
 }
 
 /** locate() on one image at a time, as a user would call it: the result, or the error message. */
-export async function referenceResults(paths: string[], topK = 5, cacheDir?: string): Promise<Map<string, LocateResult | { error: string }>> {
+export async function referenceResults(paths: string[], topK = 5, cacheDir?: string, options: LocateOptions = {}): Promise<Map<string, LocateResult | { error: string }>> {
   const locator = await referenceLocator(cacheDir);
   const out = new Map<string, LocateResult | { error: string }>();
   for (const path of paths) {
     try {
-      out.set(path, (await locator.locate(path, { topK }))[0]!);
+      out.set(path, (await locator.locate(path, { ...options, topK }))[0]!);
     } catch (error) {
       out.set(path, { error: (error as Error).message });
     }

@@ -12,9 +12,9 @@ const BODY = new Uint8Array(123_457).map((_, i) => (i * 2654435761) >>> 24);
 
 test('listCache names every download, unfinished download and gallery in the Node cache with its size; clearCache removes exactly those', async () => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'geolens-cache-admin-'));
-  const server = await startServer({ '/models/w.safetensors': BODY });
+  const server = await startServer({ '/models/w.bin': BODY });
   try {
-    const downloaded = await downloadWeights(`${server.url}/models/w.safetensors`, { cacheDir });
+    const downloaded = await downloadWeights(`${server.url}/models/w.bin`, { cacheDir });
     const partial = `${await cachePath(`${server.url}/models/other.bin`, cacheDir)}.partial`;
     writeFileSync(partial, new Uint8Array(999));
     const gallery = new Float32Array(3 * 8).fill(0.5);
@@ -33,7 +33,7 @@ test('listCache names every download, unfinished download and gallery in the Nod
     assert.equal(await listCache({ cacheDir }), []);
     assert.equal(readdirSync(cacheDir), [], 'the emptied folders are gone too');
     // And the cache still works afterwards.
-    assert.is(await downloadWeights(`${server.url}/models/w.safetensors`, { cacheDir }), downloaded);
+    assert.is(await downloadWeights(`${server.url}/models/w.bin`, { cacheDir }), downloaded);
   } finally {
     await server.close();
     rmSync(cacheDir, { recursive: true, force: true });
