@@ -49,6 +49,10 @@ export interface GalleryOptions {
   dtype?: 'f32' | 'f16';
   /** At most this many rows per search chunk (default: as many as one binding holds). */
   maxRowsPerChunk?: number;
+  /** Checked between embedded chunks: an abort stops with an AbortError-named GeolensError. */
+  signal?: AbortSignal;
+  /** Where a note such as "cache not written" goes (default console.warn). */
+  log?: (message: string) => void;
 }
 
 export interface Prediction {
@@ -145,6 +149,7 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
     options.onProgress?.(0, size);
     embeddings = new Float32Array(size * dim);
     for (let first = 0; first < size; first += chunkRows) {
+      if (options.signal?.aborted) throw abortError('gallery embedding');
       const rows = Math.min(chunkRows, size - first);
       const chunk = model.locationEmbeddings(gps.subarray(2 * first, 2 * (first + rows)));
       embeddings.set(await chunk.read(), first * dim);
@@ -152,7 +157,7 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
       options.onProgress?.(first + rows, size);
     }
     // A cache that cannot be written (read-only home, full disk) costs the next run time, not this answer.
-    if (cache) await cache.put(key, embeddings).catch((error: Error) => console.warn(`geolens: gallery cache not written: ${error.message}`));
+    if (cache) await cache.put(key, embeddings).catch((error: Error) => (options.log ?? console.warn)(`geolens: gallery cache not written: ${error.message}`));
   }
   const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
   return new Gallery(gps, chunks, dim, model.scale, fromCache, key);
@@ -178,11 +183,30 @@ export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip
     const row: Prediction[] = [];
     for (let j = 0; j < k; j++) {
       const galleryIndex = result.indices[q * k + j]!;
-      row.push({ lat: gallery.gps[2 * galleryIndex]!, lon: gallery.gps[2 * galleryIndex + 1]!, probability: result.probabilities[q * k + j]!, galleryIndex });
+      row.push({ lat: shortestFloat32(gallery.gps[2 * galleryIndex]!), lon: shortestFloat32(gallery.gps[2 * galleryIndex + 1]!), probability: result.probabilities[q * k + j]!, galleryIndex });
     }
     out.push(row);
   }
   return out;
+}
+
+/**
+ * The shortest decimal that is the same float32: the gallery's `38.417856` comes back as 38.417856, not
+ * as the float32's exact 38.41785430908203 (the coordinates are stored as f32 for the GPU).
+ */
+export function shortestFloat32(value: number): number {
+  const single = Math.fround(value);
+  for (let digits = 1; digits < 10; digits++) {
+    const candidate = Number(single.toPrecision(digits));
+    if (Math.fround(candidate) === single) return candidate;
+  }
+  return single;
+}
+
+function abortError(what: string): GeolensError {
+  const error = new GeolensError(`${what} aborted`);
+  error.name = 'AbortError';
+  return error;
 }
 
 const MAGIC = 0x4c41474c; // "LGAL" little-endian

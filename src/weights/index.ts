@@ -23,3 +23,6 @@ export {
   clipVisionShapes, clipTextShapes, clipShapes, checkTensors, renameTensors, type TensorReport, type CheckOptions,
 } from './clip-config.js';
 export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub.js';
+export { identifyCheckpoint, expectCheckpoint, describeCheckpointKind, type CheckpointKind } from './identify.js';
+export { inferClipVisionConfig, describeVisionConfig } from './infer-config.js';
+export { withReadProgress } from './read-progress.js';
