@@ -91,6 +91,11 @@ export interface GeoLocatorOptions {
   quiet?: boolean;
   /** Images decoded, uploaded and embedded together (default 8): memory stays bounded for batches of any size. */
   microBatch?: number;
+  /**
+   * Compile every pipeline locate() can need (batches of 1…microBatch) during create, concurrently, so
+   * the first locate is as fast as later ones. Default true; false compiles on first use instead.
+   */
+  precompile?: boolean;
 }
 
 /** Per image, in settle mode, when that image could not be located: one line naming the image and the problem. */
@@ -186,7 +191,8 @@ export class GeoLocator {
         (log ?? defaultLog)(`geolens: no CLIP config given; inferred from the weights: ${describeVisionConfig(config)}`);
       }
       const what = `CLIP vision tower (${describeLocation(clipLocation)})`;
-      const tracked = withReadProgress(clipSource, (done, total) => progress({ stage: 'weights', what, done, total }));
+      const isVision = (name: string) => name.startsWith('vision_model.') || name === 'visual_projection.weight';
+      const tracked = withReadProgress(clipSource, (done, total) => progress({ stage: 'weights', what, done, total }), isVision);
       clip = await ClipVisionModel.load(gpu, tracked, config, { dtype });
     } finally {
       await closeOwned(clipSource, options.clipWeights);
@@ -231,13 +237,27 @@ export class GeoLocator {
 
       // Compile now what the first locate would otherwise compile one by one: every micro-batch size's
       // pipelines, all at once, so the first locate runs as fast as any later one.
-      aborted('compile');
-      const requests = plannedPipelines({ clip, geoclip, gallery, concepts, maxBatch: microBatch });
-      await gpu.pipelines.prepare(requests, (done, total) => progress({ stage: 'compile', what: 'GPU pipelines', done, total }));
-      aborted('compile');
-      return new GeoLocator(gpu, clip, geoclip, gallery, concepts, microBatch);
+      if (options.precompile !== false) {
+        aborted('compile');
+        const requests = plannedPipelines({ clip, geoclip, gallery, concepts, maxBatch: microBatch });
+        await Promise.all([
+          gpu.pipelines.prepare(requests, (done, total) => progress({ stage: 'compile', what: 'GPU pipelines', done, total }), { concurrent: !gpu.isSoftware }),
+          warmDecoder(),
+        ]);
+        aborted('compile');
+      }
+      const locator = new GeoLocator(gpu, clip, geoclip, gallery, concepts, microBatch);
+      if (options.precompile !== false) {
+        // Drivers finish some work on a pipeline's first run (SwiftShader: ~0.5 s on the tiny model); one
+        // gray image through the whole path pays it here rather than in the caller's first locate.
+        const size = clip.config.image_size;
+        await locator.locateMicroBatch([{ data: new Uint8Array(size * size * 3).fill(128), width: size, height: size, channels: 3 }], 1, {});
+      }
+      return locator;
     } catch (error) {
       for (const part of owned) part.release();
+      // Steps below the API (the gallery) stop on the signal too; they are reported as this create's abort.
+      if (signal?.aborted) throwIfAborted(signal, 'GeoLocator.create');
       throw error;
     }
   }
@@ -553,6 +573,16 @@ function describeLocation(location: WeightLocation): string {
   if (location instanceof URL) return location.href;
   if (location instanceof Uint8Array) return `${location.byteLength} bytes`;
   return 'an opened source';
+}
+
+/** A 1×1 PNG: decoding it once loads the image decoder (sharp and libvips in Node) before the first locate. */
+const ONE_PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNoaGgAAAMEAYEezv+mAAAAAElFTkSuQmCC';
+
+async function warmDecoder(): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node) return;
+  const bytes = Uint8Array.from(atob(ONE_PIXEL_PNG), (c) => c.charCodeAt(0));
+  // A decoder that fails to load is reported by the first locate, naming the image.
+  await decodeInput(bytes, 0).catch(() => {});
 }
 
 function defaultLog(message: string): void {

@@ -33,9 +33,11 @@ export class PipelineCache {
   /**
    * Compiles every request not cached yet, all at once with createComputePipelineAsync (the driver may
    * compile them in parallel, off the main thread), so later dispatches find them ready. Returns how
-   * many were compiled; `onCompiled` is called after each.
+   * many were compiled; `onCompiled` is called after each. `concurrent: false` compiles one after the
+   * other with createComputePipeline: on SwiftShader, which gains nothing from async creation, that
+   * measured about 2× faster (40 s against 86 s for the tiny model's 17 pipelines on a shared machine).
    */
-  async prepare(requests: readonly PipelineRequest[], onCompiled?: (done: number, total: number) => void): Promise<number> {
+  async prepare(requests: readonly PipelineRequest[], onCompiled?: (done: number, total: number) => void, options: { concurrent?: boolean } = {}): Promise<number> {
     const missing = new Map<string, PipelineRequest>();
     for (const r of requests) {
       const key = pipelineKey(r.label, r.code, r.constants ?? {}, r.entryPoint ?? 'main');
@@ -43,6 +45,16 @@ export class PipelineCache {
     }
     let done = 0;
     onCompiled?.(0, missing.size);
+    if (options.concurrent === false) {
+      for (const [key, r] of missing) {
+        this.pipelines.set(key, this.device.createComputePipeline(this.descriptor(r.label, r.code, r.constants ?? {}, r.entryPoint ?? 'main')));
+        this.compiles++;
+        onCompiled?.(++done, missing.size);
+        // Between compiles the event loop runs: progress bars redraw, abort signals fire.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      return missing.size;
+    }
     await Promise.all([...missing].map(async ([key, r]) => {
       const pipeline = await this.device.createComputePipelineAsync(this.descriptor(r.label, r.code, r.constants ?? {}, r.entryPoint ?? 'main'));
       if (!this.pipelines.has(key)) {

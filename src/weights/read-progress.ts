@@ -4,12 +4,14 @@ import type { WeightSource } from './source.js';
 /**
  * The same source, calling `onBytes(done, total)` as tensors are read: bytes of the stored tensors, so a
  * progress bar moves with the upload rather than jumping from 0 to 1 per file. Every method the source
- * has (ranged reads included) keeps working.
+ * has (ranged reads included) keeps working. `reads` picks the tensors the loader will read (the total
+ * counts only those: a vision tower taken from a full CLIP checkpoint leaves the text tower unread).
  */
-export function withReadProgress<S extends WeightSource>(source: S, onBytes: (done: number, total: number) => void): S {
+export function withReadProgress<S extends WeightSource>(source: S, onBytes: (done: number, total: number) => void, reads: (name: string) => boolean = () => true): S {
   let total = 0;
   const bytesPer = new Map<string, number>();
   for (const [name, info] of source.tensors) {
+    if (!reads(name)) continue;
     const bytes = WEIGHT_DTYPE_BYTES[info.dtype] ?? 4;
     bytesPer.set(name, bytes);
     total += bytes * info.shape.reduce((a, b) => a * b, 1);
