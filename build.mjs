@@ -10,10 +10,14 @@
 //                                      (an unpacked Chrome extension, loadable as it is)
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+// The package version, inlined where the code reads __GEOLENS_VERSION__ (`geolens --version`).
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+
 const shared = {
+  define: { __GEOLENS_VERSION__: JSON.stringify(version) },
   bundle: true,
   format: 'esm',
   target: 'es2022',

@@ -1,7 +1,7 @@
 import { ClipVisionModel, type ClipVisionConfig } from '../model/clip-vision.js';
 import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../model/concepts.js';
 import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
-import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
+import { buildGallery, fileGalleryCache, readGalleryDegrees, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
@@ -68,8 +68,8 @@ export interface GeoLocatorOptions {
   clipConfig?: string | URL | ClipVisionConfig | Record<string, unknown>;
   /** GeoCLIP heads: one checkpoint holding all three parts, or the three original files. Default: the release. */
   geoclipWeights?: WeightLocation | GeoClipWeights;
-  /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees. Default: GeoCLIP's 100k points. */
-  gallery?: string | URL | Float32Array;
+  /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees (Float64Array: results give these values exactly). Default: GeoCLIP's 100k points. */
+  gallery?: string | URL | Float32Array | Float64Array;
   /** Storage of the large matrices: f16 halves memory and bandwidth (default f32). */
   dtype?: 'f32' | 'f16';
   /** Concept explanations: a concept bank file (names + vectors, see docs/CONCEPTS.md), with optional fitted parameters. */
@@ -211,7 +211,7 @@ export class GeoLocator {
     try {
       aborted('gallery');
       const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-      const gps = galleryInput instanceof Float32Array ? galleryInput : await readGallery(galleryInput, download);
+      const gps = galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
       // Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery.
       const galleryDtype = dtype === 'f16' && !options.concepts ? 'f16' : 'f32';
       if (dtype === 'f16' && options.concepts) (log ?? defaultLog)('geolens: concept re-ranking reads f32 gallery rows; the gallery stays f32');
@@ -519,14 +519,14 @@ async function resolveVisionConfig(config: NonNullable<GeoLocatorOptions['clipCo
   return parseClipVisionConfig(config);
 }
 
-async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float32Array> {
+async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float64Array> {
   const text = typeof location === 'string' ? location : location.href;
   if (/^(https?:|hf:)/.test(text)) {
     const { downloadWeights } = await import('../weights/index.js');
     const cached = await downloadWeights(text, checkedDownload(text, download));
-    return readGalleryCsv(typeof cached === 'string' ? cached : URL.createObjectURL(cached));
+    return readGalleryDegrees(typeof cached === 'string' ? cached : URL.createObjectURL(cached));
   }
-  return readGalleryCsv(location);
+  return readGalleryDegrees(location);
 }
 
 async function decodeInput(input: ImageInput, index: number, signal?: AbortSignal): Promise<RawImage> {

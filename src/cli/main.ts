@@ -3,16 +3,19 @@
 import { Command } from 'commander';
 import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
+import { registerCache } from './commands/cache.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
+import { GEOLENS_VERSION } from './version.js';
 
 const program = new Command();
-program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).');
+program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).').version(GEOLENS_VERSION);
 registerLocate(program);
 registerFitConcepts(program);
 registerBuildConcepts(program);
 registerInfo(program);
+registerCache(program);
 
 async function main(): Promise<void> {
   try {

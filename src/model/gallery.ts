@@ -21,6 +21,8 @@ export class Gallery {
     /** Whether the embeddings came from the cache rather than the GPU. */
     readonly fromCache: boolean,
     readonly cacheKey: string,
+    /** [size, 2] as the gallery file gave them (f64), when known: predictions report these exactly. */
+    readonly degrees: Float64Array | null = null,
   ) {}
 
   get size(): number {
@@ -69,6 +71,11 @@ export interface Prediction {
  * coordinate out of range, and when no point is given.
  */
 export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Array {
+  return new Float32Array(parseGalleryDegrees(text, what));
+}
+
+/** parseGalleryCsv's values as parsed, in f64, so results can give the file's own numbers back. */
+export function parseGalleryDegrees(text: string, what = 'gallery CSV'): Float64Array {
   const lines = text.split(/\r?\n/);
   let first = 0;
   while (first < lines.length && lines[first]!.trim() === '') first++;
@@ -96,7 +103,7 @@ export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Arra
     values.push(lat, lon);
   }
   if (values.length === 0) throw new GeolensError(`${what}: the gallery is empty (a header but no points)`);
-  return new Float32Array(values);
+  return new Float64Array(values);
 }
 
 function parseCell(cell: string | undefined, column: string, line: number, what: string): number {
@@ -108,15 +115,20 @@ function parseCell(cell: string | undefined, column: string, line: number, what:
 
 /** Reads a gallery CSV from a Node path, a file: URL, or anything fetch reads (http(s), blob:, data:). */
 export async function readGalleryCsv(location: string | URL): Promise<Float32Array> {
+  return new Float32Array(await readGalleryDegrees(location));
+}
+
+/** readGalleryCsv's values as parsed, in f64. */
+export async function readGalleryDegrees(location: string | URL): Promise<Float64Array> {
   const text = location instanceof URL ? location.href : location;
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
-    return parseGalleryCsv(await response.text(), `gallery ${text}`);
+    return parseGalleryDegrees(await response.text(), `gallery ${text}`);
   }
   const { readFile } = (await import(nodeSpecifier('node:fs/promises'))) as typeof import('node:fs/promises');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
-  return parseGalleryCsv(await readFile(path, 'utf8'), `gallery ${path}`);
+  return parseGalleryDegrees(await readFile(path, 'utf8'), `gallery ${path}`);
 }
 
 /** The cache key: the location encoder's weight digest plus the gallery's coordinates. */
@@ -130,7 +142,8 @@ export async function galleryCacheKey(model: GeoClip, gps: Float32Array): Promis
  * progress), or takes the embeddings from the cache when this model and gallery were seen before, and
  * uploads them as search chunks.
  */
-export async function buildGallery(model: GeoClip, gps: Float32Array, options: GalleryOptions = {}): Promise<Gallery> {
+export async function buildGallery(model: GeoClip, coordinates: Float32Array | Float64Array, options: GalleryOptions = {}): Promise<Gallery> {
+  const gps = coordinates instanceof Float64Array ? new Float32Array(coordinates) : coordinates;
   if (gps.length === 0) throw new GeolensError('gallery: the gallery is empty (0 points)');
   validateGps(gps, 'gallery');
   const chunkRows = options.chunkRows ?? 2048;
@@ -160,7 +173,7 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
     if (cache) await cache.put(key, embeddings).catch((error: Error) => (options.log ?? console.warn)(`geolens: gallery cache not written: ${error.message}`));
   }
   const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
-  return new Gallery(gps, chunks, dim, model.scale, fromCache, key);
+  return new Gallery(gps, chunks, dim, model.scale, fromCache, key, coordinates instanceof Float64Array ? coordinates : null);
 }
 
 /**
@@ -183,7 +196,10 @@ export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip
     const row: Prediction[] = [];
     for (let j = 0; j < k; j++) {
       const galleryIndex = result.indices[q * k + j]!;
-      row.push({ lat: shortestFloat32(gallery.gps[2 * galleryIndex]!), lon: shortestFloat32(gallery.gps[2 * galleryIndex + 1]!), probability: result.probabilities[q * k + j]!, galleryIndex });
+      const [lat, lon] = gallery.degrees
+        ? [gallery.degrees[2 * galleryIndex]!, gallery.degrees[2 * galleryIndex + 1]!]
+        : [shortestFloat32(gallery.gps[2 * galleryIndex]!), shortestFloat32(gallery.gps[2 * galleryIndex + 1]!)];
+      row.push({ lat, lon, probability: result.probabilities[q * k + j]!, galleryIndex });
     }
     out.push(row);
   }
@@ -191,8 +207,8 @@ export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip
 }
 
 /**
- * The shortest decimal that is the same float32: the gallery's `38.417856` comes back as 38.417856, not
- * as the float32's exact 38.41785430908203 (the coordinates are stored as f32 for the GPU).
+ * The shortest decimal that is the same float32: `38.417856` comes back as 38.417856, not as the
+ * float32's exact 38.41785430908203. For galleries given as f32 only; parsed files keep their own f64.
  */
 export function shortestFloat32(value: number): number {
   const single = Math.fround(value);

@@ -42,7 +42,7 @@ test('geolens locate --json prints PyTorch\'s top-5 for the photo', async () => 
 test('geolens locate prints a readable table; a second run takes the gallery from the cache', () => {
   const run = geolens('locate', KAUAI, ...MODEL, '-k', '2');
   assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout, /Kauai\.png\n {2}1\. \d+\.\d{4}°[NS] \d+\.\d{4}°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+\)\n {2}2\./);
+  assert.match(run.stdout, /Kauai\.png\n {2}1\. \d+(\.\d+)?°[NS] \d+(\.\d+)?°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+\)\n {2}2\./);
   assert.match(run.stderr, /gallery embeddings \(from cache\)/);
 });
 
