@@ -50,9 +50,6 @@ function safetensorsDataBytes(path: string, keep: (name: string) => boolean = ()
 }
 
 let locator: GeoLocator;
-let began = 0;
-test.before.each(() => void (began = Date.now()));
-test.after.each(() => console.log(`  TIMING ${Date.now() - began} ms`));
 
 test('create reports bytes per weight file and a compile stage; then no locate compiles a pipeline', async () => {
   const weights = new Map<string, { done: number; total: number | null }>();
