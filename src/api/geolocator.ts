@@ -209,6 +209,15 @@ export class GeoLocator {
 
     const owned: { release(): void }[] = [clip, geoclip];
     try {
+      // The bank is read before the gallery is embedded, so a wrong file fails in seconds, not minutes.
+      let bank: ConceptBank | null = null;
+      if (options.concepts) {
+        aborted('concepts');
+        const bankInput = options.concepts.bank;
+        bank = isConceptBank(bankInput) ? bankInput : await loadConceptBank(bankInput);
+        const dim = geoclip.locationEncoder.embeddingSize;
+        if (bank.dim !== dim) throw new ShapeError(`concept bank vectors are ${bank.dim}-d, GeoCLIP embeddings are ${dim}-d`);
+      }
       aborted('gallery');
       const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
       const gps = galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
@@ -226,11 +235,7 @@ export class GeoLocator {
       if (gallery.fromCache) progress({ stage: 'gallery', what: 'gallery embeddings (from cache)', done: gallery.size, total: gallery.size });
 
       let concepts: ConceptModule | null = null;
-      if (options.concepts) {
-        aborted('concepts');
-        const bankInput = options.concepts.bank;
-        const bank: ConceptBank = isConceptBank(bankInput) ? bankInput : await loadConceptBank(bankInput);
-        if (bank.dim !== gallery.dim) throw new ShapeError(`concept bank vectors are ${bank.dim}-d, GeoCLIP embeddings are ${gallery.dim}-d`);
+      if (options.concepts && bank) {
         concepts = options.concepts.params ? await ConceptModule.load(gpu, bank, options.concepts.params) : new ConceptModule(gpu, bank);
         owned.push(concepts);
       }

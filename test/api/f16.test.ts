@@ -79,6 +79,10 @@ test('a file given for the wrong role is named for what it is', async () => {
     () => assert.unreachable('a concept bank as CLIP'),
     (e: Error) => assert.match(e.message, /this is a concept bank, expected CLIP vision weights/),
   );
+  await GeoLocator.create(await options({ concepts: { bank: `${DIR}/geoclip.safetensors` } })).then(
+    () => assert.unreachable('GeoCLIP heads as a concept bank'),
+    (e: Error) => assert.match(e.message, /geoclip\.safetensors: this is a GeoCLIP heads checkpoint .*, expected a concept bank/),
+  );
   await GeoLocator.create(await options({ geoclipWeights: { imageMlp: `${DATA}/logit_scale_weights.pth`, locationEncoder: `${DIR}/location-encoder.safetensors`, logitScale: 3.68 } })).then(
     () => assert.unreachable('logit scale as image MLP'),
     (e: Error) => assert.match(e.message, /GeoCLIP image MLP .*logit_scale_weights\.pth: this is GeoCLIP's logit scale, expected GeoCLIP's image MLP/),
