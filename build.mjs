@@ -14,7 +14,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+// The package version, inlined where the code reads __GEOLENS_VERSION__ (`geolens --version`).
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+
 const shared = {
+  define: { __GEOLENS_VERSION__: JSON.stringify(version) },
   bundle: true,
   format: 'esm',
   target: 'es2022',

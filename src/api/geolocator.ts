@@ -1,7 +1,7 @@
-import { ClipVisionModel, CLIP_VISION_PRESETS, type ClipVisionConfig } from '../model/clip-vision.js';
+import { ClipVisionModel, type ClipVisionConfig } from '../model/clip-vision.js';
 import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../model/concepts.js';
 import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
-import { buildGallery, fileGalleryCache, readGalleryCsv, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
+import { buildGallery, fileGalleryCache, readGalleryDegrees, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
 import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
@@ -12,8 +12,14 @@ import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
 import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
+import { plannedPipelines } from '../model/warmup.js';
 import { deviceLostError, getDevice, GeolensError, isDeviceLost, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
+import {
+  describeVisionConfig, expectCheckpoint, inferClipVisionConfig, loadJson, openWeights, parseClipConfig, parseClipVisionConfig, withReadProgress,
+  type CheckpointKind, type DownloadProgress, type OpenOptions, type WeightSource,
+} from '../weights/index.js';
+import { throwIfAborted } from './abort.js';
+import { readImageLocation } from './image-location.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
 const GEOCLIP_BASE = 'https://raw.githubusercontent.com/VicenteVivan/geo-clip/main/geoclip/model';
@@ -53,7 +59,8 @@ export interface GeoClipWeights {
 
 /** What GeoLocator.create is loading, for progress bars. */
 export interface LoadProgress {
-  stage: 'download' | 'weights' | 'gallery';
+  /** `weights` counts bytes per file, `gallery` points, `compile` GPU pipelines. */
+  stage: 'download' | 'weights' | 'gallery' | 'compile';
   /** The file or step, e.g. a URL or "gallery embeddings". */
   what: string;
   done: number;
@@ -68,8 +75,8 @@ export interface GeoLocatorOptions {
   clipConfig?: string | URL | ClipVisionConfig | Record<string, unknown>;
   /** GeoCLIP heads: one checkpoint holding all three parts, or the three original files. Default: the release. */
   geoclipWeights?: WeightLocation | GeoClipWeights;
-  /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees. Default: GeoCLIP's 100k points. */
-  gallery?: string | URL | Float32Array;
+  /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees (Float64Array: results give these values exactly). Default: GeoCLIP's 100k points. */
+  gallery?: string | URL | Float32Array | Float64Array;
   /** Storage of the large matrices: f16 halves memory and bandwidth (default f32). */
   dtype?: 'f32' | 'f16';
   /** Concept explanations: a concept bank file (names + vectors, see docs/CONCEPTS.md), with optional fitted parameters. */
@@ -85,6 +92,30 @@ export interface GeoLocatorOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** A device to share; default the process-wide one from getDevice(). */
   gpu?: Gpu;
+  /** Stops loading between steps (files, gallery chunks, compiling) with an AbortError. */
+  signal?: AbortSignal;
+  /** Where the library's notes go (the adapter line, an inferred config, a cache not written). Default: stderr in Node. */
+  logger?: (message: string) => void;
+  /** No notes at all (wins over `logger`). */
+  quiet?: boolean;
+  /** Images decoded, uploaded and embedded together (default 8): memory stays bounded for batches of any size. */
+  microBatch?: number;
+  /**
+   * Compile every pipeline locate() can need (batches of 1…microBatch) during create, concurrently, so
+   * the first locate is as fast as later ones. Default true; false compiles on first use instead.
+   */
+  precompile?: boolean;
+}
+
+/** Per image, in settle mode, when that image could not be located: one line naming the image and the problem. */
+export interface LocateFailure {
+  error: string;
+}
+
+/** What embedImages / embedLocations return: host values (default) or a GPU tensor the caller releases. */
+export interface EmbedOptions<O extends 'array' | 'tensor' = 'array' | 'tensor'> {
+  output?: O;
+  signal?: AbortSignal;
 }
 
 /** Anything locate() accepts: encoded bytes (JPEG/PNG/WebP), a Blob, decoded pixels, or a file path in Node. */
@@ -107,6 +138,10 @@ export interface LocateOptions {
   names?: boolean | { cities?: CitiesSource };
   /** Also return the probability over an equirectangular grid of width × height cells (summed on the GPU). */
   heatmap?: HeatmapOptions;
+  /** Stops between micro-batches with an AbortError. */
+  signal?: AbortSignal;
+  /** Per image, a LocateResult or `{ error }` for an image that cannot be read, instead of throwing for the batch. */
+  settle?: boolean;
 }
 
 export interface PlaceConcepts {
@@ -157,52 +192,124 @@ export class GeoLocator {
     readonly geoclip: GeoClip,
     readonly gallery: Gallery,
     readonly concepts: ConceptModule | null,
+    /** Images per micro-batch. */
+    readonly microBatch: number,
   ) {}
 
   static async create(options: GeoLocatorOptions = {}): Promise<GeoLocator> {
-    const gpu = options.gpu ?? (await getDevice());
+    const signal = options.signal;
+    const log = loggerOf(options);
+    const microBatch = options.microBatch ?? 8;
+    if (!Number.isInteger(microBatch) || microBatch < 1) throw new ShapeError(`GeoLocator.create: microBatch must be a positive integer, got ${microBatch}`);
+    const aborted = (step: string) => throwIfAborted(signal, `GeoLocator.create (${step})`);
+    aborted('start');
+    const gpu = options.gpu ?? (await getDevice(log ? { log } : {}));
     if (isDeviceLost(gpu)) throw deviceLostError(gpu, 'GeoLocator.create with options.gpu');
     const progress = options.onProgress ?? (() => {});
     const download = downloadOptions(options);
     const open = (location: WeightLocation) => openLocation(location, download);
+    const dtype = options.dtype ?? 'f32';
 
-    const config = await resolveVisionConfig(options.clipConfig ?? (options.clipWeights ? CLIP_VISION_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig), download);
-    progress({ stage: 'weights', what: 'CLIP vision tower', done: 0, total: 1 });
-    const clipSource = await open(options.clipWeights ?? DEFAULT_LOCATIONS.clipWeights);
+    aborted('CLIP weights');
+    const clipLocation = options.clipWeights ?? DEFAULT_LOCATIONS.clipWeights;
+    const clipSource = await open(clipLocation);
     let clip: ClipVisionModel;
     try {
-      clip = await ClipVisionModel.load(gpu, clipSource, config, { dtype: options.dtype });
+      expectCheckpoint(clipSource.tensors, ['clip-vision', 'clip'], `CLIP weights ${describeLocation(clipLocation)}`);
+      let config: ClipVisionConfig;
+      if (options.clipConfig || !options.clipWeights) {
+        config = await resolveVisionConfig(options.clipConfig ?? DEFAULT_LOCATIONS.clipConfig, download);
+      } else {
+        config = inferClipVisionConfig(clipSource.tensors, `CLIP weights ${describeLocation(clipLocation)}`);
+        (log ?? defaultLog)(`geolens: no CLIP config given; inferred from the weights: ${describeVisionConfig(config)}`);
+      }
+      const what = `CLIP vision tower (${describeLocation(clipLocation)})`;
+      const isVision = (name: string) => name.startsWith('vision_model.') || name === 'visual_projection.weight';
+      const tracked = withReadProgress(clipSource, (done, total) => progress({ stage: 'weights', what, done, total }), isVision);
+      clip = await ClipVisionModel.load(gpu, tracked, config, { dtype });
     } finally {
       await closeOwned(clipSource, options.clipWeights);
     }
-    progress({ stage: 'weights', what: 'CLIP vision tower', done: 1, total: 1 });
 
-    progress({ stage: 'weights', what: 'GeoCLIP heads', done: 0, total: 1 });
-    const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download);
-    progress({ stage: 'weights', what: 'GeoCLIP heads', done: 1, total: 1 });
-
-    const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-    const gps = galleryInput instanceof Float32Array ? galleryInput : await readGallery(galleryInput, download);
-    const gallery = await buildGallery(geoclip, gps, {
-      cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),
-      onProgress: (done, total) => progress({ stage: 'gallery', what: 'gallery embeddings', done, total }),
-    });
-    if (gallery.fromCache) progress({ stage: 'gallery', what: 'gallery embeddings (from cache)', done: gallery.size, total: gallery.size });
-
-    let concepts: ConceptModule | null = null;
-    if (options.concepts) {
-      const bankInput = options.concepts.bank;
-      const bank: ConceptBank = isConceptBank(bankInput) ? bankInput : await loadConceptBank(bankInput);
-      if (bank.dim !== gallery.dim) throw new ShapeError(`concept bank vectors are ${bank.dim}-d, GeoCLIP embeddings are ${gallery.dim}-d`);
-      concepts = options.concepts.params ? await ConceptModule.load(gpu, bank, options.concepts.params) : new ConceptModule(gpu, bank);
+    aborted('GeoCLIP heads');
+    let geoclip: GeoClip;
+    try {
+      geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download, { dtype, onProgress: progress });
+    } catch (error) {
+      clip.release();
+      throw error;
     }
-    const locator = new GeoLocator(gpu, clip, geoclip, gallery, concepts);
-    locator.text = new TextQueryEncoder(gpu, { ...options, gpu });
-    return locator;
+
+    const owned: { release(): void }[] = [clip, geoclip];
+    try {
+      // The bank is read before the gallery is embedded, so a wrong file fails in seconds, not minutes.
+      let bank: ConceptBank | null = null;
+      if (options.concepts) {
+        aborted('concepts');
+        const bankInput = options.concepts.bank;
+        bank = isConceptBank(bankInput) ? bankInput : await loadConceptBank(bankInput);
+        const dim = geoclip.locationEncoder.embeddingSize;
+        if (bank.dim !== dim) throw new ShapeError(`concept bank vectors are ${bank.dim}-d, GeoCLIP embeddings are ${dim}-d`);
+      }
+      aborted('gallery');
+      const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
+      const gps = galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
+      // Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery.
+      const galleryDtype = dtype === 'f16' && !options.concepts ? 'f16' : 'f32';
+      if (dtype === 'f16' && options.concepts) (log ?? defaultLog)('geolens: concept re-ranking reads f32 gallery rows; the gallery stays f32');
+      const gallery = await buildGallery(geoclip, gps, {
+        cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),
+        dtype: galleryDtype,
+        signal,
+        log,
+        onProgress: (done, total) => progress({ stage: 'gallery', what: 'gallery embeddings', done, total }),
+      });
+      owned.push(gallery);
+      if (gallery.fromCache) progress({ stage: 'gallery', what: 'gallery embeddings (from cache)', done: gallery.size, total: gallery.size });
+
+      let concepts: ConceptModule | null = null;
+      if (options.concepts && bank) {
+        concepts = options.concepts.params ? await ConceptModule.load(gpu, bank, options.concepts.params) : new ConceptModule(gpu, bank);
+        owned.push(concepts);
+      }
+
+      // Compile now what the first locate would otherwise compile one by one: every micro-batch size's
+      // pipelines, all at once, so the first locate runs as fast as any later one.
+      if (options.precompile !== false) {
+        aborted('compile');
+        const requests = plannedPipelines({ clip, geoclip, gallery, concepts, maxBatch: microBatch });
+        await Promise.all([
+          gpu.pipelines.prepare(requests, (done, total) => progress({ stage: 'compile', what: 'GPU pipelines', done, total }), { concurrent: !gpu.isSoftware }),
+          warmDecoder(),
+        ]);
+        aborted('compile');
+      }
+      const locator = new GeoLocator(gpu, clip, geoclip, gallery, concepts, microBatch);
+      locator.text = new TextQueryEncoder(gpu, { ...options, gpu });
+      if (options.precompile !== false) {
+        // Drivers finish some work on a pipeline's first run (SwiftShader: ~0.5 s on the tiny model); one
+        // gray image through the whole path pays it here rather than in the caller's first locate.
+        const size = clip.config.image_size;
+        await locator.locateMicroBatch([{ data: new Uint8Array(size * size * 3).fill(128), width: size, height: size, channels: 3 }], 1, {});
+      }
+      return locator;
+    } catch (error) {
+      for (const part of owned) part.release();
+      // Steps below the API (the gallery) stop on the signal too; they are reported as this create's abort.
+      if (signal?.aborted) throwIfAborted(signal, 'GeoLocator.create');
+      throw error;
+    }
   }
 
-  /** Where each image was taken: for each input, its top places, best first. */
-  async locate(images: ImageInput | ImageInput[], options: LocateOptions = {}): Promise<LocateResult[]> {
+  /**
+   * Where each image was taken: for each input, its top places, best first. Images stream through
+   * micro-batches (decode → upload → embed → search → release), so a batch of any size holds only one
+   * micro-batch of pixels at a time. With `settle: true` an unreadable image yields `{ error }` in its
+   * place and the others are still located.
+   */
+  locate(images: ImageInput | ImageInput[], options: LocateOptions & { settle: true }): Promise<(LocateResult | LocateFailure)[]>;
+  locate(images: ImageInput | ImageInput[], options?: LocateOptions): Promise<LocateResult[]>;
+  async locate(images: ImageInput | ImageInput[], options: LocateOptions = {}): Promise<(LocateResult | LocateFailure)[]> {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw new GeolensError('locate: no images given');
     const topK = options.topK ?? 5;
@@ -214,11 +321,64 @@ export class GeoLocator {
 
     checkPlaceOptions(options);
     if (options.heatmap) checkHeatmapOptions(options.heatmap);
-    const embeddings = await this.imageEmbeddings(list);
+    const results: (LocateResult | LocateFailure)[] = [];
+    for (let first = 0; first < list.length; first += this.microBatch) {
+      throwIfAborted(options.signal, 'locate');
+      const decoded = await this.decodeMicroBatch(list.slice(first, first + this.microBatch), first, options);
+      const readable = decoded.filter((d): d is RawImage => !isFailure(d));
+      const located = readable.length > 0 ? await this.locateMicroBatch(readable, topK, options) : [];
+      if (options.exif !== false && located.length > 0) {
+        // EXIF is read from what the caller gave (paths, bytes), not from the decoded pixels.
+        const given = list.slice(first, first + this.microBatch).filter((_, j) => !isFailure(decoded[j]!));
+        await attachExifGps(given, located);
+      }
+      let next = 0;
+      for (const d of decoded) results.push(isFailure(d) ? d : located[next++]!);
+    }
+    return results;
+  }
+
+  /**
+   * GeoCLIP image embeddings (L2-normalized, [B, D] row-major) for the images: a host Float32Array by
+   * default, or with `output: 'tensor'` a GPU tensor the caller releases.
+   */
+  embedImages(images: ImageInput | ImageInput[], options?: EmbedOptions<'array'>): Promise<Float32Array>;
+  embedImages(images: ImageInput | ImageInput[], options: EmbedOptions<'tensor'>): Promise<Tensor>;
+  async embedImages(images: ImageInput | ImageInput[], options: EmbedOptions = {}): Promise<Float32Array | Tensor> {
+    const list = Array.isArray(images) ? images : [images];
+    if (list.length === 0) throw new GeolensError('embedImages: no images given');
+    return this.collectRows(list.length, options, async (first, end) => {
+      const decoded = (await this.decodeMicroBatch(list.slice(first, end), first, {})) as RawImage[];
+      return this.embedDecoded(decoded);
+    }, 'embedImages');
+  }
+
+  /**
+   * GeoCLIP location embeddings (L2-normalized, [N, D]) of GPS points: `[N, 2]` (lat, lon) degrees as a
+   * flat array or as pairs. Host Float32Array by default, a GPU tensor with `output: 'tensor'`.
+   */
+  embedLocations(latLon: Float32Array | ArrayLike<readonly [number, number]>, options?: EmbedOptions<'array'>): Promise<Float32Array>;
+  embedLocations(latLon: Float32Array | ArrayLike<readonly [number, number]>, options: EmbedOptions<'tensor'>): Promise<Tensor>;
+  async embedLocations(latLon: Float32Array | ArrayLike<readonly [number, number]>, options: EmbedOptions = {}): Promise<Float32Array | Tensor> {
+    const gps = latLon instanceof Float32Array ? latLon : Float32Array.from(Array.from(latLon).flatMap((pair) => [pair[0], pair[1]]));
+    if (gps.length === 0 || gps.length % 2 !== 0) throw new ShapeError(`embedLocations: expects [N, 2] (lat, lon) values, got ${gps.length} numbers`);
+    const rowsPerPass = 2048;
+    return this.collectRows(gps.length / 2, { ...options, rowsPerPass }, async (first, end) => this.geoclip.locationEmbeddings(gps.subarray(2 * first, 2 * end)), 'embedLocations');
+  }
+
+  /** @deprecated Same as `embedImages(images, { output: 'tensor' })`. */
+  imageEmbeddings(images: ImageInput[]): Promise<Tensor> {
+    return this.embedImages(images, { output: 'tensor' });
+  }
+
+  /**
+   * One micro-batch, decoded: GeoCLIP embeddings, gallery search and (with concepts) re-ranking. Steps
+   * that work per image (place names, merging, refinement) belong after this, on its results.
+   */
+  private async locateMicroBatch(images: RawImage[], topK: number, options: LocateOptions): Promise<LocateResult[]> {
+    const embeddings = this.embedDecoded(images);
     try {
-      const results = await this.locateEmbeddings(embeddings, options);
-      if (options.exif !== false) await attachExifGps(list, results);
-      return results;
+      return await this.locateEmbeddings(embeddings, { ...options, topK });
     } finally {
       embeddings.release();
     }
@@ -264,20 +424,53 @@ export class GeoLocator {
     return results;
   }
 
-  /** GeoCLIP image embeddings [B, 512] (L2-normalized) for the images, e.g. to cache pairs for fit-concepts. */
-  async imageEmbeddings(images: ImageInput[]): Promise<Tensor> {
+  /** Decoded images → GeoCLIP embeddings [B, D] on the GPU; the pixels are released once recorded. */
+  private embedDecoded(images: RawImage[]): Tensor {
     const size = this.clip.config.image_size;
     const pixels = new Float32Array(images.length * 3 * size * size);
-    for (let i = 0; i < images.length; i++) {
-      const raw = await decodeInput(images[i]!, i);
-      pixels.set(preprocessImage(raw, { size, cropSize: size }), i * 3 * size * size);
-    }
+    images.forEach((raw, i) => pixels.set(preprocessImage(raw, { size, cropSize: size }), i * 3 * size * size));
     const input = this.gpu.upload(pixels, [images.length, 3, size, size], 'f32', 'pixels');
     const features = this.clip.imageFeatures(input);
     input.release();
     const embeddings = this.geoclip.imageEmbeddings(features);
     features.release();
     return embeddings;
+  }
+
+  /** Decodes one micro-batch; with `settle`, an image that fails becomes its `{ error }` instead of a throw. */
+  private async decodeMicroBatch(images: ImageInput[], firstIndex: number, options: { settle?: boolean; signal?: AbortSignal }): Promise<(RawImage | LocateFailure)[]> {
+    const out: (RawImage | LocateFailure)[] = [];
+    for (let i = 0; i < images.length; i++) {
+      try {
+        out.push(await decodeInput(images[i]!, firstIndex + i, options.signal));
+      } catch (error) {
+        if (!options.settle || (error as Error).name === 'AbortError') throw error;
+        out.push({ error: describeFailure(error, images[i]!, firstIndex + i) });
+      }
+    }
+    return out;
+  }
+
+  /** Runs `rows` through `embed` a micro-batch at a time, into host memory or one GPU tensor. */
+  private async collectRows(rows: number, options: EmbedOptions & { rowsPerPass?: number }, embed: (first: number, end: number) => Promise<Tensor>, what: string): Promise<Float32Array | Tensor> {
+    const dim = this.gallery.dim;
+    const step = options.rowsPerPass ?? this.microBatch;
+    const tensor = options.output === 'tensor' ? this.gpu.empty([rows, dim], 'f32', what) : null;
+    const host = tensor ? null : new Float32Array(rows * dim);
+    try {
+      for (let first = 0; first < rows; first += step) {
+        throwIfAborted(options.signal, what);
+        const end = Math.min(rows, first + step);
+        const part = await embed(first, end);
+        if (tensor) this.gpu.copy(part.buffer, 0, tensor.buffer, first * dim * 4, (end - first) * dim * 4);
+        else host!.set(await part.read(), first * dim);
+        part.release();
+      }
+    } catch (error) {
+      tensor?.release();
+      throw error;
+    }
+    return tensor ?? host!;
   }
 
   /** Frees the models' GPU memory. The device itself stays (it may be shared). */
@@ -353,29 +546,38 @@ export function openLocation(location: WeightLocation, download: OpenOptions): P
 }
 
 /** GeoCLIP's heads from one checkpoint or the three original files; sources opened here are closed again. */
-export async function loadGeoClip(gpu: Gpu, location: WeightLocation | GeoClipWeights, download: OpenOptions = {}): Promise<GeoClip> {
+export async function loadGeoClip(gpu: Gpu, location: WeightLocation | GeoClipWeights, download: OpenOptions = {},
+  options: { dtype?: 'f32' | 'f16'; onProgress?: (progress: LoadProgress) => void } = {}): Promise<GeoClip> {
+  const tracked = (source: WeightSource, role: string, where: WeightLocation) => {
+    const progress = options.onProgress;
+    if (!progress) return source;
+    const what = `${role} (${describeLocation(where)})`;
+    return withReadProgress(source, (done, total) => progress({ stage: 'weights', what, done, total }));
+  };
   if (!isSplitGeoClip(location)) {
     const source = await openLocation(location, download);
     try {
-      return await GeoClip.load(gpu, source);
+      expectCheckpoint(source.tensors, ['geoclip-heads'], `GeoCLIP checkpoint ${describeLocation(location)}`);
+      return await GeoClip.load(gpu, tracked(source, 'GeoCLIP heads', location), { dtype: options.dtype });
     } finally {
       await closeOwned(source, location);
     }
   }
   const { imageMlp, locationEncoder, logitScale } = location;
   const opened: [WeightSource, WeightLocation][] = [];
-  const open = async (where: WeightLocation) => {
+  const open = async (where: WeightLocation, role: string, kind: CheckpointKind) => {
     const source = await openLocation(where, download);
     opened.push([source, where]);
-    return source;
+    expectCheckpoint(source.tensors, [kind, 'geoclip-heads'], `${role} ${describeLocation(where)}`);
+    return tracked(source, role, where);
   };
   try {
     const sources: GeoClipSources = {
-      imageMlp: await open(imageMlp),
-      locationEncoder: await open(locationEncoder),
-      logitScale: typeof logitScale === 'number' ? logitScale : await open(logitScale),
+      imageMlp: await open(imageMlp, 'GeoCLIP image MLP', 'geoclip-image-mlp'),
+      locationEncoder: await open(locationEncoder, 'GeoCLIP location encoder', 'geoclip-location-encoder'),
+      logitScale: typeof logitScale === 'number' ? logitScale : await open(logitScale, 'GeoCLIP logit scale', 'geoclip-logit-scale'),
     };
-    return await GeoClip.load(gpu, sources);
+    return await GeoClip.load(gpu, sources, { dtype: options.dtype });
   } finally {
     for (const [source, where] of opened) await closeOwned(source, where);
   }
@@ -403,23 +605,23 @@ async function resolveVisionConfig(config: NonNullable<GeoLocatorOptions['clipCo
   return parseClipVisionConfig(config);
 }
 
-async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float32Array> {
+async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float64Array> {
   const text = typeof location === 'string' ? location : location.href;
   if (/^(https?:|hf:)/.test(text)) {
     const { downloadWeights } = await import('../weights/index.js');
     const cached = await downloadWeights(text, checkedDownload(text, download));
-    return readGalleryCsv(typeof cached === 'string' ? cached : URL.createObjectURL(cached));
+    return readGalleryDegrees(typeof cached === 'string' ? cached : URL.createObjectURL(cached));
   }
-  return readGalleryCsv(location);
+  return readGalleryDegrees(location);
 }
 
-async function decodeInput(input: ImageInput, index: number): Promise<RawImage> {
+async function decodeInput(input: ImageInput, index: number, signal?: AbortSignal): Promise<RawImage> {
   if (typeof input === 'object' && input !== null && 'data' in input && 'width' in input && 'channels' in input) return input;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   try {
     if (isNode) {
       const { decodeImage } = await import('../model/decode-node.js');
-      if (typeof input === 'string') return await decodeImage(await readImageFile(input));
+      if (typeof input === 'string') return await decodeImage(await readImageLocation(input, { signal }));
       if (input instanceof ArrayBuffer) return await decodeImage(new Uint8Array(input));
       if (input instanceof Uint8Array) return await decodeImage(input);
       if (typeof Blob !== 'undefined' && input instanceof Blob) return await decodeImage(new Uint8Array(await input.arrayBuffer()));
@@ -427,7 +629,7 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
     }
     const { decodeImage } = await import('../model/decode-browser.js');
     if (typeof input === 'string') {
-      const response = await fetch(input);
+      const response = await fetch(input, { signal });
       if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
       return await decodeImage(await response.blob());
     }
@@ -440,8 +642,42 @@ async function decodeInput(input: ImageInput, index: number): Promise<RawImage> 
   }
 }
 
-async function readImageFile(path: string): Promise<Uint8Array> {
-  // Regular files only, size-capped: a FIFO, /dev/zero or a socket is refused before it is opened.
-  const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
-  return readRegularFile(path, READ_LIMITS.imageBytes, 'image file', ImageError);
+/** The one-line message of a settled image: names the image (index, and the string it was given as). */
+function describeFailure(error: unknown, input: ImageInput, index: number): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^image \d+/.test(message)) return message;
+  return `image ${index}${typeof input === 'string' ? ` (${input})` : ''}: ${message}`;
+}
+
+function isFailure(value: RawImage | LocateFailure | LocateResult): value is LocateFailure {
+  return typeof (value as LocateFailure).error === 'string';
+}
+
+/** A weight location as a short name for messages and progress bars. */
+function describeLocation(location: WeightLocation): string {
+  if (typeof location === 'string') return location;
+  if (location instanceof URL) return location.href;
+  if (location instanceof Uint8Array) return `${location.byteLength} bytes`;
+  return 'an opened source';
+}
+
+/** A 1×1 PNG: decoding it once loads the image decoder (sharp and libvips in Node) before the first locate. */
+const ONE_PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAADElEQVQImWNoaGgAAAMEAYEezv+mAAAAAElFTkSuQmCC';
+
+async function warmDecoder(): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node) return;
+  const bytes = Uint8Array.from(atob(ONE_PIXEL_PNG), (c) => c.charCodeAt(0));
+  // A decoder that fails to load is reported by the first locate, naming the image.
+  await decodeInput(bytes, 0).catch(() => {});
+}
+
+function defaultLog(message: string): void {
+  if (typeof process !== 'undefined' && process.versions?.node) process.stderr.write(message + '\n');
+  else console.info(message);
+}
+
+/** The caller's logger, a silent one for `quiet`, or undefined for the defaults (stderr in Node). */
+function loggerOf(options: { logger?: (message: string) => void; quiet?: boolean }): ((message: string) => void) | undefined {
+  if (options.quiet) return () => {};
+  return options.logger;
 }

@@ -17,7 +17,10 @@ export {
   type Place,
   type PlaceConcepts,
   type LoadProgress,
+  type LocateFailure,
+  type EmbedOptions,
 } from './geolocator.js';
+export { AbortError } from './abort.js';
 export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concepts.js';
 export { getDevice, createDevice, Gpu, Tensor, GeolensError, ShapeError, NoAdapterError, DeviceError, type DeviceOptions } from '../runtime/index.js';
 export { ImageError, preprocessImage, type RawImage } from '../model/image.js';

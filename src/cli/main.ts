@@ -3,19 +3,21 @@
 import { Command } from 'commander';
 import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
+import { registerCache } from './commands/cache.js';
 import { registerEval } from './commands/eval.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
+import { GEOLENS_VERSION } from './version.js';
 
 // --debug is taken out before commander sees it, so it works anywhere on the line, with any command.
 const debug = process.argv.includes('--debug') || process.env.GEOLENS_DEBUG === '1';
 const argv = process.argv.filter((arg) => arg !== '--debug');
 
 const program = new Command();
-program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).');
+program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).').version(GEOLENS_VERSION);
 program.addHelpText('after', '\nAny command also takes --debug: print the stack of an error, not only its one-line message.');
 registerLocate(program);
 registerFitConcepts(program);
@@ -24,6 +26,7 @@ registerInfo(program);
 registerQueue(program);
 registerWorker(program);
 registerEval(program);
+registerCache(program);
 
 /**
  * One line for people: `geolens: <what>`. Our errors say what went wrong and what to do; anything else

@@ -29,21 +29,55 @@ export interface ModelFlags {
   concepts?: string;
   conceptParams?: string;
   quiet?: boolean;
+  /** false with --no-cache: the gallery embeddings are computed, neither read from nor written to the cache. */
+  cache?: boolean;
 }
 
-export function modelOptions(command: Command): Command {
+// Flag groups: each command takes the groups that apply to it, so its --help lists only those.
+
+/** --clip, --clip-config, --f16: the CLIP towers. */
+export function clipOptions(command: Command): Command {
   return command
     .option('--clip <location>', 'CLIP weights (HF safetensors: path, URL or hf:owner/repo/file)', process.env.GEOLENS_CLIP)
-    .option('--clip-config <location>', 'CLIP config.json (default: ViT-L/14 config from the hub, or the ViT-L/14 preset with --clip)', process.env.GEOLENS_CLIP_CONFIG)
+    .option('--clip-config <location>', 'CLIP config.json (default: ViT-L/14 config from the hub; with --clip, inferred from the weights)', process.env.GEOLENS_CLIP_CONFIG)
+    .option('--f16', 'store the large matrices (CLIP, GeoCLIP heads, gallery) as f16');
+}
+
+/** --geoclip, --geoclip-dir: GeoCLIP's heads. */
+export function geoclipOptions(command: Command): Command {
+  return command
     .option('--geoclip <location>', 'GeoCLIP checkpoint holding image MLP, location encoder and logit scale', process.env.GEOLENS_GEOCLIP)
-    .option('--geoclip-dir <dir>', 'folder with GeoCLIP\'s image_encoder_mlp_weights.pth, location_encoder_weights.pth, logit_scale_weights.pth', process.env.GEOLENS_GEOCLIP_DIR)
+    .option('--geoclip-dir <dir>', 'folder with GeoCLIP\'s image_encoder_mlp_weights.pth, location_encoder_weights.pth, logit_scale_weights.pth', process.env.GEOLENS_GEOCLIP_DIR);
+}
+
+/** --gallery, --no-cache: the GPS gallery and its embedding cache. */
+export function galleryOptions(command: Command): Command {
+  return command
     .option('--gallery <location>', 'GPS gallery CSV (LAT,LON); default GeoCLIP\'s 100k points', process.env.GEOLENS_GALLERY)
-    .option('--f16', 'store the large matrices as f16')
+    .option('--no-cache', 'compute the gallery embeddings; do not read or write the gallery cache');
+}
+
+/** --offline, --cache-dir: downloads. */
+export function downloadFlags(command: Command): Command {
+  return command
     .option('--offline', 'use cached downloads only')
-    .option('--cache-dir <dir>', 'download cache (default $GEOLENS_CACHE or ~/.cache/geolens)')
-    .option('--concepts <bank>', 'concept bank (safetensors with names) for explanations and re-ranking', process.env.GEOLENS_CONCEPTS)
-    .option('--concept-params <file>', 'fitted concept parameters from `geolens fit-concepts`')
-    .option('-q, --quiet', 'no progress output');
+    .option('--cache-dir <dir>', 'download cache (default $GEOLENS_CACHE or ~/.cache/geolens)');
+}
+
+/** --concepts, and --concept-params where fitted parameters apply. */
+export function conceptOptions(command: Command, options: { params?: boolean } = {}): Command {
+  command.option('--concepts <bank>', 'concept bank (safetensors with names) for explanations and re-ranking', process.env.GEOLENS_CONCEPTS);
+  if (options.params !== false) command.option('--concept-params <file>', 'fitted concept parameters from `geolens fit-concepts`');
+  return command;
+}
+
+export function quietOption(command: Command): Command {
+  return command.option('-q, --quiet', 'print results only: no progress, no adapter line');
+}
+
+/** Every model flag: what `locate` takes. */
+export function modelOptions(command: Command): Command {
+  return quietOption(conceptOptions(downloadFlags(galleryOptions(geoclipOptions(clipOptions(command))))));
 }
 
 export function progressReporter(quiet: boolean): (p: LoadProgress) => void {
@@ -87,7 +121,9 @@ export function locatorOptions(flags: ModelFlags): GeoLocatorOptions {
     offline: flags.offline,
     cacheDir: flags.cacheDir,
     onProgress: progressReporter(!!flags.quiet),
+    quiet: !!flags.quiet,
   };
+  if (flags.cache === false) options.galleryCache = false;
   if (flags.geoclip && flags.geoclipDir) throw new GeolensError('give --geoclip or --geoclip-dir, not both');
   if (flags.geoclip) options.geoclipWeights = flags.geoclip;
   if (flags.geoclipDir) {
@@ -100,4 +136,11 @@ export function locatorOptions(flags: ModelFlags): GeoLocatorOptions {
   if (flags.concepts) options.concepts = { bank: flags.concepts, params: flags.conceptParams };
   else if (flags.conceptParams) throw new GeolensError('--concept-params needs --concepts <bank>');
   return options;
+}
+
+/** With -q, opens the shared device without its adapter line, before anything else asks for it. */
+export async function quietDevice(flags: { quiet?: boolean }): Promise<void> {
+  if (!flags.quiet) return;
+  const { getDevice } = await import('../runtime/index.js');
+  await getDevice({ log: () => {} });
 }

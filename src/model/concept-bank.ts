@@ -1,5 +1,5 @@
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { openWeights, type RangedWeightSource } from '../weights/index.js';
+import { expectCheckpoint, openWeights, type RangedWeightSource } from '../weights/index.js';
 import { DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from './concept-prompts.js';
 
 /**
@@ -135,6 +135,8 @@ export async function loadConceptBank(location: string | URL | Uint8Array): Prom
 }
 
 export async function conceptBankFromSource(source: RangedWeightSource, what: string): Promise<ConceptBank> {
+  // A CLIP or GeoCLIP file given as the bank is named for what it is, not by its hundreds of tensor names.
+  expectCheckpoint(source.tensors, ['concept-bank'], what);
   const info = source.tensors.get('concepts');
   if (!info) throw new ConceptBankError(`${what}: no 'concepts' tensor (found: ${[...source.tensors.keys()].join(', ') || 'none'})`);
   if (info.shape.length !== 2) throw new ShapeError(`${what}: 'concepts' has shape ${formatShape(info.shape)}, expected [K, D]`);

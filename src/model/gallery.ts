@@ -21,6 +21,8 @@ export class Gallery {
     /** Whether the embeddings came from the cache rather than the GPU. */
     readonly fromCache: boolean,
     readonly cacheKey: string,
+    /** [size, 2] as the gallery file gave them (f64), when known: predictions report these exactly. */
+    readonly degrees: Float64Array | null = null,
   ) {}
 
   get size(): number {
@@ -49,6 +51,10 @@ export interface GalleryOptions {
   dtype?: 'f32' | 'f16';
   /** At most this many rows per search chunk (default: as many as one binding holds). */
   maxRowsPerChunk?: number;
+  /** Checked between embedded chunks: an abort stops with an AbortError-named GeolensError. */
+  signal?: AbortSignal;
+  /** Where a note such as "cache not written" goes (default console.warn). */
+  log?: (message: string) => void;
 }
 
 export interface Prediction {
@@ -65,6 +71,11 @@ export interface Prediction {
  * coordinate out of range, and when no point is given.
  */
 export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Array {
+  return new Float32Array(parseGalleryDegrees(text, what));
+}
+
+/** parseGalleryCsv's values as parsed, in f64, so results can give the file's own numbers back. */
+export function parseGalleryDegrees(text: string, what = 'gallery CSV'): Float64Array {
   const lines = text.split(/\r?\n/);
   let first = 0;
   while (first < lines.length && lines[first]!.trim() === '') first++;
@@ -92,7 +103,7 @@ export function parseGalleryCsv(text: string, what = 'gallery CSV'): Float32Arra
     values.push(lat, lon);
   }
   if (values.length === 0) throw new GeolensError(`${what}: the gallery is empty (a header but no points)`);
-  return new Float32Array(values);
+  return new Float64Array(values);
 }
 
 /** Plain decimal numbers only: Number() would also read '0x10' as 16, '0b1' as 1 and '1_0'… as NaN. */
@@ -111,12 +122,17 @@ function parseCell(cell: string | undefined, column: string, line: number, what:
 
 /** Reads a gallery CSV from a Node path, a file: URL, or anything fetch reads (http(s), blob:, data:). */
 export async function readGalleryCsv(location: string | URL): Promise<Float32Array> {
+  return new Float32Array(await readGalleryDegrees(location));
+}
+
+/** readGalleryCsv's values as parsed, in f64. */
+export async function readGalleryDegrees(location: string | URL): Promise<Float64Array> {
   const text = resolveAgainstPage(location instanceof URL ? location.href : location);
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
     const { responseText, READ_LIMITS } = await import('../weights/read-file.js');
-    return parseGalleryCsv(await responseText(response, READ_LIMITS.csvBytes, `gallery ${text.slice(0, 100)}`, GeolensError), `gallery ${text}`);
+    return parseGalleryDegrees(await responseText(response, READ_LIMITS.csvBytes, `gallery ${text.slice(0, 100)}`, GeolensError), `gallery ${text}`);
   }
   const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
@@ -128,7 +144,7 @@ export async function readGalleryCsv(location: string | URL): Promise<Float32Arr
   } catch {
     throw new GeolensError(`gallery ${path}: not UTF-8 text, so not a CSV file`);
   }
-  return parseGalleryCsv(csv, `gallery ${path}`);
+  return parseGalleryDegrees(csv, `gallery ${path}`);
 }
 
 /** The cache key: the location encoder's weight digest plus the gallery's coordinates. */
@@ -142,7 +158,8 @@ export async function galleryCacheKey(model: GeoClip, gps: Float32Array): Promis
  * progress), or takes the embeddings from the cache when this model and gallery were seen before, and
  * uploads them as search chunks.
  */
-export async function buildGallery(model: GeoClip, gps: Float32Array, options: GalleryOptions = {}): Promise<Gallery> {
+export async function buildGallery(model: GeoClip, coordinates: Float32Array | Float64Array, options: GalleryOptions = {}): Promise<Gallery> {
+  const gps = coordinates instanceof Float64Array ? new Float32Array(coordinates) : coordinates;
   if (gps.length === 0) throw new GeolensError('gallery: the gallery is empty (0 points)');
   validateGps(gps, 'gallery');
   const chunkRows = options.chunkRows ?? 2048;
@@ -161,6 +178,7 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
     options.onProgress?.(0, size);
     embeddings = new Float32Array(size * dim);
     for (let first = 0; first < size; first += chunkRows) {
+      if (options.signal?.aborted) throw abortError('gallery embedding');
       const rows = Math.min(chunkRows, size - first);
       const chunk = model.locationEmbeddings(gps.subarray(2 * first, 2 * (first + rows)));
       embeddings.set(await chunk.read(), first * dim);
@@ -168,10 +186,10 @@ export async function buildGallery(model: GeoClip, gps: Float32Array, options: G
       options.onProgress?.(first + rows, size);
     }
     // A cache that cannot be written (read-only home, full disk) costs the next run time, not this answer.
-    if (cache) await cache.put(key, embeddings).catch((error: Error) => console.warn(`geolens: gallery cache not written: ${error.message}`));
+    if (cache) await cache.put(key, embeddings).catch((error: Error) => (options.log ?? console.warn)(`geolens: gallery cache not written: ${error.message}`));
   }
   const chunks = uploadGalleryChunks(model.gpu, embeddings, size, dim, options.maxRowsPerChunk, options.dtype ?? 'f32');
-  return new Gallery(gps, chunks, dim, model.scale, fromCache, key);
+  return new Gallery(gps, chunks, dim, model.scale, fromCache, key, coordinates instanceof Float64Array ? coordinates : null);
 }
 
 /**
@@ -194,11 +212,33 @@ export async function predict(...args: [Tensor, Gallery, number] | [Pick<GeoClip
     const row: Prediction[] = [];
     for (let j = 0; j < k; j++) {
       const galleryIndex = result.indices[q * k + j]!;
-      row.push({ lat: gallery.gps[2 * galleryIndex]!, lon: gallery.gps[2 * galleryIndex + 1]!, probability: result.probabilities[q * k + j]!, galleryIndex });
+      const [lat, lon] = gallery.degrees
+        ? [gallery.degrees[2 * galleryIndex]!, gallery.degrees[2 * galleryIndex + 1]!]
+        : [shortestFloat32(gallery.gps[2 * galleryIndex]!), shortestFloat32(gallery.gps[2 * galleryIndex + 1]!)];
+      row.push({ lat, lon, probability: result.probabilities[q * k + j]!, galleryIndex });
     }
     out.push(row);
   }
   return out;
+}
+
+/**
+ * The shortest decimal that is the same float32: `38.417856` comes back as 38.417856, not as the
+ * float32's exact 38.41785430908203. For galleries given as f32 only; parsed files keep their own f64.
+ */
+export function shortestFloat32(value: number): number {
+  const single = Math.fround(value);
+  for (let digits = 1; digits < 10; digits++) {
+    const candidate = Number(single.toPrecision(digits));
+    if (Math.fround(candidate) === single) return candidate;
+  }
+  return single;
+}
+
+function abortError(what: string): GeolensError {
+  const error = new GeolensError(`${what} aborted`);
+  error.name = 'AbortError';
+  return error;
 }
 
 const MAGIC = 0x4c41474c; // "LGAL" little-endian

@@ -1,6 +1,6 @@
 import { linear } from '../kernels/gemm.js';
 import { l2Normalize } from '../kernels/l2-normalize.js';
-import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import type { WeightSource } from '../weights/index.js';
 import { LocationEncoder, type LocationEncoderOptions } from './location-encoder.js';
 
@@ -54,7 +54,7 @@ export class GeoClip {
     const split: GeoClipSources = 'tensors' in sources ? { imageMlp: sources, locationEncoder: sources, logitScale: sources } : sources;
     const logitScale = typeof split.logitScale === 'number' ? split.logitScale : await readLogitScale(split.logitScale);
     if (!Number.isFinite(logitScale)) throw new GeolensError(`GeoCLIP: logit_scale is ${logitScale}; the checkpoint is damaged`);
-    const mlp = await loadImageMlp(gpu, split.imageMlp);
+    const mlp = await loadImageMlp(gpu, split.imageMlp, options.dtype ?? 'f32');
     try {
       const locationEncoder = await LocationEncoder.load(gpu, split.locationEncoder, options);
       return new GeoClip(gpu, mlp, locationEncoder, logitScale);
@@ -92,7 +92,7 @@ export class GeoClip {
   }
 }
 
-async function loadImageMlp(gpu: Gpu, source: WeightSource): Promise<{ w0: Tensor; b0: Tensor; w2: Tensor; b2: Tensor }> {
+async function loadImageMlp(gpu: Gpu, source: WeightSource, dtype: 'f32' | 'f16'): Promise<{ w0: Tensor; b0: Tensor; w2: Tensor; b2: Tensor }> {
   const prefix = MLP_PREFIXES.find((p) => source.tensors.has(`${p}0.weight`) && source.tensors.has(`${p}2.weight`));
   if (prefix === undefined) {
     const shown = [...source.tensors.keys()].slice(0, 5).map((k) => `'${k}'`).join(', ');
@@ -112,7 +112,9 @@ async function loadImageMlp(gpu: Gpu, source: WeightSource): Promise<{ w0: Tenso
       if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
         throw new ShapeError(`GeoCLIP image MLP: tensor '${prefix + name}' has shape ${formatShape(info.shape)} in the checkpoint but the model expects ${formatShape(shape)}`);
       }
-      tensors.push(gpu.upload(await source.readF32(prefix + name), shape, 'f32', prefix + name));
+      const values = await source.readF32(prefix + name);
+      // The matrices follow the dtype; biases stay f32 (the epilogue adds them in f32 either way).
+      tensors.push(dtype === 'f16' && shape.length === 2 ? gpu.upload(floatsToHalves(values), shape, 'f16', prefix + name) : gpu.upload(values, shape, 'f32', prefix + name));
     }
   } catch (error) {
     for (const t of tensors) t.release();

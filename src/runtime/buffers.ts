@@ -34,10 +34,18 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
+    if (buffer === this.placeholderBuffer) return;
     let bucket = this.free.get(buffer.size);
     if (!bucket) this.free.set(buffer.size, (bucket = []));
     bucket.push(buffer);
     this.bytesPooled += buffer.size;
+  }
+
+  private placeholderBuffer: GPUBuffer | null = null;
+
+  /** One tiny buffer that stands in for every tensor while Gpu.plan() records; releasing it is a no-op. */
+  placeholder(): GPUBuffer {
+    return (this.placeholderBuffer ??= this.device.createBuffer({ label: 'plan.placeholder', size: 16, usage: STORAGE_USAGE }));
   }
 
   /** Frees every pooled buffer (live tensors are untouched). */

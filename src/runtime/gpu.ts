@@ -1,6 +1,6 @@
 import { BufferPool } from './buffers.js';
 import { DEVICE_LOST_HINT, DeviceError, formatShape, ShapeError } from './errors.js';
-import { PipelineCache, type OverrideConstants } from './pipelines.js';
+import { PipelineCache, type OverrideConstants, type PipelineRequest } from './pipelines.js';
 import { byteLengthOf, checkShape, Tensor, type DType } from './tensor.js';
 
 export interface GpuFeatures {
@@ -51,6 +51,8 @@ export class Gpu {
   private failure: Error | null = null;
   private readonly lostSignal: Promise<never>;
   private timedPass: { querySet: GPUQuerySet } | null = null;
+  /** While plan() runs: the pipelines dispatches asked for (nothing is allocated, written or run). */
+  private planned: PipelineRequest[] | null = null;
   dispatchCount = 0;
 
   constructor(
@@ -82,6 +84,7 @@ export class Gpu {
     checkShape(shape, label);
     const byteLength = byteLengthOf(shape, dtype);
     this.checkBindable(byteLength, `${label} ${formatShape(shape)}:${dtype}`);
+    if (this.planned) return new Tensor(this, this.pool.placeholder(), [...shape], dtype);
     return new Tensor(this, this.pool.acquire(byteLength, label), [...shape], dtype);
   }
 
@@ -99,6 +102,7 @@ export class Gpu {
 
   /** Writes host bytes into a buffer at a byte offset; pending dispatches are submitted first so they see the old contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.planned) return;
     this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const aligned = Math.floor(bytes.byteLength / 4) * 4;
@@ -128,6 +132,10 @@ export class Gpu {
       throw new ShapeError(`${d.label}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the adapter limit of ${maxGroups} per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    if (this.planned) {
+      this.planned.push({ label: d.label, code: d.code, constants: d.constants, entryPoint: d.entryPoint });
+      return;
+    }
     // Open the encoder first: its error scopes must enclose pipeline and bind-group creation too.
     this.openEncoder();
     const pipeline = this.pipelines.get(d.label, d.code, d.constants, d.entryPoint);
@@ -154,6 +162,7 @@ export class Gpu {
 
   /** Records a buffer-to-buffer copy in queue order with the dispatches around it. */
   copy(source: GPUBuffer, sourceOffset: number, destination: GPUBuffer, destinationOffset: number, byteLength: number): void {
+    if (this.planned) return;
     this.closePass();
     this.openEncoder().copyBufferToBuffer(source, sourceOffset, destination, destinationOffset, byteLength);
   }
@@ -194,6 +203,7 @@ export class Gpu {
   }
 
   async readBytes(buffer: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    if (this.planned) throw new DeviceError('a read inside Gpu.plan(): planned work must only record dispatches');
     this.throwIfFailed();
     const staging = this.device.createBuffer({ label: 'readback', size: byteLength, usage: MAP_READ | COPY_DST });
     this.copy(buffer, byteOffset, staging, 0, byteLength);
@@ -205,6 +215,23 @@ export class Gpu {
     } finally {
       staging.destroy();
     }
+  }
+
+  /**
+   * Runs `work` as a dry run: every dispatch it records is collected as a pipeline request instead of
+   * running, tensors it allocates share one placeholder buffer, writes and copies are skipped. Model code
+   * run this way lists the pipelines a forward pass of that shape needs, for pipelines.prepare().
+   */
+  plan(work: () => void): PipelineRequest[] {
+    if (this.planned) throw new DeviceError('Gpu.plan() does not nest');
+    this.flush();
+    const requests: PipelineRequest[] = (this.planned = []);
+    try {
+      work();
+    } finally {
+      this.planned = null;
+    }
+    return requests;
   }
 
   /**

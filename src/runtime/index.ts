@@ -3,3 +3,4 @@ export { Gpu, type GpuFeatures, type Dispatch, halfToFloat, floatToHalf, floatsT
 export { Tensor, type DType, elementCount, byteLengthOf } from './tensor.js';
 export { GeolensError, ShapeError, NoAdapterError, DeviceError, DEVICE_LOST_HINT, formatShape } from './errors.js';
 export { linearWorkgroups } from './dispatch.js';
+export { type PipelineRequest } from './pipelines.js';

@@ -25,3 +25,6 @@ export {
 export { resolveAgainstPage } from './page-url.js';
 export { listCache, clearCache, GALLERY_CACHE_NAME, GALLERY_CACHE_FOLDER, type CacheOptions, type CacheEntry, type ClearedCache } from './cache-admin.js';
 export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub.js';
+export { identifyCheckpoint, expectCheckpoint, describeCheckpointKind, type CheckpointKind } from './identify.js';
+export { inferClipVisionConfig, describeVisionConfig } from './infer-config.js';
+export { withReadProgress } from './read-progress.js';

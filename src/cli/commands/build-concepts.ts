@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import { buildConceptBankFromClip } from '../../api/concepts.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { conceptBankToSafetensors } from '../../model/concept-bank.js';
-import { locatorOptions, modelOptions, type ModelFlags } from '../options.js';
+import { clipOptions, downloadFlags, geoclipOptions, locatorOptions, quietDevice, quietOption, type ModelFlags } from '../options.js';
 
 export function registerBuildConcepts(program: Command): void {
-  modelOptions(
+  const command = quietOption(downloadFlags(geoclipOptions(clipOptions(
     program
       .command('build-concepts')
       .description('embed concept prompts with CLIP\'s text tower and GeoCLIP\'s image MLP into a concept bank')
@@ -15,8 +15,10 @@ export function registerBuildConcepts(program: Command): void {
       .option('--add <text...>', 'your own concept texts, appended to the curated list')
       .option('--only', 'use only the --add texts, not the curated list')
       .option('--base <bank>', 'append to this existing bank'),
-  ).action(async (flags: ModelFlags & { out: string; vocab?: string; add?: string[]; only?: boolean; base?: string }) => {
+  ))));
+  command.action(async (flags: ModelFlags & { out: string; vocab?: string; add?: string[]; only?: boolean; base?: string }) => {
     if (flags.only && !flags.add?.length) throw new GeolensError('--only needs at least one --add text');
+    await quietDevice(flags);
     const options = locatorOptions(flags);
     const bank = await buildConceptBankFromClip({
       clipWeights: options.clipWeights,

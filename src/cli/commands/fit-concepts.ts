@@ -7,10 +7,10 @@ import { loadConceptBank } from '../../model/concept-bank.js';
 import { conceptParamsToSafetensors } from '../../model/concepts.js';
 import { fitConcepts } from '../../model/concept-fit.js';
 import { openWeights } from '../../weights/index.js';
-import { locatorOptions, modelOptions, positiveInteger, positiveNumber, type ModelFlags } from '../options.js';
+import { conceptOptions, downloadFlags, geoclipOptions, locatorOptions, quietDevice, positiveInteger, positiveNumber, quietOption, type ModelFlags } from '../options.js';
 
 export function registerFitConcepts(program: Command): void {
-  modelOptions(
+  const command = quietOption(downloadFlags(geoclipOptions(conceptOptions(
     program
       .command('fit-concepts')
       .description('learn the concept projections from cached (image embedding, GPS) pairs')
@@ -21,9 +21,12 @@ export function registerFitConcepts(program: Command): void {
       .option('--lr <x>', 'learning rate', positiveNumber)
       .option('--optimizer <name>', 'adam or sgd', 'adam')
       .option('--delta', 'also learn a residual on the concept vectors'),
-  ).action(async (flags: ModelFlags & { pairs: string; out: string; steps: number; batchSize: number; lr?: number; optimizer: string; delta?: boolean }) => {
+    { params: false },
+  ))));
+  command.action(async (flags: ModelFlags & { pairs: string; out: string; steps: number; batchSize: number; lr?: number; optimizer: string; delta?: boolean }) => {
     if (!flags.concepts) throw new GeolensError('fit-concepts needs --concepts <bank>');
     if (flags.optimizer !== 'adam' && flags.optimizer !== 'sgd') throw new GeolensError(`--optimizer must be adam or sgd, got '${flags.optimizer}'`);
+    await quietDevice(flags);
     const gpu = await getDevice();
     const bank = await loadConceptBank(flags.concepts);
     const pairs = await openWeights(flags.pairs);

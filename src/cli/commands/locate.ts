@@ -1,22 +1,27 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { GeoLocator, type LocateResult } from '../../api/geolocator.js';
+import { GeoLocator, type LocateFailure, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
 import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';
 import { locateOptionsFor, nameText, placeOptions, writeMaps, type PlaceFlags } from './locate-places.js';
 
-function printResults(images: string[], results: LocateResult[]): void {
+function printResults(images: string[], results: (LocateResult | LocateFailure)[]): void {
   results.forEach((result, i) => {
+    if ('error' in result) {
+      console.error(`geolens: ${result.error}`);
+      return;
+    }
     console.log(`${images[i]}`);
     if (result.imageConcepts) {
       console.log(`  looks like: ${result.imageConcepts.slice(0, 5).map((c) => `${c.name} (${(c.probability * 100).toFixed(1)}%)`).join(', ')}`);
     }
     result.places.forEach((place, rank) => {
-      const lat = `${Math.abs(place.lat).toFixed(4)}°${place.lat >= 0 ? 'N' : 'S'}`;
-      const lon = `${Math.abs(place.lon).toFixed(4)}°${place.lon >= 0 ? 'E' : 'W'}`;
+      // As the gallery gives them (the API already drops float32 noise).
+      const lat = `${Math.abs(place.lat)}°${place.lat >= 0 ? 'N' : 'S'}`;
+      const lon = `${Math.abs(place.lon)}°${place.lon >= 0 ? 'E' : 'W'}`;
       let line = `  ${rank + 1}. ${place.name ? `${nameText(place)}  ` : ''}${lat} ${lon}  p=${place.probability.toFixed(4)}  (gallery #${place.galleryIndex}${place.members && place.members.length > 1 ? `, ${place.members.length} rows merged` : ''})`;
       if (place.concepts) line += `  because: ${place.concepts.agreement.slice(0, 3).map((a) => a.name).join(', ')}`;
       console.log(line);
@@ -38,10 +43,12 @@ export function registerLocate(program: Command): void {
       .option('--batch-size <n>', 'images per GPU micro-batch (folders, globs, lists, --out)', positiveInteger, 8),
   ))).action(async (images: string[], flags: ModelFlags & PlaceFlags & LocateExtraFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
     const placeFlags = locateOptionsFor(flags);
-    const print = async (names: string[], results: LocateResult[]) => {
-      if (flags.map) for (const file of await writeMaps(flags.map, results)) if (!flags.quiet) console.error(`map: ${file}`);
+    const print = async (names: string[], results: (LocateResult | LocateFailure)[]) => {
+      const located = results.filter((r): r is LocateResult => !('error' in r));
+      if (flags.map) for (const file of await writeMaps(flags.map, located)) if (!flags.quiet) console.error(`map: ${file}`);
       // The heat map is for the picture; JSON keeps it as plain numbers only when a map was asked for.
-      if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...r, heatmap: r.heatmap && { ...r.heatmap, values: Array.from(r.heatmap.values) } })), null, 2));
+      const plain = (r: LocateResult | LocateFailure) => ('error' in r || !r.heatmap ? r : { ...r, heatmap: { ...r.heatmap, values: Array.from(r.heatmap.values) } });
+      if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...plain(r) })), null, 2));
       else printResults(names, results);
     };
     if (flags.text.length > 0) return runLocateText(images, flags, print, placeFlags);
@@ -50,14 +57,19 @@ export function registerLocate(program: Command): void {
     if (await wantsBatch(images, flags)) return locateBatch(images, flags, { mergeKm: placeFlags.mergeKm, names: placeFlags.names });
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
+      if (/^(https?|file):/i.test(image)) continue;
       try {
         await access(image, constants.R_OK);
       } catch {
         throw new GeolensError(`cannot read image '${image}'`);
       }
     }
-    const locator = await GeoLocator.create(locatorOptions(flags));
-    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeFlags });
+    // Micro-batches no larger than the batch: create compiles only the sizes this run will use.
+    const locator = await GeoLocator.create({ ...locatorOptions(flags), microBatch: Math.min(8, images.length) });
+    // One unreadable image gets its error line; the others still get their places.
+    const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeFlags, settle: true });
     await print(images, results);
+    const failed = results.filter((r) => 'error' in r).length;
+    if (failed > 0) throw new GeolensError(`${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be located`);
   });
 }
