@@ -51,7 +51,7 @@ function checkDims(what: string, rows: number, k: number): void {
   if (!Number.isInteger(rows) || !Number.isInteger(k) || rows < 1 || k < 1) throw new ShapeError(`${what}: invalid matrix shape [${rows}, ${k}]`);
 }
 
-const Q4_CANDIDATES = [-8, -7.75, -7.5, -7.25, -7];
+const Q4_CANDIDATES = [-8, -7.75, -7.5, -7.25, -7, -6.5, 7.5, 7];
 
 /**
  * values [rows, K] f32 (row-major) → a QuantizedMatrix. Refuses non-finite values and blocks whose scale
@@ -129,35 +129,42 @@ function quantizeBlockQ4(values: Float32Array, start: number, length: number, q:
     if (!Number.isFinite(v)) return -1;
     if (Math.abs(v) > Math.abs(signedMax)) signedMax = v;
   }
-  if (signedMax === 0) {
-    q.fill(0, 0, length);
-    return 0;
-  }
-  let best = -1;
-  let bestScale = 0;
+  q.fill(0, 0, length);
+  if (signedMax === 0) return 0;
+  let best = 0;
   let bestError = Infinity;
-  for (const divisor of Q4_CANDIDATES) {
-    const [half, scale] = toHalf(signedMax / divisor);
-    if (!Number.isFinite(scale)) return -1;
-    if (scale === 0) continue;
+  const levels = new Int8Array(length);
+  const consider = (scale: number): void => {
+    const [half, rounded] = toHalf(scale);
+    if (!Number.isFinite(rounded) || rounded === 0) return;
     let error = 0;
     for (let i = 0; i < length; i++) {
       const v = values[start + i]!;
-      const level = Math.max(-8, Math.min(7, Math.round(v / scale)));
-      error += (v - level * scale) ** 2;
+      const level = Math.max(-8, Math.min(7, Math.round(v / rounded)));
+      levels[i] = level;
+      error += (v - level * rounded) ** 2;
     }
     if (error < bestError) {
       bestError = error;
       best = half;
-      bestScale = scale;
+      q.set(levels.subarray(0, length));
     }
+  };
+  for (const divisor of Q4_CANDIDATES) {
+    consider(signedMax / divisor);
+    // Refit: for these levels the least-squares scale is Σ v·q / Σ q²; try it with the levels it gives.
+    let dot = 0;
+    let norm = 0;
+    for (let i = 0; i < length; i++) {
+      dot += values[start + i]! * levels[i]!;
+      norm += levels[i]! * levels[i]!;
+    }
+    if (norm > 0) consider(dot / norm);
   }
-  if (best < 0) {
-    // Every candidate scale underflowed f16: the block is (numerically) zero.
-    q.fill(0, 0, length);
-    return 0;
+  if (!Number.isFinite(bestError)) {
+    // Every candidate scale overflowed or underflowed f16.
+    return Math.abs(signedMax) > 1 ? -1 : 0;
   }
-  for (let i = 0; i < length; i++) q[i] = Math.max(-8, Math.min(7, Math.round(values[start + i]! / bestScale)));
   return best;
 }
 

@@ -15,7 +15,8 @@ import { layerNorm } from '../kernels/layernorm.js';
 import { ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { uploadWeight, type WeightSource } from '../weights/index.js';
 
-export type MatrixType = 'f32' | 'f16';
+/** Storage of a tower's matrices: f32, packed f16, or block-quantized q8 / q4 (src/kernels/quantize.ts). */
+export type MatrixType = 'f32' | 'f16' | 'q8' | 'q4';
 
 export interface EncoderLayer {
   norm1: [Tensor, Tensor];
