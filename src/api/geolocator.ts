@@ -6,6 +6,7 @@ import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
 import { getDevice, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { embeddedClipConfig } from '../weights/convert.js';
 import { loadJson, openWeights, parseClipConfig, parseClipVisionConfig, type DownloadProgress, type OpenOptions, type WeightSource } from '../weights/index.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
@@ -63,14 +64,23 @@ export interface GeoLocatorOptions {
   geoclipWeights?: WeightLocation | GeoClipWeights;
   /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees. Default: GeoCLIP's 100k points. */
   gallery?: string | URL | Float32Array;
-  /** Storage of the large matrices: f16 halves memory and bandwidth (default f32). */
-  dtype?: 'f32' | 'f16';
+  /**
+   * Storage of the large matrices: f16 halves memory and bandwidth, q8 / q4 quantize them block-wise
+   * (default: the scheme a converted file was written in, else f32).
+   */
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   /** Concept explanations: a concept bank file (names + vectors, see docs/CONCEPTS.md), with optional fitted parameters. */
   concepts?: { bank: string | URL | Uint8Array | ConceptBank; params?: string | URL | Uint8Array };
   /** Use cached files only; never touch the network. */
   offline?: boolean;
   /** Where downloads are cached in Node (default $GEOLENS_CACHE or ~/.cache/geolens). */
   cacheDir?: string;
+  /**
+   * Gallery embeddings written by `geolens convert --gallery-embeddings` (path, URL, hf:, bytes): used
+   * instead of embedding the gallery; refused unless made from these GeoCLIP weights (and `gallery`'s
+   * points, when given; otherwise the file's points are the gallery).
+   */
+  galleryEmbeddings?: WeightLocation;
   /** Gallery embedding cache: false to disable, or your own (default: file in Node, Cache API in browsers). */
   galleryCache?: GalleryCache | false;
   onProgress?: (progress: LoadProgress) => void;
@@ -133,11 +143,13 @@ export class GeoLocator {
     const download = downloadOptions(options);
     const open = (location: WeightLocation) => openLocation(location, download);
 
-    const config = await resolveVisionConfig(options.clipConfig ?? (options.clipWeights ? CLIP_VISION_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig), download);
     progress({ stage: 'weights', what: 'CLIP vision tower', done: 0, total: 1 });
     const clipSource = await open(options.clipWeights ?? DEFAULT_LOCATIONS.clipWeights);
     let clip: ClipVisionModel;
     try {
+      // A file from `geolens convert` carries its config.
+      const configLocation = options.clipConfig ?? embeddedClipConfig(clipSource) ?? (options.clipWeights ? CLIP_VISION_PRESETS['ViT-L/14'] : DEFAULT_LOCATIONS.clipConfig);
+      const config = await resolveVisionConfig(configLocation, download);
       clip = await ClipVisionModel.load(gpu, clipSource, config, { dtype: options.dtype });
     } finally {
       await closeOwned(clipSource, options.clipWeights);
@@ -148,9 +160,10 @@ export class GeoLocator {
     const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download);
     progress({ stage: 'weights', what: 'GeoCLIP heads', done: 1, total: 1 });
 
+    const shipped = options.galleryEmbeddings ? await (await import('./gallery-embeddings.js')).shippedGallery(gpu, geoclip, options.galleryEmbeddings, options.gallery, download) : null;
     const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-    const gps = galleryInput instanceof Float32Array ? galleryInput : await readGallery(galleryInput, download);
-    const gallery = await buildGallery(geoclip, gps, {
+    const gps = shipped ? shipped.gps : galleryInput instanceof Float32Array ? galleryInput : await readGallery(galleryInput, download);
+    const gallery = shipped ?? await buildGallery(geoclip, gps, {
       cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),
       onProgress: (done, total) => progress({ stage: 'gallery', what: 'gallery embeddings', done, total }),
     });
@@ -324,7 +337,7 @@ async function resolveVisionConfig(config: NonNullable<GeoLocatorOptions['clipCo
   return parseClipVisionConfig(config);
 }
 
-async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float32Array> {
+export async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float32Array> {
   const text = typeof location === 'string' ? location : location.href;
   if (/^(https?:|hf:)/.test(text)) {
     const { downloadWeights } = await import('../weights/index.js');

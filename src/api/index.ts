@@ -20,3 +20,5 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
+export { writeGalleryEmbeddings, type WriteGalleryEmbeddingsOptions } from './gallery-embeddings.js';
+export { GalleryEmbeddingsError } from '../model/gallery-embeddings.js';

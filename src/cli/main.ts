@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
+import { registerConvert } from './commands/convert.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
@@ -13,6 +14,7 @@ registerLocate(program);
 registerFitConcepts(program);
 registerBuildConcepts(program);
 registerInfo(program);
+registerConvert(program);
 
 async function main(): Promise<void> {
   try {

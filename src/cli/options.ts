@@ -23,6 +23,7 @@ export interface ModelFlags {
   geoclip?: string;
   geoclipDir?: string;
   gallery?: string;
+  galleryEmbeddings?: string;
   f16?: boolean;
   offline?: boolean;
   cacheDir?: string;
@@ -38,6 +39,7 @@ export function modelOptions(command: Command): Command {
     .option('--geoclip <location>', 'GeoCLIP checkpoint holding image MLP, location encoder and logit scale', process.env.GEOLENS_GEOCLIP)
     .option('--geoclip-dir <dir>', 'folder with GeoCLIP\'s image_encoder_mlp_weights.pth, location_encoder_weights.pth, logit_scale_weights.pth', process.env.GEOLENS_GEOCLIP_DIR)
     .option('--gallery <location>', 'GPS gallery CSV (LAT,LON); default GeoCLIP\'s 100k points', process.env.GEOLENS_GALLERY)
+    .option('--gallery-embeddings <file>', 'gallery embeddings from `geolens convert --gallery-embeddings` (skips embedding the gallery)', process.env.GEOLENS_GALLERY_EMBEDDINGS)
     .option('--f16', 'store the large matrices as f16')
     .option('--offline', 'use cached downloads only')
     .option('--cache-dir <dir>', 'download cache (default $GEOLENS_CACHE or ~/.cache/geolens)')
@@ -83,7 +85,8 @@ export function locatorOptions(flags: ModelFlags): GeoLocatorOptions {
     clipWeights: flags.clip,
     clipConfig: flags.clipConfig,
     gallery: flags.gallery,
-    dtype: flags.f16 ? 'f16' : 'f32',
+    galleryEmbeddings: flags.galleryEmbeddings,
+    dtype: flags.f16 ? 'f16' : undefined,
     offline: flags.offline,
     cacheDir: flags.cacheDir,
     onProgress: progressReporter(!!flags.quiet),

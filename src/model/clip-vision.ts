@@ -17,7 +17,7 @@ import { layerNorm } from '../kernels/layernorm.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkTensors, clipVisionShapes, storedScheme, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
-import { encoderLayerTensors, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
+import { encoderLayerTensors, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
 
 export type { ClipVisionConfig };
 
@@ -105,12 +105,11 @@ export class ClipVisionModel {
     checkTensors(weights, clipVisionShapes(c), { what: 'CLIP vision checkpoint' });
     const matrixType = options.dtype ?? storedScheme(weights) ?? 'f32';
     if (!['f32', 'f16', 'q8', 'q4'].includes(matrixType)) throw new GeolensError(`ClipVisionModel.load: dtype must be 'f32', 'f16', 'q8' or 'q4', got '${matrixType}'`);
-    const convType = matrixType === 'q8' || matrixType === 'q4' ? 'f16' : matrixType;
     const d = c.hidden_size;
     const positions = (c.image_size / c.patch_size) ** 2 + 1;
     const uploads = new TowerUploads(gpu, weights, d);
     try {
-      const patchWeight = await uploads.get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], convType);
+      const patchWeight = await uploads.get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], tableType(matrixType));
       const classEmbedding = await uploads.get('vision_model.embeddings.class_embedding', [d]);
       const positionEmbedding = await uploads.get('vision_model.embeddings.position_embedding.weight', [positions, d]);
       const preNorm = await uploads.norm('vision_model.pre_layrnorm');
@@ -162,14 +161,6 @@ export class ClipVisionModel {
     for (const layer of this.layers) all.push(...encoderLayerTensors(layer));
     for (const tensor of all) tensor.release();
   }
-}
-
-/**
- * The output projection stays q8 under q4: the last matrix feeds the embedding directly, and at
- * projection_dim × hidden it is under 0.3% of the tower (tiny CLIP's q4 cosine to f32: 0.990 → see the note).
- */
-export function projectionType(matrixType: MatrixType): MatrixType {
-  return matrixType === 'q4' ? 'q8' : matrixType;
 }
 
 /** Row 0 of each sequence: x [B, S, D] → [B, 1, D], by buffer copies (B of them, D floats each). */

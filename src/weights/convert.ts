@@ -5,10 +5,12 @@
  */
 import { quantizeMatrix } from '../kernels/quantize.js';
 import { QUANT_BLOCK, type QuantizedDType } from '../runtime/index.js';
-import { encodeF16, type WeightDType } from './dtypes.js';
+import { encodeF16, type TensorInfo, type WeightDType } from './dtypes.js';
 import { WeightsError } from './errors.js';
+import { checkTensors, clipTextShapes, clipVisionShapes, parseClipConfig, parseClipVisionConfig } from './clip-config.js';
+import { loadJson, type DownloadOptions } from './hub.js';
 import { QUANTIZATION_KEY } from './quantized.js';
-import type { SafetensorsEntry } from './safetensors-writer.js';
+import { writeSafetensorsToPath, type SafetensorsEntry } from './safetensors-writer.js';
 import type { WeightSource } from './source.js';
 
 export type ConvertDType = 'f32' | 'f16' | QuantizedDType;
@@ -96,9 +98,9 @@ export function convertEntries(source: WeightSource, options: ConvertOptions): {
       quantized[name] = { scheme, shape: [rows, k] };
       continue;
     }
-    // Beside quantized matrices, vectors and embedding tables stay F32 (a small part of the file, and the
-    // model keeps them f32); convolution kernels go F16, as the model stores them then.
-    const half = dtype === 'f16' || ((dtype === 'q8' || dtype === 'q4') && info.shape.length > 2);
+    // Beside quantized matrices, vectors and position tables stay F32 (a small part of the file, and the
+    // model keeps them f32); convolution kernels and token tables go F16, as the model stores them then.
+    const half = dtype === 'f16' || ((dtype === 'q8' || dtype === 'q4') && (info.shape.length > 2 || /token_embedding/.test(name)));
     const target: WeightDType = floating ? (half ? 'F16' : 'F32') : info.dtype;
     entries.push({
       name,
@@ -133,4 +135,103 @@ export function embeddedClipConfig(source: WeightSource): Record<string, unknown
     // Reported below.
   }
   throw new WeightsError(`metadata '${CLIP_CONFIG_KEY}' is not a JSON object`);
+}
+
+export interface ConvertClipOptions {
+  clip: WeightSource;
+  /** Where `clip` came from: an `hf:owner/repo/file` location finds its config.json beside it. */
+  clipLocation?: string;
+  /** config.json location or parsed object; default: beside an hf: file, else the one the file carries. */
+  config?: string | Record<string, unknown>;
+  /** Keep the text tower (and logit_scale) too. */
+  text?: boolean;
+  dtype: ConvertDType;
+  /** Node path to write. */
+  out: string;
+  download?: DownloadOptions & { cache?: boolean };
+}
+
+/**
+ * Writes the CLIP tower(s) to `out` as `dtype`, after checking every tensor against the config; the
+ * config goes into the metadata, so GeoLocator and the CLI load the file with no other flag. Returns a
+ * one-line summary.
+ */
+export async function convertClip(options: ConvertClipOptions): Promise<string> {
+  const { clip, dtype, out } = options;
+  const configJson = await resolveConfigJson(options);
+  const isFull = 'vision_config' in configJson;
+  const vision = isFull ? parseClipConfig(configJson).vision : parseClipVisionConfig(configJson);
+  checkTensors(clip, clipVisionShapes(vision), { what: 'CLIP vision checkpoint' });
+  if (options.text) {
+    if (!isFull) throw new WeightsError('convert --text needs a full CLIP config.json (with text_config); this one describes the vision tower only');
+    checkTensors(clip, clipTextShapes(parseClipConfig(configJson).text), { what: 'CLIP text checkpoint' });
+  }
+  const { entries, metadata } = convertEntries(clip, {
+    dtype,
+    include: clipTensorFilter(!!options.text),
+    metadata: { [CLIP_CONFIG_KEY]: JSON.stringify(configJson), 'geolens.source': options.clipLocation ?? 'unknown' },
+  });
+  const bytes = await writeSafetensorsToPath(out, entries, metadata);
+  return `wrote ${out}: ${options.text ? 'vision + text towers' : 'vision tower'}, ${dtype}, ${entries.length} tensors, ${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+async function resolveConfigJson(options: ConvertClipOptions): Promise<Record<string, unknown>> {
+  const given = options.config;
+  if (typeof given === 'object') return given;
+  let location = given;
+  if (location === undefined) {
+    const embedded = embeddedClipConfig(options.clip);
+    if (embedded) return embedded;
+    const hub = options.clipLocation?.match(/^hf:([^/]+\/[^/]+)\//);
+    if (!hub) throw new WeightsError('convert: give --config <config.json> (the checkpoint carries no CLIP config and is not an hf: file)');
+    location = `hf:${hub[1]}/config.json`;
+  }
+  const json = await loadJson(location, options.download);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new WeightsError(`convert: ${location} is not a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+export interface ConvertGeoClipOptions {
+  /** One checkpoint holding all three parts, or the three original files. */
+  sources: WeightSource | { imageMlp: WeightSource; locationEncoder: WeightSource; logitScale: WeightSource };
+  dtype: ConvertDType;
+  out: string;
+}
+
+/**
+ * Writes GeoCLIP's heads to one file: the image MLP under `image_encoder.mlp.`, the location encoder under
+ * `location_encoder.`, and `logit_scale` (the Hugging Face release's names), matrices as `dtype`.
+ */
+export async function convertGeoClipSources(options: ConvertGeoClipOptions): Promise<string> {
+  const { sources, dtype, out } = options;
+  const merged = 'tensors' in sources ? sources : mergeSources([
+    ['image_encoder.mlp.', sources.imageMlp],
+    ['location_encoder.', sources.locationEncoder],
+    ['', sources.logitScale, (name) => (sources.logitScale.tensors.size === 1 ? 'logit_scale' : name)],
+  ]);
+  const { entries, metadata } = convertEntries(merged, { dtype });
+  const bytes = await writeSafetensorsToPath(out, entries, metadata);
+  return `wrote ${out}: GeoCLIP heads, ${dtype}, ${entries.length} tensors, ${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Several sources seen as one, each name prefixed (or renamed). */
+function mergeSources(parts: [string, WeightSource, ((name: string) => string)?][]): WeightSource {
+  const tensors = new Map<string, TensorInfo>();
+  const origin = new Map<string, [WeightSource, string]>();
+  for (const [prefix, source, rename] of parts) {
+    for (const [name, info] of source.tensors) {
+      const merged = rename ? rename(name) : prefix + name;
+      if (tensors.has(merged)) throw new WeightsError(`convert: two checkpoints both hold '${merged}'`);
+      tensors.set(merged, info);
+      origin.set(merged, [source, name]);
+    }
+  }
+  return {
+    tensors,
+    readF32: (name) => {
+      const [source, original] = origin.get(name)!;
+      return source.readF32(original);
+    },
+    close: async () => {},
+  };
 }
