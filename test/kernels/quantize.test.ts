@@ -93,13 +93,15 @@ test('quantizing refuses NaN and weights whose scale would overflow f16', () => 
   assert.throws(() => quantizeMatrix(new Float32Array([1e7, 1]), [1, 2], 'q4', 'w'), /beyond f16's range/);
 });
 
-const variants = GEMM_VARIANTS.map((v) => v.name);
+// One variant per way of reading w: scalar loads (naive), workgroup tiles (tiled16, tiled64x64) and vec4
+// register blocks (register16x16; register4x4 runs in the scalar-path test). register8x8 reads as 16x16.
+const variants = GEMM_VARIANTS.map((v) => v.name).filter((name) => name !== 'register4x4' && name !== 'register8x8');
 
-test('q8 GEMM: every variant equals the reference on the dequantized weight at M=257, N=65, K=1000', async () => {
+test('q8 GEMM: each kind of variant equals the reference on the dequantized weight at M=257, N=65, K=1000', async () => {
   for (const variant of variants) await expectClose({ dtype: 'q8', m: 257, k: 1000, n: 65, variant, bias: true, activation: 'gelu' }, `q8 ${variant}`);
 });
 
-test('q4 GEMM: every variant equals the reference on the dequantized weight at M=257, N=65, K=1000', async () => {
+test('q4 GEMM: each kind of variant equals the reference on the dequantized weight at M=257, N=65, K=1000', async () => {
   for (const variant of variants) await expectClose({ dtype: 'q4', m: 257, k: 1000, n: 65, variant, bias: true, activation: 'gelu' }, `q4 ${variant}`);
 });
 
