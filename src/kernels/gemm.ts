@@ -127,6 +127,7 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
   if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
   if (!WEIGHT_IO[weight.dtype]) throw new ShapeError(`linear: weight must be f32, f16, q8 or q4; got ${describe()}`);
   const [n, k] = weight.shape as [number, number];
+  if (isQuantized(weight.dtype) && n >= 1 << 22) throw new ShapeError(`linear: a ${weight.dtype} weight may have at most 4,194,303 rows (N); got ${describe()}`);
   if (x.shape[x.rank - 1] !== k) throw new ShapeError(`linear: x's last dimension must equal weight's K = ${k}; got ${describe()}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new ShapeError(`linear: bias must be [${n}] (weight's N); got ${describe()}`);
   if (bias && bias.dtype !== 'f32' && bias.dtype !== 'f16') throw new ShapeError(`linear: bias must be f32 or f16; got ${describe()}`);
