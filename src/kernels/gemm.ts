@@ -125,7 +125,7 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
   if (x.dtype !== 'f32') throw new ShapeError(`linear: x must be f32; got ${describe()}`);
   if (weight.gpu !== gpu || (bias && bias.gpu !== gpu) || (out && out.gpu !== gpu)) throw new ShapeError(`linear: tensors live on different devices (${describe()})`);
   if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
-  if (!WEIGHT_IO[weight.dtype]) throw new ShapeError(`linear: weight must be f32, f16, q8 or q4; got ${describe()}`);
+  if (!WEIGHT_IO[weight.dtype]) throw new ShapeError(`linear: weight must be f32 or f16 (or block-quantized q8 / q4); got ${describe()}`);
   const [n, k] = weight.shape as [number, number];
   if (isQuantized(weight.dtype) && n >= 1 << 22) throw new ShapeError(`linear: a ${weight.dtype} weight may have at most 4,194,303 rows (N); got ${describe()}`);
   if (x.shape[x.rank - 1] !== k) throw new ShapeError(`linear: x's last dimension must equal weight's K = ${k}; got ${describe()}`);
