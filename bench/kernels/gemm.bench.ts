@@ -3,13 +3,15 @@
 // Part 1, the ladder: every variant at M×K×N = 256×1024×1024, with its speed-up over naive.
 // Part 2, linear() with no variant named (the one it chooses on this adapter, and a smaller register
 //   block for a short last block of rows), at the ViT shapes a CLIP forward pass runs (ViT-B/32: 50
-//   tokens; ViT-L/14: 257 tokens), with f32 and f16 weights. GEMM_VIT_ONLY=1 skips part 1.
+//   tokens; ViT-L/14: 257 tokens), with f32, f16 and block-quantized q8 / q4 weights (dequantized in
+//   registers; their GB/s count the packed bytes). GEMM_VIT_ONLY=1 skips part 1.
 // ms is the benchmark.js mean of record + submit + wait (gpu.sync()); GFLOPS counts 2·M·K·N; GB/s counts
 // compulsory traffic: x and w read once, y written once. On software adapters a last column gives process
 // CPU ms per call and the GFLOPS that would make on 2 otherwise idle cores: steadier than wall time when
 // other processes share the machine.
 import { chosenVariantName, GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
-import { floatsToHalves, type Gpu, type Tensor } from '../../src/runtime/index.js';
+import { quantizeMatrix, uploadQuantized } from '../../src/kernels/quantize.js';
+import { floatsToHalves, type Gpu, type QuantizedDType, type Tensor } from '../../src/runtime/index.js';
 import { randomArray } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, timeGpu, type Timing } from '../support/bench.js';
 
@@ -58,6 +60,19 @@ async function time(gpu: Gpu, shape: Shape, variant: string | undefined, f16 = f
   return timing;
 }
 
+/** Weight bytes per element of each quantized scheme: the values plus one f16 scale per 32. */
+const QUANTIZED_BYTES: Record<QuantizedDType, number> = { q8: 1 + 2 / 32, q4: 0.5 + 2 / 32 };
+
+async function timeQuantized(gpu: Gpu, shape: Shape, dtype: QuantizedDType): Promise<Timing> {
+  const { m, k, n } = shape;
+  const x = gpu.upload(randomArray(m * k, 1), [m, k]);
+  const w = uploadQuantized(gpu, quantizeMatrix(randomArray(n * k, 2, 1 / Math.sqrt(k)), [n, k], dtype));
+  const y = gpu.empty([m, n]);
+  const timing = await timeGpu(gpu, `linear ${dtype} ${shape.label}`, () => linear(x, w, { out: y }), { minSamples: 2, maxTime: 1.5 });
+  for (const t of [x, w, y]) t.release();
+  return timing;
+}
+
 const gpu = await benchGpu();
 const chosen = chosenVariantName(gpu);
 console.log(adapterLine(gpu));
@@ -79,5 +94,9 @@ for (const shape of VIT) {
   const vsNaive = full ? `${((await time(gpu, shape, 'naive')).ms / t32.ms).toFixed(1)}× naive` : '';
   console.log(row(gpu, `  ${shape.label} f32`, shape, t32, 4, vsNaive));
   console.log(row(gpu, `  ${shape.label} f16`, shape, t16, 2, ''));
+  for (const dtype of ['q8', 'q4'] as const) {
+    const t = await timeQuantized(gpu, shape, dtype);
+    console.log(row(gpu, `  ${shape.label} ${dtype}`, shape, t, QUANTIZED_BYTES[dtype], `${(t32.ms / t.ms).toFixed(2)}× f32`));
+  }
 }
 process.exit(0);

@@ -21,7 +21,7 @@ export interface ConceptBankBuildOptions {
   extraTexts?: readonly string[];
   /** Start from this bank (a file or a bank) and append the embedded prompts to it. */
   baseBank?: string | URL | Uint8Array | ConceptBank;
-  dtype?: 'f32' | 'f16';
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   offline?: boolean;
   cacheDir?: string;
   onProgress?: (progress: LoadProgress) => void;

@@ -20,6 +20,7 @@ import {
 } from '../weights/index.js';
 import { throwIfAborted } from './abort.js';
 import { readImageLocation } from './image-location.js';
+import { embeddedClipConfig } from '../weights/convert.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
 const GEOCLIP_BASE = 'https://raw.githubusercontent.com/VicenteVivan/geo-clip/main/geoclip/model';
@@ -77,8 +78,11 @@ export interface GeoLocatorOptions {
   geoclipWeights?: WeightLocation | GeoClipWeights;
   /** GPS gallery: CSV (`LAT,LON`) location, or [N, 2] degrees (Float64Array: results give these values exactly). Default: GeoCLIP's 100k points. */
   gallery?: string | URL | Float32Array | Float64Array;
-  /** Storage of the large matrices: f16 halves memory and bandwidth (default f32). */
-  dtype?: 'f32' | 'f16';
+  /**
+   * Storage of the large matrices: f16 halves memory and bandwidth, q8 / q4 quantize them block-wise
+   * (default: the scheme a converted file was written in, else f32).
+   */
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   /** Concept explanations: a concept bank file (names + vectors, see docs/CONCEPTS.md), with optional fitted parameters. */
   concepts?: { bank: string | URL | Uint8Array | ConceptBank; params?: string | URL | Uint8Array };
   /** CLIP's BPE vocabulary for locateText (default: the copy published with CLIP). */
@@ -87,6 +91,12 @@ export interface GeoLocatorOptions {
   offline?: boolean;
   /** Where downloads are cached in Node (default $GEOLENS_CACHE or ~/.cache/geolens). */
   cacheDir?: string;
+  /**
+   * Gallery embeddings written by `geolens convert --gallery-embeddings` (path, URL, hf:, bytes): used
+   * instead of embedding the gallery; refused unless made from these GeoCLIP weights (and `gallery`'s
+   * points, when given; otherwise the file's points are the gallery).
+   */
+  galleryEmbeddings?: WeightLocation;
   /** Gallery embedding cache: false to disable, or your own (default: file in Node, Cache API in browsers). */
   galleryCache?: GalleryCache | false;
   onProgress?: (progress: LoadProgress) => void;
@@ -208,7 +218,8 @@ export class GeoLocator {
     const progress = options.onProgress ?? (() => {});
     const download = downloadOptions(options);
     const open = (location: WeightLocation) => openLocation(location, download);
-    const dtype = options.dtype ?? 'f32';
+    // Undefined lets a converted file load in the scheme it was written in (f32 otherwise).
+    const dtype = options.dtype;
 
     aborted('CLIP weights');
     const clipLocation = options.clipWeights ?? DEFAULT_LOCATIONS.clipWeights;
@@ -217,8 +228,12 @@ export class GeoLocator {
     try {
       expectCheckpoint(clipSource.tensors, ['clip-vision', 'clip'], `CLIP weights ${describeLocation(clipLocation)}`);
       let config: ClipVisionConfig;
+      // A file from `geolens convert` carries its config.
+      const embedded = options.clipConfig ? undefined : embeddedClipConfig(clipSource);
       if (options.clipConfig || !options.clipWeights) {
         config = await resolveVisionConfig(options.clipConfig ?? DEFAULT_LOCATIONS.clipConfig, download);
+      } else if (embedded) {
+        config = await resolveVisionConfig(embedded, download);
       } else {
         config = inferClipVisionConfig(clipSource.tensors, `CLIP weights ${describeLocation(clipLocation)}`);
         (log ?? defaultLog)(`geolens: no CLIP config given; inferred from the weights: ${describeVisionConfig(config)}`);
@@ -253,11 +268,12 @@ export class GeoLocator {
       }
       aborted('gallery');
       const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-      const gps = galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
+      const shipped = options.galleryEmbeddings ? await (await import('./gallery-embeddings.js')).shippedGallery(gpu, geoclip, options.galleryEmbeddings, options.gallery, download) : null;
+      const gps = shipped ? shipped.gps : galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
       // Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery.
       const galleryDtype = dtype === 'f16' && !options.concepts ? 'f16' : 'f32';
       if (dtype === 'f16' && options.concepts) (log ?? defaultLog)('geolens: concept re-ranking reads f32 gallery rows; the gallery stays f32');
-      const gallery = await buildGallery(geoclip, gps, {
+      const gallery = shipped ?? await buildGallery(geoclip, gps, {
         cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),
         dtype: galleryDtype,
         signal,
@@ -547,7 +563,7 @@ export function openLocation(location: WeightLocation, download: OpenOptions): P
 
 /** GeoCLIP's heads from one checkpoint or the three original files; sources opened here are closed again. */
 export async function loadGeoClip(gpu: Gpu, location: WeightLocation | GeoClipWeights, download: OpenOptions = {},
-  options: { dtype?: 'f32' | 'f16'; onProgress?: (progress: LoadProgress) => void } = {}): Promise<GeoClip> {
+  options: { dtype?: 'f32' | 'f16' | 'q8' | 'q4'; onProgress?: (progress: LoadProgress) => void } = {}): Promise<GeoClip> {
   const tracked = (source: WeightSource, role: string, where: WeightLocation) => {
     const progress = options.onProgress;
     if (!progress) return source;
@@ -605,7 +621,7 @@ async function resolveVisionConfig(config: NonNullable<GeoLocatorOptions['clipCo
   return parseClipVisionConfig(config);
 }
 
-async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float64Array> {
+export async function readGallery(location: string | URL, download: { offline?: boolean; cacheDir?: string }): Promise<Float64Array> {
   const text = typeof location === 'string' ? location : location.href;
   if (/^(https?:|hf:)/.test(text)) {
     const { downloadWeights } = await import('../weights/index.js');

@@ -34,3 +34,5 @@ export { haversineKm, EARTH_RADIUS_KM } from '../geo/distance.js';
 export { mergePlaces, DEFAULT_MERGE_KM, type MergedPlace } from '../geo/merge.js';
 export { loadPlaceNamer, type PlaceName, type PlaceNamer, type CitiesSource } from '../geo/names.js';
 export type { Heatmap, HeatmapOptions } from '../geo/heatmap.js';
+export { writeGalleryEmbeddings, type WriteGalleryEmbeddingsOptions } from './gallery-embeddings.js';
+export { GalleryEmbeddingsError } from '../model/gallery-embeddings.js';

@@ -5,6 +5,7 @@ import { GeolensError } from '../runtime/errors.js';
 import { registerBuildConcepts } from './commands/build-concepts.js';
 import { registerCache } from './commands/cache.js';
 import { registerEval } from './commands/eval.js';
+import { registerConvert } from './commands/convert.js';
 import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
@@ -39,6 +40,7 @@ function describeError(error: unknown, withStack: boolean): string {
   const what = e instanceof GeolensError ? `${e.name}: ${message}` : `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${message} (unexpected error; run again with --debug for the stack)`;
   return `geolens: ${what}`;
 }
+registerConvert(program);
 
 async function main(): Promise<void> {
   try {

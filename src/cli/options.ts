@@ -23,6 +23,7 @@ export interface ModelFlags {
   geoclip?: string;
   geoclipDir?: string;
   gallery?: string;
+  galleryEmbeddings?: string;
   f16?: boolean;
   offline?: boolean;
   cacheDir?: string;
@@ -54,6 +55,7 @@ export function geoclipOptions(command: Command): Command {
 export function galleryOptions(command: Command): Command {
   return command
     .option('--gallery <location>', 'GPS gallery CSV (LAT,LON); default GeoCLIP\'s 100k points', process.env.GEOLENS_GALLERY)
+    .option('--gallery-embeddings <file>', 'gallery embeddings from `geolens convert --gallery-embeddings` (skips embedding the gallery)', process.env.GEOLENS_GALLERY_EMBEDDINGS)
     .option('--no-cache', 'compute the gallery embeddings; do not read or write the gallery cache');
 }
 
@@ -117,7 +119,8 @@ export function locatorOptions(flags: ModelFlags): GeoLocatorOptions {
     clipWeights: flags.clip,
     clipConfig: flags.clipConfig,
     gallery: flags.gallery,
-    dtype: flags.f16 ? 'f16' : 'f32',
+    galleryEmbeddings: flags.galleryEmbeddings,
+    dtype: flags.f16 ? 'f16' : undefined,
     offline: flags.offline,
     cacheDir: flags.cacheDir,
     onProgress: progressReporter(!!flags.quiet),

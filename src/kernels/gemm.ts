@@ -2,6 +2,10 @@ import ioF16Source from '../../shaders/gemm-io-f16.wgsl';
 import ioF16x4Source from '../../shaders/gemm-io-f16x4.wgsl';
 import ioF32Source from '../../shaders/gemm-io-f32.wgsl';
 import ioF32x4Source from '../../shaders/gemm-io-f32x4.wgsl';
+import ioQ4Source from '../../shaders/gemm-io-q4.wgsl';
+import ioQ4x4Source from '../../shaders/gemm-io-q4x4.wgsl';
+import ioQ8Source from '../../shaders/gemm-io-q8.wgsl';
+import ioQ8x4Source from '../../shaders/gemm-io-q8x4.wgsl';
 import epilogueSource from '../../shaders/gemm-epilogue.wgsl';
 import naiveSource from '../../shaders/gemm-naive.wgsl';
 import register16x16Source from '../../shaders/gemm-register16x16.wgsl';
@@ -10,7 +14,7 @@ import register8x8Source from '../../shaders/gemm-register8x8.wgsl';
 import registerBlocksSource from '../../shaders/gemm-register-blocks.wgsl';
 import tiledRegisterSource from '../../shaders/gemm-tiled-register.wgsl';
 import tiledSource from '../../shaders/gemm-tiled.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { formatShape, isQuantized, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
 
@@ -107,7 +111,8 @@ export function forceGemmVariant(gpu: Gpu, name: string | null): void {
 
 /**
  * y = act(x·Wᵀ + b), the nn.Linear forward pass.
- * x [...batch, M, K] f32; weight [N, K] f32 or f16 (packed); bias [N] f32 or f16 → [...batch, M, N] f32.
+ * x [...batch, M, K] f32; weight [N, K] f32, f16 (packed) or q8/q4 (block-quantized, dequantized in
+ * registers; src/kernels/quantize.ts); bias [N] f32 or f16 → [...batch, M, N] f32.
  * Batch dimensions share the weight, so they fold into rows.
  */
 export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): Tensor {
@@ -120,8 +125,9 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
   if (x.dtype !== 'f32') throw new ShapeError(`linear: x must be f32; got ${describe()}`);
   if (weight.gpu !== gpu || (bias && bias.gpu !== gpu) || (out && out.gpu !== gpu)) throw new ShapeError(`linear: tensors live on different devices (${describe()})`);
   if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
-  if (weight.dtype !== 'f32' && weight.dtype !== 'f16') throw new ShapeError(`linear: weight must be f32 or f16; got ${describe()}`);
+  if (!WEIGHT_IO[weight.dtype]) throw new ShapeError(`linear: weight must be f32 or f16 (or block-quantized q8 / q4); got ${describe()}`);
   const [n, k] = weight.shape as [number, number];
+  if (isQuantized(weight.dtype) && n >= 1 << 22) throw new ShapeError(`linear: a ${weight.dtype} weight may have at most 4,194,303 rows (N); got ${describe()}`);
   if (x.shape[x.rank - 1] !== k) throw new ShapeError(`linear: x's last dimension must equal weight's K = ${k}; got ${describe()}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) throw new ShapeError(`linear: bias must be [${n}] (weight's N); got ${describe()}`);
   if (bias && bias.dtype !== 'f32' && bias.dtype !== 'f16') throw new ShapeError(`linear: bias must be f32 or f16; got ${describe()}`);
@@ -170,13 +176,22 @@ function tailVariant(variant: GemmVariant, rows: number): GemmVariant | null {
 
 const dummyBias = new WeakMap<Gpu, Tensor>();
 
+/** Operand-access files per weight dtype: [any K, K % 4 == 0]. */
+const WEIGHT_IO: Partial<Record<string, [string, string]>> = {
+  f32: [ioF32Source, ioF32x4Source],
+  f16: [ioF16Source, ioF16x4Source],
+  q8: [ioQ8Source, ioQ8x4Source],
+  q4: [ioQ4Source, ioQ4x4Source],
+};
+
 /** Computes rows [firstRow, endRow) of y. */
 function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor, bias: Tensor | undefined, activation: number,
   y: Tensor, firstRow: number, endRow: number, k: number, n: number): void {
   const vectorK = k % 4 === 0;
-  const f16 = weight.dtype === 'f16';
-  const io = f16 ? (vectorK ? ioF16x4Source : ioF16Source) : vectorK ? ioF32x4Source : ioF32Source;
-  const ioName = `${f16 ? 'f16' : 'f32'}${vectorK ? 'x4' : ''}`;
+  const io = WEIGHT_IO[weight.dtype]![vectorK ? 1 : 0];
+  const ioName = `${weight.dtype}${vectorK ? 'x4' : ''}`;
+  // Quantized rows are found by dividing by K, a pipeline constant (one pipeline per K).
+  const quantK: Record<string, number> = isQuantized(weight.dtype) ? { QUANT_K: k } : {};
   const helpers = variant.kind === 'register' || variant.kind === 'tiled-register' ? registerBlocksSource : '';
 
   let biasTensor = bias;
@@ -190,7 +205,7 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
     // The label is part of the pipeline cache key, and so must name everything that changes the source.
     label: `gemm.${variant.name}.${ioName}`,
     code: io + epilogueSource + helpers + variant.source,
-    constants: { ...variant.constants, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0 },
+    constants: { ...variant.constants, ...quantK, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0 },
     uniforms: new Uint32Array([endRow, k, n, rowGroups, firstRow]),
     buffers: [x, weight, biasTensor, y],
     workgroups: [colGroups, rowGroups, rowGroupsZ],

@@ -15,7 +15,22 @@ import { layerNorm } from '../kernels/layernorm.js';
 import { ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { uploadWeight, type WeightSource } from '../weights/index.js';
 
-export type MatrixType = 'f32' | 'f16';
+/** Storage of a tower's matrices: f32, packed f16, or block-quantized q8 / q4 (src/kernels/quantize.ts). */
+export type MatrixType = 'f32' | 'f16' | 'q8' | 'q4';
+
+/**
+ * A tower's output projection stays q8 under q4: the last matrix feeds the embedding directly, and at
+ * projection_dim × hidden it is a fraction of a percent of the tower (tiny CLIP's q4 cosine to f32 rose
+ * from 0.990 to 0.995 with it).
+ */
+export function projectionType(matrixType: MatrixType): MatrixType {
+  return matrixType === 'q4' ? 'q8' : matrixType;
+}
+
+/** Tables and convolution kernels under q8 / q4 are stored f16 (their kernels read f32 or f16). */
+export function tableType(matrixType: MatrixType): 'f32' | 'f16' {
+  return matrixType === 'f32' ? 'f32' : 'f16';
+}
 
 export interface EncoderLayer {
   norm1: [Tensor, Tensor];

@@ -18,8 +18,8 @@ import { linear, type Activation } from '../kernels/gemm.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { gatherRows, tokenEmbedding } from '../kernels/token-embedding.js';
 import { GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipTextShapes, type ClipTextConfig, type WeightSource } from '../weights/index.js';
-import { encoderLayerTensors, runEncoder, TowerUploads, type EncoderLayer } from './clip-encoder.js';
+import { checkTensors, clipTextShapes, storedScheme, type ClipTextConfig, type WeightSource } from '../weights/index.js';
+import { encoderLayerTensors, projectionType, runEncoder, tableType, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
 import type { ClipTokenizer, TokenBatch } from './tokenizer.js';
 
 export type { ClipTextConfig };
@@ -94,9 +94,10 @@ export function pooledPositions(ids: Int32Array, length: number, eosTokenId: num
 export interface ClipTextLoadOptions {
   /**
    * Storage of the token embedding and the matrices (attention, MLP, projection): f32, or packed f16 at half
-   * the memory (ViT-L/14's text tower: 246 MB instead of 492 MB). Default f32.
+   * the memory (ViT-L/14's text tower: 246 MB instead of 492 MB), or block-quantized q8 / q4 matrices (the
+   * token table stays f16 then). Default: the scheme a quantized file was written in, else f32.
    */
-  dtype?: 'f32' | 'f16';
+  dtype?: MatrixType;
   /** Lets textFeatures take strings (concept prompts, place names). */
   tokenizer?: ClipTokenizer;
 }
@@ -130,22 +131,22 @@ export class ClipTextModel {
   static async load(gpu: Gpu, weights: WeightSource, config: ClipTextConfigInput, options: ClipTextLoadOptions = {}): Promise<ClipTextModel> {
     const c = resolveConfig(config);
     checkTensors(weights, clipTextShapes(c), { what: 'CLIP text checkpoint' });
-    const matrixType = options.dtype ?? 'f32';
-    if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipTextModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
-    if (matrixType === 'f16' && c.hidden_size % 2 !== 0) {
+    const matrixType = options.dtype ?? storedScheme(weights) ?? 'f32';
+    if (!['f32', 'f16', 'q8', 'q4'].includes(matrixType)) throw new GeolensError(`ClipTextModel.load: dtype must be 'f32', 'f16', 'q8' or 'q4', got '${matrixType}'`);
+    if (matrixType !== 'f32' && c.hidden_size % 2 !== 0) {
       throw new GeolensError(`ClipTextModel.load: f16 storage needs an even hidden_size, got ${c.hidden_size}`);
     }
     const d = c.hidden_size;
     const uploads = new TowerUploads(gpu, weights, d);
     try {
-      const tokenTable = await uploads.get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], matrixType);
+      const tokenTable = await uploads.get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], tableType(matrixType));
       const positions = await uploads.get('text_model.embeddings.position_embedding.weight', [c.max_position_embeddings, d]);
       const layers: EncoderLayer[] = [];
       for (let i = 0; i < c.num_hidden_layers; i++) {
         layers.push(await uploads.encoderLayer(`text_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
       }
       const finalNorm = await uploads.norm('text_model.final_layer_norm');
-      const projection = await uploads.get('text_projection.weight', [c.projection_dim, d], matrixType);
+      const projection = await uploads.get('text_projection.weight', [c.projection_dim, d], projectionType(matrixType));
       await gpu.sync();
       const model = new ClipTextModel(gpu, c, tokenTable, positions, layers, finalNorm, projection);
       model.tokenizer = options.tokenizer ?? null;

@@ -16,8 +16,8 @@ import { linear, type Activation } from '../kernels/gemm.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { patchEmbed } from '../kernels/patch-embed.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipVisionShapes, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
-import { encoderLayerTensors, runEncoder, TowerUploads, type EncoderLayer } from './clip-encoder.js';
+import { checkTensors, clipVisionShapes, storedScheme, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
+import { encoderLayerTensors, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
 
 export type { ClipVisionConfig };
 
@@ -65,8 +65,12 @@ export function clipVisionFlops(config: ClipVisionConfig, batch = 1): number {
 }
 
 export interface ClipVisionLoadOptions {
-  /** Storage of the matrices (patch embedding, attention, MLP, projection): f32, or packed f16 at half the memory. Default f32. */
-  dtype?: 'f32' | 'f16';
+  /**
+   * Storage of the matrices (patch embedding, attention, MLP, projection): f32, packed f16 at half the
+   * memory, or block-quantized q8 / q4 (the patch embedding, a Conv2d weight, stays f16 then). Default: the
+   * scheme a quantized file was written in, else f32.
+   */
+  dtype?: MatrixType;
 }
 
 export class ClipVisionModel {
@@ -99,13 +103,13 @@ export class ClipVisionModel {
     const c = { ...config };
     checkConfig(c);
     checkTensors(weights, clipVisionShapes(c), { what: 'CLIP vision checkpoint' });
-    const matrixType = options.dtype ?? 'f32';
-    if (matrixType !== 'f32' && matrixType !== 'f16') throw new GeolensError(`ClipVisionModel.load: dtype must be 'f32' or 'f16', got '${matrixType}'`);
+    const matrixType = options.dtype ?? storedScheme(weights) ?? 'f32';
+    if (!['f32', 'f16', 'q8', 'q4'].includes(matrixType)) throw new GeolensError(`ClipVisionModel.load: dtype must be 'f32', 'f16', 'q8' or 'q4', got '${matrixType}'`);
     const d = c.hidden_size;
     const positions = (c.image_size / c.patch_size) ** 2 + 1;
     const uploads = new TowerUploads(gpu, weights, d);
     try {
-      const patchWeight = await uploads.get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], matrixType);
+      const patchWeight = await uploads.get('vision_model.embeddings.patch_embedding.weight', [d, c.num_channels, c.patch_size, c.patch_size], tableType(matrixType));
       const classEmbedding = await uploads.get('vision_model.embeddings.class_embedding', [d]);
       const positionEmbedding = await uploads.get('vision_model.embeddings.position_embedding.weight', [positions, d]);
       const preNorm = await uploads.norm('vision_model.pre_layrnorm');
@@ -114,7 +118,7 @@ export class ClipVisionModel {
         layers.push(await uploads.encoderLayer(`vision_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
       }
       const postNorm = await uploads.norm('vision_model.post_layernorm');
-      const projection = await uploads.get('visual_projection.weight', [c.projection_dim, d], matrixType);
+      const projection = await uploads.get('visual_projection.weight', [c.projection_dim, d], projectionType(matrixType));
       await gpu.sync();
       return new ClipVisionModel(gpu, c, patchWeight, classEmbedding, positionEmbedding, preNorm, layers, postNorm, projection);
     } catch (error) {

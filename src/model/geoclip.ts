@@ -1,7 +1,7 @@
 import { linear } from '../kernels/gemm.js';
 import { l2Normalize } from '../kernels/l2-normalize.js';
-import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import type { WeightSource } from '../weights/index.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { storedScheme, uploadWeight, type WeightSource } from '../weights/index.js';
 import { LocationEncoder, type LocationEncoderOptions } from './location-encoder.js';
 
 /** CLIP ViT-L/14 projected image features, the MLP's input. */
@@ -24,6 +24,10 @@ export interface GeoClipSources {
   logitScale: WeightSource | number;
 }
 
+/**
+ * `dtype` q8 / q4 stores the image MLP and the location encoder's matrices block-quantized (default: the
+ * scheme a quantized file was written in); f16 applies to the location encoder only.
+ */
 export interface GeoClipOptions extends LocationEncoderOptions {}
 
 /**
@@ -54,9 +58,10 @@ export class GeoClip {
     const split: GeoClipSources = 'tensors' in sources ? { imageMlp: sources, locationEncoder: sources, logitScale: sources } : sources;
     const logitScale = typeof split.logitScale === 'number' ? split.logitScale : await readLogitScale(split.logitScale);
     if (!Number.isFinite(logitScale)) throw new GeolensError(`GeoCLIP: logit_scale is ${logitScale}; the checkpoint is damaged`);
-    const mlp = await loadImageMlp(gpu, split.imageMlp, options.dtype ?? 'f32');
+    const dtype = options.dtype ?? storedScheme(split.imageMlp) ?? storedScheme(split.locationEncoder);
+    const mlp = await loadImageMlp(gpu, split.imageMlp, dtype === 'q8' || dtype === 'q4' || dtype === 'f16' ? dtype : 'f32');
     try {
-      const locationEncoder = await LocationEncoder.load(gpu, split.locationEncoder, options);
+      const locationEncoder = await LocationEncoder.load(gpu, split.locationEncoder, { ...options, dtype });
       return new GeoClip(gpu, mlp, locationEncoder, logitScale);
     } catch (error) {
       for (const t of Object.values(mlp)) t.release();
@@ -92,7 +97,7 @@ export class GeoClip {
   }
 }
 
-async function loadImageMlp(gpu: Gpu, source: WeightSource, dtype: 'f32' | 'f16'): Promise<{ w0: Tensor; b0: Tensor; w2: Tensor; b2: Tensor }> {
+async function loadImageMlp(gpu: Gpu, source: WeightSource, matrixType: 'f32' | 'f16' | 'q8' | 'q4'): Promise<{ w0: Tensor; b0: Tensor; w2: Tensor; b2: Tensor }> {
   const prefix = MLP_PREFIXES.find((p) => source.tensors.has(`${p}0.weight`) && source.tensors.has(`${p}2.weight`));
   if (prefix === undefined) {
     const shown = [...source.tensors.keys()].slice(0, 5).map((k) => `'${k}'`).join(', ');
@@ -112,9 +117,9 @@ async function loadImageMlp(gpu: Gpu, source: WeightSource, dtype: 'f32' | 'f16'
       if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
         throw new ShapeError(`GeoCLIP image MLP: tensor '${prefix + name}' has shape ${formatShape(info.shape)} in the checkpoint but the model expects ${formatShape(shape)}`);
       }
-      const values = await source.readF32(prefix + name);
-      // The matrices follow the dtype; biases stay f32 (the epilogue adds them in f32 either way).
-      tensors.push(dtype === 'f16' && shape.length === 2 ? gpu.upload(floatsToHalves(values), shape, 'f16', prefix + name) : gpu.upload(values, shape, 'f32', prefix + name));
+      // The matrices follow the dtype (biases stay f32); the output matrix stays q8 under q4, as for CLIP's projection.
+      const dtype = name === '2.weight' && matrixType === 'q4' ? 'q8' : name.endsWith('weight') ? matrixType : 'f32';
+      tensors.push(await uploadWeight(gpu, source, prefix + name, { shape, dtype }));
     }
   } catch (error) {
     for (const t of tensors) t.release();

@@ -3,7 +3,7 @@ import { linear } from '../kernels/gemm.js';
 import { l2Normalize } from '../kernels/l2-normalize.js';
 import { CAPSULES, locationFeatures, uploadGps } from '../kernels/location-features.js';
 import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import type { TensorInfo, WeightSource } from '../weights/index.js';
+import { uploadWeight, type TensorInfo, type WeightSource } from '../weights/index.js';
 
 /** One capsule's MLP: RFF [2E] → hidden → hidden → hidden (ReLU each) → head [out]. */
 interface Capsule {
@@ -15,7 +15,7 @@ export interface LocationEncoderOptions {
    * Weight storage on the GPU: f16 halves memory and bandwidth (outputs move by ~1e-4 absolute, measured
    * 8.6e-5 against PyTorch). Default f32.
    */
-  dtype?: 'f32' | 'f16';
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
 }
 
 /** Key suffixes of one capsule in GeoCLIP's state_dict (`LocEnc{i}.` + suffix), in forward order. */
@@ -108,7 +108,11 @@ export class LocationEncoder {
         for (let l = 0; l < LAYER_KEYS.length; l++) {
           const [weightName, weightShape] = layerKeys[2 * l]!;
           const [biasName, biasShape] = layerKeys[2 * l + 1]!;
-          const weight = upload(gpu, await read(weightName, weightShape), weightShape, dtype, prefix + weightName);
+          const values = await read(weightName, weightShape);
+          // Quantized: the stored bits when the file holds this scheme, else quantized here.
+          const weight = dtype === 'q8' || dtype === 'q4'
+            ? await uploadWeight(gpu, source, prefix + weightName, { dtype: dtype === 'q4' && weightName.endsWith('head.0.weight') ? 'q8' : dtype, shape: weightShape })
+            : upload(gpu, values, weightShape, dtype, prefix + weightName);
           uploaded.push(weight);
           const bias = gpu.upload(await read(biasName, biasShape), biasShape, 'f32', prefix + biasName);
           uploaded.push(bias);

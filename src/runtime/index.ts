@@ -1,6 +1,6 @@
 export { getDevice, createDevice, describeAdapter, isDeviceLost, deviceLostReason, deviceLostError, type DeviceOptions } from './device.js';
 export { Gpu, type GpuFeatures, type Dispatch, halfToFloat, floatToHalf, floatsToHalves, halvesToFloats } from './gpu.js';
-export { Tensor, type DType, elementCount, byteLengthOf } from './tensor.js';
+export { Tensor, type DType, type QuantizedDType, QUANT_BLOCK, isQuantized, quantizedRowWords, elementCount, byteLengthOf } from './tensor.js';
 export { GeolensError, ShapeError, NoAdapterError, DeviceError, DEVICE_LOST_HINT, formatShape } from './errors.js';
 export { linearWorkgroups } from './dispatch.js';
 export { type PipelineRequest } from './pipelines.js';

@@ -6,9 +6,27 @@ import { formatShape, ShapeError } from './errors.js';
  * with `unpack2x16float`, so it works on adapters without `shader-f16`; element i lives in word i >> 1,
  * low half when i is even.
  */
-export type DType = 'f32' | 'f16' | 'u32' | 'i32';
+export type DType = 'f32' | 'f16' | 'u32' | 'i32' | QuantizedDType;
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2, u32: 4, i32: 4 };
+/**
+ * Block-quantized matrices [N, K] (weights only): int8 or int4 values with one f16 scale per block of
+ * QUANT_BLOCK along K. Each row is self-contained on whole u32 words: its packed values, then its scales
+ * (layout in docs/ARCHITECTURE.md), so rows concatenate by buffer copies.
+ */
+export type QuantizedDType = 'q8' | 'q4';
+export const QUANT_BLOCK = 32;
+
+export const BYTES_PER_ELEMENT: Record<Exclude<DType, QuantizedDType>, number> = { f32: 4, f16: 2, u32: 4, i32: 4 };
+
+export function isQuantized(dtype: DType): dtype is QuantizedDType {
+  return dtype === 'q8' || dtype === 'q4';
+}
+
+/** u32 words of one row of K values: ceil(K/4) (q8) or ceil(K/8) (q4) words of values, then ceil(blocks/2) of f16 scales. */
+export function quantizedRowWords(k: number, dtype: QuantizedDType): number {
+  const valueWords = Math.ceil(k / (dtype === 'q8' ? 4 : 8));
+  return valueWords + Math.ceil(Math.ceil(k / QUANT_BLOCK) / 2);
+}
 
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
@@ -18,6 +36,10 @@ export function elementCount(shape: readonly number[]): number {
 
 /** Bytes a tensor of this shape occupies on the GPU, rounded up to whole u32 words. */
 export function byteLengthOf(shape: readonly number[], dtype: DType): number {
+  if (isQuantized(dtype)) {
+    const k = shape[shape.length - 1] ?? 1;
+    return (elementCount(shape) / k) * quantizedRowWords(k, dtype) * 4;
+  }
   return Math.ceil((elementCount(shape) * BYTES_PER_ELEMENT[dtype]) / 4) * 4;
 }
 

@@ -3,6 +3,7 @@ import { WeightsError } from './errors.js';
 import { downloadWeights, resolveUrl, type DownloadOptions } from './hub.js';
 import { resolveAgainstPage } from './page-url.js';
 import { PthSource } from './pth.js';
+import { QuantizedWeightSource } from './quantized.js';
 import { SafetensorsSource } from './safetensors.js';
 import { kindFromUrl } from './verify.js';
 import type { RangedWeightSource } from './source.js';
@@ -69,5 +70,5 @@ export async function openFormat(bytes: ByteSource): Promise<RangedWeightSource>
     const shown = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new WeightsError(`${bytes.name}: not a weight file geolens knows: neither a PyTorch zip (PK) nor safetensors (8-byte length then '{'); first bytes ${shown}`);
   }
-  return SafetensorsSource.open(bytes);
+  return QuantizedWeightSource.wrap(await SafetensorsSource.open(bytes), bytes.name);
 }

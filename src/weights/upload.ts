@@ -1,10 +1,14 @@
-import { formatShape, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { formatShape, isQuantized, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { encodeF16, shapeElements } from './dtypes.js';
+import { isQuantizedSource, uploadQuantizedWeight } from './quantized.js';
 import { missingTensor, isRanged, type WeightSource } from './source.js';
 
 export interface UploadOptions {
-  /** GPU storage: f32, or f16 packed two per u32 word (half the memory; the model reads it with unpack2x16float). */
-  dtype?: 'f32' | 'f16';
+  /**
+   * GPU storage: f32, f16 packed two per u32 word (half the memory; the model reads it with
+   * unpack2x16float), or block-quantized q8 / q4 for matrices (src/weights/quantized.ts).
+   */
+  dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   /** The shape the model expects; a checkpoint tensor of any other shape is refused. */
   shape?: readonly number[];
   /** Largest piece streamed through JS memory at once (bytes of f32). */
@@ -26,6 +30,9 @@ export async function uploadWeight(gpu: Gpu, source: WeightSource, name: string,
     throw new ShapeError(`tensor '${name}' has shape ${formatShape(info.shape)} in the checkpoint but the model expects ${formatShape(options.shape)}`);
   }
   const dtype = options.dtype ?? 'f32';
+  if (isQuantized(dtype) || (isQuantizedSource(source) && source.schemeOf(name))) {
+    return uploadQuantizedWeight(gpu, source, name, dtype, info.shape.length === 0 ? [1] : info.shape, options.chunkBytes);
+  }
   const total = shapeElements(info.shape, `tensor '${name}'`);
   // A 0-d tensor (torch scalar such as logit_scale) lives on the GPU as one element.
   const shape = info.shape.length === 0 ? [1] : info.shape;

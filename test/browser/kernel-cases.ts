@@ -13,6 +13,7 @@ import { softmax } from '../../src/kernels/softmax.js';
 import { floatsToHalves, type Gpu, type Tensor } from '../../src/runtime/index.js';
 import { randomArray } from '../support/numeric.js';
 import { registerCase } from './cases.js';
+import './quantized-cases.js';
 
 function input(gpu: Gpu, shape: number[], seed: number, scale = 1): Tensor {
   return gpu.upload(randomArray(shape.reduce((a, b) => a * b, 1), seed, scale), shape);
