@@ -1,0 +1,342 @@
+// geolens beside what a performance engineer would use instead, on the same graph, adapter and machine, in
+// one run:
+//
+//   npm run bench:peers [-- --quick] [-- --no-l14]
+//   (= node build.mjs --bench peers && node .build/bench/peers/peers.bench.mjs ...)
+//
+// Systems: geolens in Node (Dawn) and in headless Chromium (navigator.gpu), onnxruntime-web's WebGPU EP
+// and wasm EP (1 thread) in headless Chromium on the same SwiftShader adapter, onnxruntime-node's CPU EP.
+// Graphs and weights come from scripts/bench/peer_models.py (run here when bench/generated/ lacks them).
+// Calls go round the systems in turn (A, B, C, A, B, C, ...) so a burst of load from other processes on
+// the machine lands on all of them rather than on one system's whole series.
+//
+// Suites: (1) image embedding (CLIP ViT + GeoCLIP image MLP + normalize) B/32 and L/14, cold (device or
+// session creation, weight loading, compiles, first image) and warm; (2) GEMM and attention at ViT shapes
+// against one-op ORT graphs; (3) gallery search against MatMul + TopK, with a copy kernel's bandwidth as
+// the practical roofline; (4) location-encoder points/s.
+//
+// Writes bench/results/peers.json, and from it bench/RESULTS.md and bench/results/peers.svg (report.ts).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import * as ortNode from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.js';
+import { CLIP_VISION_PRESETS, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
+import * as geolens from './geolens-work.js';
+import { OrtWork } from './ort-work.js';
+import { writeReport, type PeerResults, type Measurement } from './report.js';
+import { startPeerServer } from './server.js';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const withL14 = !args.has('--no-l14');
+const ROOT = resolve('.');
+const GENERATED = join(ROOT, 'bench', 'generated');
+const PAGES = join(process.env.GEOLENS_BUILD_DIR || '.build', 'bench', 'peers', 'pages');
+const started = Date.now();
+/** ORT-web WebGPU on SwiftShader runs ViT-L/14 for many minutes: one cold run, stopped here. */
+const L14_WEBGPU_CAP_S = quick ? 30 : 150;
+
+function log(line: string): void {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Models
+
+const models = withL14 && !quick ? ['b32', 'l14'] : ['b32'];
+const python = spawnSync('/usr/bin/python3', ['scripts/bench/peer_models.py', '--models', models.join(','), '--ops', '--location'], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+if (python.status !== 0) {
+  console.error(python.stderr.split('\n').filter((l) => !/Warning|warn/.test(l)).slice(-15).join('\n'));
+  throw new Error('scripts/bench/peer_models.py failed (Debian /usr/bin/python3 with torch is needed)');
+}
+
+function readSafetensors(path: string): Record<string, Float32Array> {
+  const bytes = readFileSync(path);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString()) as Record<string, { data_offsets: [number, number] }>;
+  const out: Record<string, Float32Array> = {};
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [from, to] = info.data_offsets;
+    out[name] = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 8 + length + from, bytes.byteOffset + 8 + length + to));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Systems: one call interface for in-process and in-page work
+
+interface System {
+  name: string;
+  call<T>(fn: string, ...args: unknown[]): Promise<T>;
+  /** A fresh process-level state (new browser: no compiled pipelines or shader caches). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function nodeSystem(name: string, target: Record<string, unknown>): System {
+  return {
+    name,
+    call: async <T,>(fn: string, ...a: unknown[]) => (await (target[fn] as (...x: unknown[]) => unknown).apply(target, a)) as T,
+    restart: async () => {},
+    close: async () => {},
+  };
+}
+
+await build({
+  bundle: true, format: 'esm', target: 'es2022', platform: 'browser', loader: { '.wgsl': 'text' }, logLevel: 'warning',
+  entryPoints: { geolens: 'bench/peers/geolens.page.ts', ort: 'bench/peers/ort.page.ts' },
+  outdir: PAGES, external: ['webgpu', 'node:*', 'sharp', '/ort/*'],
+});
+const page = (script: string) => `<!doctype html><meta charset="utf-8"><script type="module" src="/pages/${script}.js"></script>`;
+const server = await startPeerServer(
+  { '/pages/': PAGES, '/ort/': join(ROOT, 'node_modules', 'onnxruntime-web', 'dist'), '/models/': GENERATED },
+  { '/geolens.html': page('geolens'), '/ort.html': page('ort') },
+);
+
+function browserSystem(name: string, path: string): System {
+  let browser: Browser | null = null;
+  let tab: Page | null = null;
+  const errors: string[] = [];
+  const open = async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    tab = await browser.newPage();
+    tab.on('pageerror', (e) => errors.push(e.message));
+    await tab.goto(`${server.url}${path}`);
+    await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, { timeout: 60_000 });
+  };
+  const system: System = {
+    name,
+    async call<T>(fn: string, ...a: unknown[]): Promise<T> {
+      if (!tab) await open();
+      try {
+        return (await tab!.evaluate(async ([f, list]) => {
+          const peer = (window as unknown as { peer: Record<string, (...x: unknown[]) => unknown> }).peer;
+          return peer[f as string]!.apply(peer, list as unknown[]);
+        }, [fn, a] as const)) as T;
+      } catch (error) {
+        throw new Error(`${name} ${fn}: ${(error as Error).message.split('\n')[0]}${errors.length ? ` (page: ${errors.at(-1)})` : ''}`);
+      }
+    },
+    async restart() {
+      await system.close();
+      await open();
+    },
+    async close() {
+      const b = browser as Browser | null;
+      browser = null;
+      tab = null;
+      await b?.close().catch(() => {});
+    },
+  };
+  return system;
+}
+
+const geolensNode = nodeSystem('geolens node', geolens as unknown as Record<string, unknown>);
+const geolensBrowser = browserSystem('geolens chromium', '/geolens.html');
+const ortWebgpu = browserSystem('ort-web webgpu', '/ort.html?ep=webgpu');
+const ortWasm = browserSystem('ort-web wasm', '/ort.html?ep=wasm&threads=1');
+const ortCpu = nodeSystem('ort-node cpu', new OrtWork(ortNode as unknown as typeof Ort, 'cpu', cpus().length) as unknown as Record<string, unknown>);
+
+/** Runs `work` on a system; a failure or a time-out is recorded, not thrown. */
+async function attempt<T>(system: System, what: string, work: () => Promise<T>, limitS?: number): Promise<{ result?: T; error?: string; capped?: boolean }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const limit = limitS
+      ? new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`capped at ${limitS} s`)), limitS * 1000)))
+      : new Promise<never>(() => {});
+    return { result: await Promise.race([work(), limit]) };
+  } catch (error) {
+    const message = (error as Error).message;
+    log(`  ${system.name} ${what}: ${message}`);
+    if (/capped at/.test(message)) {
+      await system.close(); // stops the GPU process still grinding through the queued work
+      return { capped: true, error: message };
+    }
+    return { error: message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const results: PeerResults = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30) },
+  adapter: await geolens.adapter(),
+  browserAdapter: null,
+  dtype: 'f32',
+  wasmThreads: 1,
+  measurements: [],
+  notes: [],
+};
+
+function record(m: Measurement): void {
+  results.measurements.push(m);
+  const shown = m.ms === undefined ? (m.error ?? '?') : `${m.ms.toFixed(1)} ms${m.capped ? ' (capped)' : ''}`;
+  log(`${m.suite} ${m.case} ${m.system} ${m.phase ?? ''}: ${shown}${m.value !== undefined ? `  value ${m.value.toFixed(6)}` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// (1) image embedding
+
+const MODEL_NAMES: Record<string, keyof typeof CLIP_VISION_PRESETS> = { b32: 'ViT-B/32', l14: 'ViT-L/14' };
+
+async function embeddingSuite(key: string): Promise<void> {
+  const folder = join(GENERATED, `vit-${key}`);
+  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as ClipVisionConfig;
+  const expected = readSafetensors(join(folder, 'expected.safetensors'));
+  const pixels = Array.from(expected.pixels!);
+  const caseName = `${MODEL_NAMES[key]} + MLP`;
+  const flops = clipVisionFlops(config) + 2 * 768 * 768 + 2 * 768 * 512;
+  const big = key === 'l14';
+  const systems = [geolensNode, ortCpu, geolensBrowser, ortWasm, ortWebgpu];
+  const colds = big || quick ? 1 : 2;
+  const warms = big || quick ? 1 : 3;
+  const base = (s: System) => (s === geolensNode ? folder : `${server.url}/models/vit-${key}`);
+  const onnx = (s: System) => (s === ortCpu ? join(folder, 'model.onnx') : `${server.url}/models/vit-${key}/model.onnx`);
+  const isOrt = (s: System) => s === ortCpu || s === ortWasm || s === ortWebgpu;
+  const entry = (s: System, phase: string, r: { result?: { ms: number; value?: number }; error?: string; capped?: boolean }, capMs?: number) =>
+    record({
+      suite: 'embedding', case: caseName, system: s.name, phase, ms: r.result?.ms ?? (r.capped ? capMs : undefined), capped: r.capped, error: r.capped ? undefined : r.error,
+      value: r.result?.value, expected: expected.embedding![0], flops,
+    });
+
+  const live = new Set<System>();
+  const coldRun = async (s: System) => {
+    // L/14 on ORT-web's WebGPU EP: one capped cold run in its own browser, closed afterwards.
+    const cap = big && s === ortWebgpu ? L14_WEBGPU_CAP_S : quick && s === ortWebgpu ? 120 : undefined;
+    await s.restart();
+    if (s === geolensNode || s === ortCpu) await s.call('embedRelease', key);
+    const r = await attempt(s, `${key} cold`, () => isOrt(s) ? s.call<{ ms: number; value: number }>('embedCold', key, onnx(s), pixels)
+      : s.call<{ ms: number; value: number }>('embedCold', key, base(s), config, pixels), cap);
+    entry(s, 'cold', r, cap ? cap * 1000 : undefined);
+    if (r.result && !(big && s === ortWebgpu)) live.add(s);
+  };
+  const warmRun = async (s: System) => {
+    if (!live.has(s)) return;
+    // ORT-web WebGPU B/32 takes ~45 s a run on SwiftShader: fewer warm runs than the rest.
+    entry(s, 'warm', await attempt(s, `${key} warm`, () => s.call<{ ms: number; value: number }>('embedWarm', key)));
+  };
+  const release = async (s: System) => {
+    live.delete(s);
+    await attempt(s, 'release', () => s.call('embedRelease', key));
+    if (s !== geolensNode && s !== ortCpu) await s.close();
+  };
+
+  if (big) {
+    // ViT-L/14 is 1.2 GB per system: one system holds it at a time.
+    for (const s of systems) {
+      await coldRun(s);
+      await warmRun(s);
+      await release(s);
+    }
+    return;
+  }
+  for (let c = 0; c < colds; c++) {
+    for (const s of systems) {
+      if (s === ortWebgpu && c > 0) continue;
+      await coldRun(s);
+    }
+  }
+  for (let w = 0; w < warms; w++) {
+    for (const s of systems) {
+      if (s === ortWebgpu && w > (quick ? -1 : 0)) continue;
+      await warmRun(s);
+    }
+  }
+  for (const s of systems) await release(s);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// (2) GEMM and attention, (3) search, (4) location encoder
+
+const GEMMS: [number, number, number][] = [[50, 768, 2304], [50, 768, 3072], [50, 3072, 768], [257, 1024, 3072], [257, 1024, 4096], [257, 4096, 1024]];
+const ATTENTIONS: [number, number][] = [[12, 50], [16, 257]];
+
+async function opsSuite(): Promise<void> {
+  const url = (file: string, s: System) => (s === ortCpu ? join(GENERATED, 'ops', file) : `${server.url}/models/ops/${file}`);
+  const systems = [geolensNode, geolensBrowser, ortWebgpu, ortWasm, ortCpu];
+  const rounds = quick ? 1 : 2;
+  for (const [m, k, n] of quick ? GEMMS.slice(0, 1) : GEMMS) {
+    const repeats = m > 100 ? 2 : 3;
+    for (let r = 0; r < rounds; r++) {
+      for (const s of systems) {
+        const file = `matmul-${m}-${k}-${n}.onnx`;
+        const run = await attempt(s, `gemm ${m}x${k}x${n}`, () => s === geolensNode || s === geolensBrowser
+          ? s.call<{ ms: number }>('gemm', m, k, n, repeats) : s.call<{ ms: number }>('gemm', url(file, s), m, k, repeats), 240);
+        record({ suite: 'gemm', case: `${m}×${k}×${n}`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped, flops: 2 * m * k * n });
+      }
+    }
+  }
+  for (const [heads, seq] of ATTENTIONS) {
+    for (let r = 0; r < rounds; r++) {
+      for (const s of systems) {
+        const file = `attention-${heads}-${seq}.onnx`;
+        const run = await attempt(s, `attention ${heads}x${seq}`, () => s === geolensNode || s === geolensBrowser
+          ? s.call<{ ms: number }>('attend', heads, seq, 3) : s.call<{ ms: number }>('attend', url(file, s), heads, seq, 3), 240);
+        record({ suite: 'attention', case: `heads ${heads} × seq ${seq}`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped, flops: 4 * seq * seq * 64 * heads });
+      }
+    }
+  }
+}
+
+async function searchSuite(): Promise<void> {
+  const file = (s: System) => (s === ortCpu ? join(GENERATED, 'ops', 'search-512-5.onnx') : `${server.url}/models/ops/search-512-5.onnx`);
+  const copy = await geolens.copy(256 * 2 ** 20, 5);
+  record({ suite: 'copy', case: '256 MiB f32', system: geolensNode.name, ms: copy.ms, bytes: 2 * 256 * 2 ** 20 });
+  for (const rows of quick ? [100_000] : [100_000, 1_000_000]) {
+    // A million rows is 2 GB of f32: only the systems that can hold it without a second copy in a page.
+    const systems = rows > 100_000 ? [geolensNode, ortWebgpu, ortCpu] : [geolensNode, geolensBrowser, ortWebgpu, ortCpu];
+    for (const queries of [1, 32]) {
+      for (const s of systems) {
+        const run = await attempt(s, `search ${rows}x${queries}`, () => s === geolensNode || s === geolensBrowser
+          ? s.call<{ ms: number; best: number }>('search', rows, queries, 3) : s.call<{ ms: number; best: number }>('search', file(s), rows, queries, 3), 300);
+        record({ suite: 'search', case: `${rows / 1000}k × 512, ${queries} ${queries === 1 ? 'query' : 'queries'}`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped,
+          bytes: rows * 512 * 4, value: run.result?.best });
+      }
+    }
+    await ortWebgpu.close(); // frees its 2 GB gallery with the GPU process
+    await geolensBrowser.close();
+  }
+}
+
+async function locationSuite(): Promise<void> {
+  const points = quick ? 256 : 2048;
+  const systems = [geolensNode, ortWebgpu, ortWasm, ortCpu];
+  for (let r = 0; r < (quick ? 1 : 2); r++) {
+    for (const s of systems) {
+      const run = await attempt(s, 'location', () => s === geolensNode ? s.call<{ ms: number; value: number }>('locate', join(GENERATED, 'location'), points, 2)
+        : s.call<{ ms: number; value: number }>('locate', s === ortCpu ? join(GENERATED, 'location', 'model.onnx') : `${server.url}/models/location/model.onnx`, points, 2), 300);
+      record({ suite: 'location', case: `${points} points`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped, points, value: run.result?.value });
+    }
+  }
+}
+
+try {
+  results.browserAdapter = await attempt(geolensBrowser, 'adapter', () => geolensBrowser.call<PeerResults['adapter']>('adapter')).then((r) => r.result ?? null);
+  log(`adapter: ${results.adapter.name} (node), ${results.browserAdapter?.name ?? '?'} (chromium)`);
+  for (const key of models) await embeddingSuite(key);
+  await opsSuite();
+  await searchSuite();
+  await locationSuite();
+  if (!withL14 || quick) results.notes.push('ViT-L/14 was not run (--quick or --no-l14).');
+} finally {
+  for (const s of [geolensBrowser, ortWebgpu, ortWasm]) await s.close();
+  await server.close();
+}
+results.durationS = (Date.now() - started) / 1000;
+results.l14WebgpuCapS = L14_WEBGPU_CAP_S;
+results.b32Flops = clipVisionFlops(CLIP_VISION_PRESETS['ViT-B/32']);
+const outDir = join(ROOT, 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+const stem = quick ? 'peers-quick' : 'peers';
+writeFileSync(join(outDir, `${stem}.json`), JSON.stringify(results, null, 2) + '\n');
+writeReport(results, { markdown: join(ROOT, 'bench', quick ? 'results/RESULTS-quick.md' : 'RESULTS.md'), svg: join(outDir, `${stem}.svg`), svgLink: quick ? `${stem}.svg` : `results/${stem}.svg` });
+log(`wrote bench/results/${stem}.json, ${quick ? 'bench/results/RESULTS-quick.md' : 'bench/RESULTS.md'}, bench/results/${stem}.svg`);
+process.exit(0);
