@@ -30,7 +30,7 @@ export class OrtWork {
   private options(gpuOutputs = false): Ort.InferenceSession.SessionOptions {
     const options: Ort.InferenceSession.SessionOptions = { executionProviders: [this.ep], graphOptimizationLevel: 'all' };
     if (this.ep === 'cpu') options.intraOpNumThreads = this.threads;
-    if (gpuOutputs) options.preferredOutputLocation = 'gpu-buffer';
+    if (gpuOutputs && this.ep === 'webgpu') options.preferredOutputLocation = 'gpu-buffer';
     return options;
   }
 
