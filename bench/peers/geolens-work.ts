@@ -104,13 +104,13 @@ async function timed(gpu: Gpu, repeats: number, work: () => Tensor | void | Prom
   return median(times);
 }
 
-/** y = x·wᵀ at M×K×N with linear()'s own variant choice (what a model call does). */
-export async function gemm(m: number, k: number, n: number, repeats: number): Promise<Run> {
+/** y = x·wᵀ at M×K×N with linear()'s own variant choice (what a model call does), or the named variant. */
+export async function gemm(m: number, k: number, n: number, repeats: number, variant?: string): Promise<Run> {
   const gpu = await device();
   const x = gpu.upload(fillRandom(new Float32Array(m * k), 1, 1), [m, k]);
   const w = gpu.upload(fillRandom(new Float32Array(n * k), 2, 1 / Math.sqrt(k)), [n, k]);
   const y = gpu.empty([m, n]);
-  const ms = await timed(gpu, repeats, () => void linear(x, w, { out: y }));
+  const ms = await timed(gpu, repeats, () => void linear(x, w, { out: y, variant }));
   for (const t of [x, w, y]) t.release();
   return { ms };
 }
