@@ -40,6 +40,8 @@ export interface PeerResults {
   measurements: Measurement[];
   notes: string[];
   durationS?: number;
+  /** 1-minute load average at the start and the end. */
+  loadAverage?: number[];
   l14WebgpuCapS?: number;
   b32Flops?: number;
 }
@@ -150,6 +152,9 @@ export function writeReport(results: PeerResults, paths: { markdown: string; svg
   lines.push(`- machine: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB`);
   lines.push('');
   lines.push('The CPU is shared with other processes, so absolute times are noisy (several × from one run to the next). Every suite calls the systems in turn (A, B, C, A, B, C …) and each figure is the median of its calls, so a burst of load lands on all systems alike and the ratios stay fair. A ratio is the peer\'s time over geolens\' on the same platform: onnxruntime-web against geolens in the same Chromium, onnxruntime-node against geolens in Node. Above 1, geolens is faster. Chromium\'s SwiftShader JITs shaders with LLVM, Dawn\'s in Node with Subzero: the same geolens kernels run several times faster in Chromium here, which is why the two geolens columns differ.');
+  lines.push('');
+  lines.push('Interleaving spreads bursts of load over every system, but it cannot make contention fair: on an oversubscribed CPU, work split over threads that meet at barriers (SwiftShader runs each dispatch on worker threads and a forward pass is hundreds of dispatches; onnxruntime-node spins its 2 threads) loses far more than one thread running alone (onnxruntime-web wasm). The load average during the run is printed below; on an idle machine the multi-threaded systems gain several-fold on wasm.');
+  if (results.loadAverage) lines.push('', `Load average (1 min) at the start and end of the run: ${results.loadAverage.map((l) => l.toFixed(1)).join(' → ')} on ${results.machine.cpus} cores.`);
   lines.push('');
   lines.push(`![geolens vs peers](${paths.svgLink})`, '');
 
