@@ -168,6 +168,15 @@ timed('the default variant hands a short last row block to a smaller block, exac
   }
 });
 
+timed('the 16-column tail blocks (register4x16, register8x16) match at B/32 and L/14 row counts', async () => {
+  // M = 50 and 257 leave 2 and 1 rows past the 16-row blocks; N = 72 and 40 end inside a 16-column block.
+  for (const variant of ['register4x16', 'register8x16']) {
+    for (const [m, n] of [[50, 72], [257, 40], [6, 17]] as const) {
+      await expectClose({ batch: [], m, k: 132, n, variant, bias: 'f32', activation: 'quick_gelu' }, `${variant} M=${m} N=${n}`);
+    }
+  }
+});
+
 timed('batch dimensions are kept and rows past 65,535 workgroups fold into z', async () => {
   // naive: 16 rows per workgroup, so 1.1M rows need more than 65,535 workgroups along y.
   await expectClose({ batch: [2, 5], m: 110_000, k: 1, n: 1, variant: 'naive' }, 'naive folded');
