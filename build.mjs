@@ -96,10 +96,7 @@ if (args.has('--tests')) {
   rmSync('dist', { recursive: true, force: true });
   const library = { ...shared, sourcemap: false, packages: 'external' };
   await build({ ...library, platform: 'node', entryPoints: { index: 'src/api/index.ts' }, outdir: 'dist' });
-  // exifr is bundled into the browser build: its Node file reader calls require(variable), which consumers'
-  // bundlers flag; with `require` defined away that branch is dead code here.
-  const dependencies = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies);
-  await build({ ...browserBundle, ...library, packages: undefined, external: dependencies.filter((name) => name !== 'exifr'), define: { require: 'undefined' }, entryPoints: { browser: 'src/api/index.ts' }, outdir: 'dist' });
+  await build({ ...browserBundle, ...library, entryPoints: { browser: 'src/api/index.ts' }, outdir: 'dist' });
   await build({ ...library, platform: 'node', entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
   // geolens/queue: Node only (BullMQ, ioredis, the file system), kept out of the library and browser bundles.
   await build({ ...library, platform: 'node', entryPoints: { queue: 'src/queue/index.ts' }, outdir: 'dist' });

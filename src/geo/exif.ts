@@ -2,7 +2,9 @@
  * GPS from a photo's own EXIF (exifr): a geotagged photo carries its answer, so locate() reports it beside
  * the prediction and `geolens eval` can take labels from it.
  */
-import exifr from 'exifr';
+// The lite build reads the EXIF and GPS blocks and, unlike the full one, carries no Node file loader that
+// browser bundlers flag as a computed import.
+import exifr from 'exifr/dist/lite.esm.mjs';
 import { haversineKm } from './distance.js';
 
 export interface ExifGps {

@@ -1,5 +1,6 @@
 import { WEIGHT_DTYPE_BYTES } from './dtypes.js';
 import type { WeightSource } from './source.js';
+import { isQuantizedSource } from './quantized.js';
 
 /**
  * The same source, calling `onBytes(done, total)` as tensors are read: bytes of the stored tensors, so a
@@ -8,6 +9,8 @@ import type { WeightSource } from './source.js';
  * counts only those: a vision tower taken from a full CLIP checkpoint leaves the text tower unread).
  */
 export function withReadProgress<S extends WeightSource>(source: S, onBytes: (done: number, total: number) => void, reads: (name: string) => boolean = () => true): S {
+  // A quantized file's reader does its own unpacking behind the names it shows; it is passed through as it is.
+  if (isQuantizedSource(source)) return source;
   let total = 0;
   const bytesPer = new Map<string, number>();
   for (const [name, info] of source.tensors) {

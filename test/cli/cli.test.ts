@@ -80,7 +80,7 @@ test('geolens locate --json merges within 25 km and names each place as the data
   const svg = geolens('locate', KAUAI, ...MODEL, '-k', '3', '--map', svgPath, '--quiet');
   assert.is(svg.status, 0, svg.stderr);
   // The table names each place: town, country, distance, then the coordinates.
-  assert.match(svg.stdout, /\n {2}1\. [^\n]+, [^\n]+ \(\d+\.\d km away\) {2}\d+\.\d{4}°[NS] \d+\.\d{4}°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+(, \d+ rows merged)?\)\n {2}2\./);
+  assert.match(svg.stdout, /\n {2}1\. [^\n]+, [^\n]+ \(\d+\.\d km away\) {2}\d+(\.\d+)?°[NS] \d+(\.\d+)?°[EW] {2}p=0\.\d{4} {2}\(gallery #\d+(, \d+ rows merged)?\)\n {2}2\./);
   const text = readFileSync(svgPath, 'utf8');
   assert.is(text.match(/class="marker"/g)?.length, 3);
   assert.ok(text.includes(places[0]!.name.city.replace(/&/g, '&amp;')));

@@ -37,7 +37,8 @@ test('convert the CLIP vision tower (q8), the heads (q8) and the gallery embeddi
   assert.match(run.stdout, /2000 gallery embeddings \(512-d, f16\)/);
 
   // No --clip-config and no --gallery: the files carry the config, the scheme and the points.
-  run = geolens('locate', KAUAI, '--clip', clip, '--geoclip', heads, '--gallery-embeddings', gallery, '-k', '5', '--json', '--quiet');
+  // Raw gallery rows, as PyTorch ranks them: the CLI's default merging and naming are off.
+  run = geolens('locate', KAUAI, '--clip', clip, '--geoclip', heads, '--gallery-embeddings', gallery, '-k', '5', '--json', '--quiet', '--no-merge', '--no-names');
   assert.is(run.status, 0, run.stderr);
   const [result] = JSON.parse(run.stdout) as { places: { galleryIndex: number; probability: number }[] }[];
   const expected = await openWeights(`${DIR}/expected.safetensors`);

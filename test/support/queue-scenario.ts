@@ -10,6 +10,8 @@ import type { LocateResult } from '../../src/api/index.js';
 import { enqueue, jobId, queueStatus } from '../../src/queue/index.js';
 import { ensureModel, finished, isCorrupt, MODEL_FLAGS, referenceResults, samePlaces, spawnCli, writeCollection } from './collection.js';
 import { startRedis } from './redis.js';
+import { Queue } from 'bullmq';
+import { Redis as IORedis } from 'ioredis';
 
 let lastStatus: unknown = null;
 
@@ -45,6 +47,11 @@ export async function queueScenario(jobs: number): Promise<void> {
     assert.is(again.code, 0, again.stderr);
     assert.is((await queueStatus(connection)).waiting, jobs);
 
+    // Held until both workers are up, so the kill lands while both take jobs (on a fast machine the first
+    // worker would otherwise finish the queue while the second is still compiling).
+    const adminRedis = new IORedis(redis.url, { maxRetriesPerRequest: null });
+    const admin = new Queue('test', { connection: adminRedis });
+    await admin.pause();
     const workerArgs = ['worker', '--redis', redis.url, '--queue', 'test', ...MODEL_FLAGS, '--batch-size', '4', '--lock-ms', '5000', '--stalled-ms', '1000'];
     const victim = spawnCli(workerArgs, { env });
     const survivor = spawnCli(workerArgs, { env });
@@ -53,6 +60,10 @@ export async function queueScenario(jobs: number): Promise<void> {
     const survivorDone = finished(survivor);
     workerLogs.push(victimDone, survivorDone);
 
+    await until('both workers up', 180_000, async () => (await queueStatus(connection)).workers >= 2);
+    await admin.resume();
+    await admin.close();
+    await adminRedis.quit();
     // Kill one worker while both are taking jobs; what it held must come back to the other.
     const atKill = await until('both workers busy', 180_000, async () => {
       const status = (lastStatus = await queueStatus(connection));

@@ -68,6 +68,9 @@ export function registerLocate(program: Command): void {
     const locator = await GeoLocator.create({ ...locatorOptions(flags), microBatch: Math.min(8, images.length) });
     // One unreadable image gets its error line; the others still get their places.
     const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeFlags, settle: true });
+    // A run of one photo that cannot be read is that photo's error, said once.
+    const only = results.length === 1 ? results[0]! : null;
+    if (only && 'error' in only) throw new GeolensError(only.error);
     await print(images, results);
     const failed = results.filter((r) => 'error' in r).length;
     if (failed > 0) throw new GeolensError(`${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be located`);
