@@ -19,7 +19,12 @@ let sharpModule: Promise<SharpModule> | null = null;
 
 function loadSharp(): Promise<SharpModule> {
   sharpModule ??= import('sharp').then(
-    (module: { default?: SharpModule }) => (module.default ?? module) as SharpModule,
+    (module: { default?: SharpModule }) => {
+      const sharp = (module.default ?? module) as SharpModule;
+      // Every photo is decoded once: libvips's operation cache would only hold on to pixels nobody asks for again.
+      sharp.cache(false);
+      return sharp;
+    },
     (error: Error) => {
       sharpModule = null;
       throw new ImageError(`decodeImage: the 'sharp' package could not be loaded (${error.message}); run \`npm install sharp\``);

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GeoLocator, type LocateFailure, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
+import { ImageError } from '../../model/image.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
 import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';
@@ -70,7 +71,7 @@ export function registerLocate(program: Command): void {
     const results = await locator.locate(images, { topK: flags.topK, rerankCandidates: flags.candidates, refine: refineFromFlags(flags), ...placeFlags, settle: true });
     // A run of one photo that cannot be read is that photo's error, said once.
     const only = results.length === 1 ? results[0]! : null;
-    if (only && 'error' in only) throw new GeolensError(only.error);
+    if (only && 'error' in only) throw new ImageError(only.error);
     await print(images, results);
     const failed = results.filter((r) => 'error' in r).length;
     if (failed > 0) throw new GeolensError(`${failed} of ${images.length} image${images.length === 1 ? '' : 's'} could not be located`);
