@@ -95,10 +95,11 @@ async function citiesBytes(source: CitiesSource | undefined): Promise<Uint8Array
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   const text = source instanceof URL ? source.href : source;
   if (text !== undefined && /^(https?|blob|data):/i.test(text)) return fetchBytes(text);
-  // Beside the bundle by default (the examples copy it there); the name sits in a variable so that bundlers
-  // do not treat it as an asset of geolens's own package, which does not ship it.
+  // Beside the bundle by default (the examples copy it there). Name and base sit in variables so that
+  // bundlers do not treat the file as an asset of geolens's own package, which does not ship it.
   const besideBundle = 'cities.pbf';
-  if (!isNode) return fetchBytes(text ?? new URL(besideBundle, import.meta.url).href);
+  const bundleUrl = import.meta.url;
+  if (!isNode) return fetchBytes(text ?? new URL(besideBundle, bundleUrl).href);
   const { readFile } = await import('node:fs/promises');
   let path = text?.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
   if (path === undefined) {

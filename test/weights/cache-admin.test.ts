@@ -18,6 +18,7 @@ test('listCache names every download, unfinished download and gallery in the Nod
     const partial = `${await cachePath(`${server.url}/models/other.bin`, cacheDir)}.partial`;
     writeFileSync(partial, new Uint8Array(999));
     const gallery = new Float32Array(3 * 8).fill(0.5);
+    // A gallery record: a 48-byte header (magic, version, count, the rows' sha256) and the rows.
     await fileGalleryCache(cacheDir).put('k'.repeat(64), gallery);
 
     const entries = await listCache({ cacheDir });
@@ -25,11 +26,11 @@ test('listCache names every download, unfinished download and gallery in the Nod
     assert.equal(entries, [
       { kind: 'download', location: downloaded as string, bytes: BODY.length },
       { kind: 'partial', location: partial, bytes: 999 },
-      { kind: 'gallery', location: galleryFile, bytes: 16 + gallery.byteLength },
+      { kind: 'gallery', location: galleryFile, bytes: 48 + gallery.byteLength },
     ].sort((a, b) => (a.location < b.location ? -1 : 1)));
 
     const cleared = await clearCache({ cacheDir });
-    assert.equal(cleared, { entries: 3, bytes: BODY.length + 999 + 16 + gallery.byteLength, where: [cacheDir] });
+    assert.equal(cleared, { entries: 3, bytes: BODY.length + 999 + 48 + gallery.byteLength, where: [cacheDir] });
     assert.equal(await listCache({ cacheDir }), []);
     assert.equal(readdirSync(cacheDir), [], 'the emptied folders are gone too');
     // And the cache still works afterwards.
