@@ -23,6 +23,9 @@ function loadSharp(): Promise<SharpModule> {
       const sharp = (module.default ?? module) as SharpModule;
       // Every photo is decoded once: libvips's operation cache would only hold on to pixels nobody asks for again.
       sharp.cache(false);
+      // One libvips thread per decode: photos are decoded one at a time while the GPU works, and each extra
+      // thread keeps its own malloc arena, which on glibc grows the process without bound in long runs.
+      sharp.concurrency(1);
       return sharp;
     },
     (error: Error) => {
