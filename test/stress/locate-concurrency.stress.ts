@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { GeoLocator, type ImageInput, type LocateResult } from '../../src/api/index.js';
+import { peakRssMiB as peakRssOf } from '../support/collection.js';
 
 /**
  * 1,000 concurrent locate() calls on one GeoLocator, every result compared with the same image located
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
         if (mismatches++ < 3) console.error(`call ${i} (input ${i % images.length}) differs:\n  got ${JSON.stringify(result!.places.slice(0, 2))}\n  want ${JSON.stringify(want.places.slice(0, 2))}`);
       }
     });
-    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+    const peakRssMiB = peakRssOf(process.pid);
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     console.log(`  ${CALLS} concurrent locate() calls over ${images.length} inputs in ${seconds.toFixed(1)} s (${(CALLS / seconds).toFixed(1)} images/s) on ${locator.gpu.adapterName}`);
     console.log(`  results equal to sequential: ${CALLS - mismatches} / ${CALLS}`);

@@ -90,12 +90,16 @@ export function samePlaces(got: LocateResult, want: LocateResult): string | null
   return null;
 }
 
-/** `node dist/cli.js …` in a child process; `peakRssFile` makes the child write its peak RSS (KiB) there on exit. */
+/**
+ * `node dist/cli.js …` in a child process; `peakRssFile` makes the child write its peak RSS (KiB) there on exit.
+ * The peak is VmHWM of the child's own address space: getrusage's maxRSS carries over the parent's resident
+ * size from the fork before exec, so a child of a 1.3 GiB test process would report at least 1.3 GiB.
+ */
 export function spawnCli(args: string[], options: { env?: Record<string, string>; peakRssFile?: string } = {}): ChildProcess {
   const preload: string[] = [];
   if (options.peakRssFile) {
     const hook = `${options.peakRssFile}.cjs`;
-    writeFileSync(hook, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(options.peakRssFile)}, String(process.resourceUsage().maxRSS)));\n`);
+    writeFileSync(hook, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(options.peakRssFile)}, /VmHWM:\\s+(\\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]));\n`);
     preload.push('--require', hook);
   }
   return spawn(process.execPath, [...preload, 'dist/cli.js', ...args], {
