@@ -2,7 +2,7 @@
 # Installs everything geolens needs on Debian/Ubuntu, then the npm dependencies. Safe to run again.
 #   chromium             ships SwiftShader (the software WebGPU device) and runs the browser tests
 #   libvulkan1           the Vulkan loader Dawn opens
-#   redis-server         the queue tests (BullMQ) start their own on a loopback port
+#   redis-server         the queue tests (BullMQ): .ci/run starts one on a loopback port, or each test its own
 #   python3-torch/numpy/pil + libopenblas0-pthread
 #                        regenerate the golden fixtures that are too big to commit (a few seconds)
 set -euo pipefail

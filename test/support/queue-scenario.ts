@@ -35,24 +35,25 @@ export async function queueScenario(jobs: number): Promise<void> {
   const started = performance.now();
   const lap = (what: string) => process.env.GEOLENS_TEST_TIMES && console.log(`  ${what}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   try {
+    console.log(`  redis-server ${redis.url} (${redis.origin}), queue ${redis.queue}`);
     const images = await writeCollection(join(root, 'photos'), jobs);
     const poisoned = images.filter((_, i) => isCorrupt(i));
-    const connection = { redis: redis.url, queue: 'test' };
+    const connection = { redis: redis.url, queue: redis.queue };
     const env = { GEOLENS_CACHE: join(root, 'cache') };
 
     const added = await enqueue([join(root, 'photos')], connection);
     assert.equal(added, { images: jobs, queued: jobs, done: 0 });
     // Adding again (through the CLI) queues nothing new: the job ids are the images' own.
-    const again = await finished(spawnCli(['queue', 'add', '--redis', redis.url, '--queue', 'test', join(root, 'photos')]));
+    const again = await finished(spawnCli(['queue', 'add', '--redis', redis.url, '--queue', redis.queue, join(root, 'photos')]));
     assert.is(again.code, 0, again.stderr);
     assert.is((await queueStatus(connection)).waiting, jobs);
 
     // Held until both workers are up, so the kill lands while both take jobs (on a fast machine the first
     // worker would otherwise finish the queue while the second is still compiling).
     const adminRedis = new IORedis(redis.url, { maxRetriesPerRequest: null });
-    const admin = new Queue('test', { connection: adminRedis });
+    const admin = new Queue(redis.queue, { connection: adminRedis });
     await admin.pause();
-    const workerArgs = ['worker', '--redis', redis.url, '--queue', 'test', ...MODEL_FLAGS, '--batch-size', '4', '--lock-ms', '5000', '--stalled-ms', '1000'];
+    const workerArgs = ['worker', '--redis', redis.url, '--queue', redis.queue, ...MODEL_FLAGS, '--batch-size', '4', '--lock-ms', '5000', '--stalled-ms', '1000'];
     const victim = spawnCli(workerArgs, { env });
     const survivor = spawnCli(workerArgs, { env });
     workers.push(victim, survivor);
@@ -89,7 +90,7 @@ export async function queueScenario(jobs: number): Promise<void> {
     }
 
     const out = join(root, 'results.jsonl');
-    const collected = await finished(spawnCli(['queue', 'results', '--redis', redis.url, '--queue', 'test', '--out', out]));
+    const collected = await finished(spawnCli(['queue', 'results', '--redis', redis.url, '--queue', redis.queue, '--out', out]));
     assert.is(collected.code, 0, collected.stderr);
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.is(lines.length, jobs);
@@ -106,7 +107,7 @@ export async function queueScenario(jobs: number): Promise<void> {
     }
     assert.ok(jobId(images[0]!) !== jobId(images[1]!));
 
-    const status = await finished(spawnCli(['queue', 'status', '--redis', redis.url, '--queue', 'test']));
+    const status = await finished(spawnCli(['queue', 'status', '--redis', redis.url, '--queue', redis.queue]));
     assert.match(status.stdout, new RegExp(`waiting 0 .* failed ${poisoned.length} .*results ${jobs - poisoned.length} .*errors ${poisoned.length}`));
 
     survivor.kill('SIGTERM');

@@ -1,5 +1,7 @@
-// A private redis-server for the queue tests: a free loopback port, a temp folder, no persistence;
-// stopped (and the folder removed) by stop(). Debian's redis-server (scripts/install.sh installs it).
+// The Redis the queue tests run on. CI (.ci/run) starts one redis-server on a loopback port of its own and
+// names it in GEOLENS_TEST_REDIS; each test then takes a queue name of its own there and deletes its keys
+// when it stops. Without it (a plain `npm test`), a private redis-server is started on a free loopback port
+// with a temp folder and no persistence, and stopped by stop(). Debian's redis-server (scripts/install.sh).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -8,7 +10,10 @@ import { join } from 'node:path';
 
 export interface TestRedis {
   url: string;
-  port: number;
+  /** A queue name no other test run uses on this server. */
+  queue: string;
+  /** Which server it is, for the test's log. */
+  origin: string;
   stop(): Promise<void>;
 }
 
@@ -44,6 +49,35 @@ function answersPing(port: number): Promise<boolean> {
 }
 
 export async function startRedis(): Promise<TestRedis> {
+  const queue = `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const shared = process.env.GEOLENS_TEST_REDIS;
+  return shared ? sharedRedis(shared, queue) : privateRedis(queue);
+}
+
+async function sharedRedis(url: string, queue: string): Promise<TestRedis> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  await client.connect().catch((error: Error) => {
+    client.disconnect();
+    throw new Error(`GEOLENS_TEST_REDIS=${url} does not answer: ${error.message}`);
+  });
+  return {
+    url,
+    queue,
+    origin: 'GEOLENS_TEST_REDIS',
+    async stop() {
+      // BullMQ's keys and the result hashes of this queue, nothing else of the server's.
+      for (const pattern of [`bull:${queue}:*`, `geolens:${queue}:*`]) {
+        const keys: string[] = [];
+        for await (const batch of client.scanStream({ match: pattern, count: 500 })) keys.push(...(batch as string[]));
+        for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
+      }
+      await client.quit();
+    },
+  };
+}
+
+async function privateRedis(queue: string): Promise<TestRedis> {
   const binary = redisServerPath();
   if (!binary) throw new Error('redis-server is not installed (scripts/install.sh installs it: apt-get install redis-server)');
   const dir = mkdtempSync(join(tmpdir(), 'geolens-redis-'));
@@ -65,7 +99,8 @@ export async function startRedis(): Promise<TestRedis> {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
-    port,
+    queue,
+    origin: 'started by the test',
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
