@@ -34,7 +34,7 @@ const redis = await startRedis();
 const rates: number[] = [];
 try {
   for (const workers of [1, 2]) {
-    const queue = `bench-${workers}`;
+    const queue = `${redis.queue}-${workers}`;
     const children = Array.from({ length: workers }, () =>
       spawnCli(['worker', '--redis', redis.url, '--queue', queue, ...MODEL_FLAGS, '--batch-size', String(BATCH), '--quiet'], { env: { GEOLENS_CACHE: join(root, 'cache') } }),
     );

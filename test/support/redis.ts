@@ -66,8 +66,8 @@ async function sharedRedis(url: string, queue: string): Promise<TestRedis> {
     queue,
     origin: 'GEOLENS_TEST_REDIS',
     async stop() {
-      // BullMQ's keys and the result hashes of this queue, nothing else of the server's.
-      for (const pattern of [`bull:${queue}:*`, `geolens:${queue}:*`]) {
+      // BullMQ's keys and the result hashes of this queue (and of queues named after it), nothing else.
+      for (const pattern of [`bull:${queue}*`, `geolens:${queue}*`]) {
         const keys: string[] = [];
         for await (const batch of client.scanStream({ match: pattern, count: 500 })) keys.push(...(batch as string[]));
         for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
