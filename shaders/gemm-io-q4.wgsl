@@ -1,6 +1,6 @@
 // GEMM operand access: block-quantized int4 weights (q4), any K. Same functions as gemm-io-f32.wgsl (read
-// that header); w is dequantized in registers, so x, the products and the accumulators stay f32 and no
-// shader-f16 is needed.
+// that header); rowOf and blockScale are in gemm-io-blocks.wgsl. w is dequantized in registers, so x, the
+// products and the accumulators stay f32 and no shader-f16 is needed.
 //
 // w holds N rows of ROW_WORDS u32 words each (src/runtime/tensor.ts quantizedRowWords):
 //   words [0, VALUE_WORDS):         the row's K int4 values, eight per word, element i in bits
@@ -19,27 +19,13 @@ override VALUE_WORDS: u32 = (QUANT_K + 7u) / 8u;
 override ROW_WORDS: u32 = VALUE_WORDS + ((QUANT_K + 31u) / 32u + 1u) / 2u;
 override INV_K: f32 = 1.0 / f32(QUANT_K);
 
-// The row of element index e, e / QUANT_K: estimated in f32 and corrected by one either way (exact while
-// rows < 2^22). An integer division by a pipeline constant is still a division per lane on SwiftShader,
-// which has no vector integer divide; this is five vector operations.
-fn rowOf(e: u32) -> u32 {
-  var row = u32(f32(e) * INV_K);
-  row = select(row, row - 1u, row * QUANT_K > e);
-  return select(row, row + 1u, (row + 1u) * QUANT_K <= e);
-}
-
-fn q4Scale(rowBase: u32, i: u32) -> f32 {
-  let block = i >> 5u;
-  return unpack2x16float(w[rowBase + VALUE_WORDS + (block >> 1u)])[block & 1u];
-}
-
 fn loadX(e: u32) -> f32 { return x[e]; }
 fn loadW(e: u32) -> f32 {
   let row = rowOf(e);
   let i = e - row * QUANT_K;
   let rowBase = row * ROW_WORDS;
   let nibble = (w[rowBase + (i >> 3u)] >> (4u * (i & 7u))) & 15u;
-  return (f32(nibble) - 8.0) * q4Scale(rowBase, i);
+  return (f32(nibble) - 8.0) * blockScale(rowBase, i);
 }
 fn loadX4(e: u32) -> vec4f { return vec4f(x[e], x[e + 1u], x[e + 2u], x[e + 3u]); }
 fn loadW4(e: u32) -> vec4f { return vec4f(loadW(e), loadW(e + 1u), loadW(e + 2u), loadW(e + 3u)); }

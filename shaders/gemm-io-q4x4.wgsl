@@ -12,27 +12,13 @@ override VALUE_WORDS: u32 = (QUANT_K + 7u) / 8u;
 override ROW_WORDS: u32 = VALUE_WORDS + ((QUANT_K + 31u) / 32u + 1u) / 2u;
 override INV_K: f32 = 1.0 / f32(QUANT_K);
 
-// The row of element index e, e / QUANT_K: estimated in f32 and corrected by one either way (exact while
-// rows < 2^22). An integer division by a pipeline constant is still a division per lane on SwiftShader,
-// which has no vector integer divide; this is five vector operations.
-fn rowOf(e: u32) -> u32 {
-  var row = u32(f32(e) * INV_K);
-  row = select(row, row - 1u, row * QUANT_K > e);
-  return select(row, row + 1u, (row + 1u) * QUANT_K <= e);
-}
-
-fn q4Scale(rowBase: u32, i: u32) -> f32 {
-  let block = i >> 5u;
-  return unpack2x16float(w[rowBase + VALUE_WORDS + (block >> 1u)])[block & 1u];
-}
-
 fn loadX(e: u32) -> f32 { return x[e >> 2u][e & 3u]; }
 fn loadW(e: u32) -> f32 {
   let row = rowOf(e);
   let i = e - row * QUANT_K;
   let rowBase = row * ROW_WORDS;
   let nibble = (w[rowBase + (i >> 3u)] >> (4u * (i & 7u))) & 15u;
-  return (f32(nibble) - 8.0) * q4Scale(rowBase, i);
+  return (f32(nibble) - 8.0) * blockScale(rowBase, i);
 }
 // e is a multiple of 4.
 fn loadX4(e: u32) -> vec4f { return x[e >> 2u]; }
@@ -42,5 +28,5 @@ fn loadW4(e: u32) -> vec4f {
   let rowBase = row * ROW_WORDS;
   let half = w[rowBase + (i >> 3u)] >> (4u * (i & 4u));
   let nibbles = (vec4u(half) >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u);
-  return (vec4f(nibbles) - 8.0) * q4Scale(rowBase, i);
+  return (vec4f(nibbles) - 8.0) * blockScale(rowBase, i);
 }

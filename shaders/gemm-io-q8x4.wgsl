@@ -1,6 +1,6 @@
 // GEMM operand access: q8 weights (layout in gemm-io-q8.wgsl), K % 4 == 0, so x binds as vec4s and the
 // four weights of a vec4 load are one word and share one scale (blocks of 32 start on multiples of 4).
-// Same functions as gemm-io-f32.wgsl (read that header).
+// Same functions as gemm-io-f32.wgsl (read that header); rowOf and blockScale are in gemm-io-blocks.wgsl.
 //
 // x: [rows, K/4] vec4f   w: N · ROW_WORDS u32   bias: N u32 words   y: [rows, N] f32
 
@@ -12,27 +12,13 @@ override VALUE_WORDS: u32 = QUANT_K / 4u;
 override ROW_WORDS: u32 = VALUE_WORDS + ((QUANT_K + 31u) / 32u + 1u) / 2u;
 override INV_K: f32 = 1.0 / f32(QUANT_K);
 
-// The row of element index e, e / QUANT_K: estimated in f32 and corrected by one either way (exact while
-// rows < 2^22). An integer division by a pipeline constant is still a division per lane on SwiftShader,
-// which has no vector integer divide; this is five vector operations.
-fn rowOf(e: u32) -> u32 {
-  var row = u32(f32(e) * INV_K);
-  row = select(row, row - 1u, row * QUANT_K > e);
-  return select(row, row + 1u, (row + 1u) * QUANT_K <= e);
-}
-
-fn q8Scale(rowBase: u32, i: u32) -> f32 {
-  let block = i >> 5u;
-  return unpack2x16float(w[rowBase + VALUE_WORDS + (block >> 1u)])[block & 1u];
-}
-
 fn loadX(e: u32) -> f32 { return x[e >> 2u][e & 3u]; }
 fn loadW(e: u32) -> f32 {
   let row = rowOf(e);
   let i = e - row * QUANT_K;
   let rowBase = row * ROW_WORDS;
   let q = bitcast<i32>(w[rowBase + (i >> 2u)] << (24u - 8u * (i & 3u))) >> 24u;
-  return f32(q) * q8Scale(rowBase, i);
+  return f32(q) * blockScale(rowBase, i);
 }
 // e is a multiple of 4.
 fn loadX4(e: u32) -> vec4f { return x[e >> 2u]; }
@@ -41,5 +27,5 @@ fn loadW4(e: u32) -> vec4f {
   let i = e - row * QUANT_K;
   let rowBase = row * ROW_WORDS;
   let q = bitcast<vec4i>(vec4u(w[rowBase + (i >> 2u)]) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u);
-  return vec4f(q) * q8Scale(rowBase, i);
+  return vec4f(q) * blockScale(rowBase, i);
 }

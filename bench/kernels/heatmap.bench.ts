@@ -8,39 +8,14 @@ import { equirectangularCells } from '../../src/geo/heatmap.js';
 import { dispatchHeatmap } from '../../src/kernels/heatmap.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { parseGalleryCsv } from '../../src/model/gallery.js';
-import { getDevice, type Gpu } from '../../src/runtime/index.js';
+import { getDevice } from '../../src/runtime/index.js';
+import { gpuMilliseconds } from '../support/bench.js';
+import { unitRows } from '../support/rows.js';
 
 const ROWS = 100_000;
 const DIM = 512;
 const SCALE = 39.7;
 const CSV = '../shared/data/geoclip/coordinates_100K.csv';
-
-function unitRows(rows: number, dim: number, seed: number): Float32Array {
-  const out = new Float32Array(rows * dim);
-  let state = seed;
-  for (let i = 0; i < out.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  for (let r = 0; r < rows; r++) {
-    const row = out.subarray(r * dim, (r + 1) * dim);
-    const norm = Math.hypot(...row);
-    for (let d = 0; d < dim; d++) row[d]! /= norm;
-  }
-  return out;
-}
-
-async function median(gpu: Gpu, work: () => void, repeats: number): Promise<{ ms: number; source: string }> {
-  const times: number[] = [];
-  let source = '';
-  for (let r = 0; r < repeats; r++) {
-    const t = await gpu.time(work);
-    times.push(t.ns / 1e6);
-    source = t.source;
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)]!, source };
-}
 
 const gpu = await getDevice({ log: () => {} });
 console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing: ${gpu.features.timestamps ? 'timestamp-query' : 'wall clock'}`);
@@ -54,17 +29,16 @@ if (existsSync(CSV)) {
 }
 const cells = equirectangularCells(gps.subarray(0, ROWS * 2), 360, 180);
 const rowCells = gpu.upload(cells, [ROWS], 'u32');
-const data = unitRows(ROWS, DIM, 1);
+const data = unitRows(0, ROWS, DIM);
 for (const dtype of ['f32', 'f16'] as const) {
   const gallery = uploadGalleryChunks(gpu, data, ROWS, DIM, undefined, dtype);
   const bytes = ROWS * DIM * (dtype === 'f16' ? 2 : 4);
   for (const queryCount of [1, 8]) {
-    const queries = gpu.upload(unitRows(queryCount, DIM, 7 + queryCount), [queryCount, DIM]);
+    const queries = gpu.upload(unitRows(ROWS + 7 * queryCount, queryCount, DIM), [queryCount, DIM]);
     const lse = new Float32Array(queryCount).fill(Math.log(ROWS));
     const heat = () => dispatchHeatmap(queries, gallery, rowCells, lse, { scale: SCALE, cells: 360 * 180 }).release();
-    await median(gpu, heat, 1);
-    const { ms, source } = await median(gpu, heat, 5);
-    const search = await median(gpu, () => dispatchSearch(queries, gallery, { k: 1, scale: SCALE }).release(), 3);
+    const { ms, source } = await gpuMilliseconds(gpu, heat, 5);
+    const search = await gpuMilliseconds(gpu, () => dispatchSearch(queries, gallery, { k: 1, scale: SCALE }).release(), 3);
     console.log(
       `heatmap ${`${ROWS}x${DIM} ${dtype} Q=${queryCount} 360x180`.padEnd(32)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +
         `${(bytes / ms / 1e6).toFixed(2).padStart(7)} GB/s   (search pass k=1: ${search.ms.toFixed(2)} ms)`,

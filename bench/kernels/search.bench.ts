@@ -6,7 +6,9 @@
 // `--quick` runs only the default tiling.
 import Benchmark from 'benchmark';
 import { dispatchSearch, searchTopK, uploadGalleryChunks } from '../../src/kernels/search.js';
-import { getDevice, type Gpu, type Tensor } from '../../src/runtime/index.js';
+import { getDevice, type Tensor } from '../../src/runtime/index.js';
+import { gpuMilliseconds } from '../support/bench.js';
+import { unitRows } from '../support/rows.js';
 
 const ROWS = 100_000;
 const DIM = 512;
@@ -14,18 +16,6 @@ const K = 5;
 const SCALE = 39.7;
 const TILINGS: { tilesPerWorkgroup: number }[] = [{ tilesPerWorkgroup: 1 }, { tilesPerWorkgroup: 4 }, { tilesPerWorkgroup: 16 }];
 const quick = process.argv.includes('--quick');
-
-async function gpuMilliseconds(gpu: Gpu, queries: Tensor, gallery: Tensor[], tiling: (typeof TILINGS)[number], repeats: number): Promise<{ ms: number; source: string }> {
-  const times: number[] = [];
-  let source = '';
-  for (let r = 0; r < repeats; r++) {
-    const result = await gpu.time(() => dispatchSearch(queries, gallery, { k: K, scale: SCALE, ...tiling }).release());
-    times.push(result.ns / 1e6);
-    source = result.source;
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)]!, source };
-}
 
 function wallMilliseconds(queries: Tensor, gallery: Tensor[]): Promise<number> {
   return new Promise((resolve) => {
@@ -43,33 +33,17 @@ function wallMilliseconds(queries: Tensor, gallery: Tensor[]): Promise<number> {
   });
 }
 
-function unitRows(rows: number, dim: number, seed: number): Float32Array {
-  const out = new Float32Array(rows * dim);
-  let state = seed;
-  for (let i = 0; i < out.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  for (let r = 0; r < rows; r++) {
-    const row = out.subarray(r * dim, (r + 1) * dim);
-    const norm = Math.hypot(...row);
-    for (let d = 0; d < dim; d++) row[d]! /= norm;
-  }
-  return out;
-}
-
 const gpu = await getDevice({ log: () => {} });
 console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing: ${gpu.features.timestamps ? 'timestamp-query' : 'wall clock'}`);
-const data = unitRows(ROWS, DIM, 1);
+const data = unitRows(0, ROWS, DIM);
 for (const dtype of ['f32', 'f16'] as const) {
   const gallery = uploadGalleryChunks(gpu, data, ROWS, DIM, undefined, dtype);
   const galleryBytes = ROWS * DIM * (dtype === 'f16' ? 2 : 4);
   for (const queryCount of [1, 8]) {
-    const queries = gpu.upload(unitRows(queryCount, DIM, 7 + queryCount), [queryCount, DIM]);
+    const queries = gpu.upload(unitRows(ROWS + 7 * queryCount, queryCount, DIM), [queryCount, DIM]);
     const flops = 2 * ROWS * DIM * queryCount;
     for (const tiling of quick ? [TILINGS[1]!] : TILINGS) {
-      await gpuMilliseconds(gpu, queries, gallery, tiling, 1); // compile and warm up
-      const { ms, source } = await gpuMilliseconds(gpu, queries, gallery, tiling, 5);
+      const { ms, source } = await gpuMilliseconds(gpu, () => dispatchSearch(queries, gallery, { k: K, scale: SCALE, ...tiling }).release(), 5);
       const name = `${ROWS}x${DIM} ${dtype} Q=${queryCount} k=${K} tiles/wg ${tiling.tilesPerWorkgroup}`;
       console.log(
         `search ${name.padEnd(54)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +

@@ -17,33 +17,10 @@ import { LocationEncoder } from '../../src/model/location-encoder.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
 import { seededRandom } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGflops, formatMs, timeGpu } from '../support/bench.js';
+import { randomLocationWeights } from '../support/location-weights.js';
 
 const POINTS = Number(process.env.GALLERY_POINTS ?? 1000);
 const FULL_GALLERY = 100_000;
-
-/** A WeightSource of random weights in GeoCLIP's location encoder layout (nn.Linear-like init). */
-function randomLocationWeights(encoded = 256, hidden = 1024, out = 512): WeightSource {
-  const next = seededRandom(42);
-  const tensors = new Map<string, TensorInfo>();
-  const values = new Map<string, Float32Array>();
-  const add = (name: string, shape: number[], scale: number, gaussian = false) => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) {
-      data[i] = gaussian ? Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()) * scale : (next() * 2 - 1) * scale;
-    }
-    tensors.set(name, { dtype: 'F32', shape });
-    values.set(name, data);
-  };
-  [1, 16, 256].forEach((sigma, c) => {
-    add(`LocEnc${c}.capsule.0.b`, [encoded, 2], sigma, true);
-    const layers: [string, number, number][] = [['capsule.1', hidden, 2 * encoded], ['capsule.3', hidden, hidden], ['capsule.5', hidden, hidden], ['head.0', out, hidden]];
-    for (const [name, n, k] of layers) {
-      add(`LocEnc${c}.${name}.weight`, [n, k], 1 / Math.sqrt(k));
-      add(`LocEnc${c}.${name}.bias`, [n], 1 / Math.sqrt(k));
-    }
-  });
-  return { tensors, readF32: async (name) => values.get(name)!, close: async () => {} };
-}
 
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
@@ -51,7 +28,7 @@ const allGps = parseGalleryCsv(readFileSync('../shared/data/geoclip/coordinates_
 const gps = allGps.subarray(0, 2 * POINTS);
 
 if (process.env.GALLERY_FULL === '1') {
-  const model = await GeoClip.load(gpu, { imageMlp: randomMlpWeights(), locationEncoder: randomLocationWeights(), logitScale: 3.681034803390503 });
+  const model = await GeoClip.load(gpu, { imageMlp: randomMlpWeights(), locationEncoder: randomLocationWeights(42), logitScale: 3.681034803390503 });
   const size = allGps.length / 2;
   const started = performance.now();
   let reported = 0;
@@ -70,7 +47,7 @@ if (process.env.GALLERY_FULL === '1') {
 }
 
 for (const dtype of ['f32', 'f16'] as const) {
-  const encoder = await LocationEncoder.load(gpu, randomLocationWeights(), { dtype });
+  const encoder = await LocationEncoder.load(gpu, randomLocationWeights(42), { dtype });
   const input = uploadGps(gpu, gps);
   const flops = encoder.flops(POINTS);
   const t = await timeGpu(gpu, `embed ${POINTS}`, () => encoder.encode(input).release(), { minSamples: 2, maxTime: 1 });
@@ -89,7 +66,7 @@ for (const dtype of ['f32', 'f16'] as const) {
 }
 
 // End to end through buildGallery (chunked, read back, progress), then the cache at full size.
-const model = await GeoClip.load(gpu, { imageMlp: randomMlpWeights(), locationEncoder: randomLocationWeights(), logitScale: 3.681034803390503 });
+const model = await GeoClip.load(gpu, { imageMlp: randomMlpWeights(), locationEncoder: randomLocationWeights(42), logitScale: 3.681034803390503 });
 let started = performance.now();
 const built = await buildGallery(model, gps, { cache: false, chunkRows: 500 });
 const seconds = (performance.now() - started) / 1000;

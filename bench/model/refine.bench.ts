@@ -5,36 +5,15 @@
 //   one small GEMM per pass, so its time per image is ~441 gallery points' worth.
 import { LocationEncoder } from '../../src/model/location-encoder.js';
 import { refineCost, refinePlaces, REFINE_DEFAULTS } from '../../src/model/refine.js';
-import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
 import { seededRandom } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGflops } from '../support/bench.js';
+import { randomLocationWeights } from '../support/location-weights.js';
 
 const IMAGES = Number(process.env.REFINE_IMAGES ?? 2);
 
-function randomLocationWeights(encoded = 256, hidden = 1024, out = 512): WeightSource {
-  const next = seededRandom(7);
-  const tensors = new Map<string, TensorInfo>();
-  const values = new Map<string, Float32Array>();
-  const add = (name: string, shape: number[], scale: number) => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = (next() * 2 - 1) * scale;
-    tensors.set(name, { dtype: 'F32', shape });
-    values.set(name, data);
-  };
-  [1, 16, 256].forEach((sigma, c) => {
-    add(`LocEnc${c}.capsule.0.b`, [encoded, 2], sigma);
-    const layers: [string, number, number][] = [['capsule.1', hidden, 2 * encoded], ['capsule.3', hidden, hidden], ['capsule.5', hidden, hidden], ['head.0', out, hidden]];
-    for (const [name, n, k] of layers) {
-      add(`LocEnc${c}.${name}.weight`, [n, k], 1 / Math.sqrt(k));
-      add(`LocEnc${c}.${name}.bias`, [n], 1 / Math.sqrt(k));
-    }
-  });
-  return { tensors, readF32: async (name) => values.get(name)!, close: async () => {} };
-}
-
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
-const encoder = await LocationEncoder.load(gpu, randomLocationWeights());
+const encoder = await LocationEncoder.load(gpu, randomLocationWeights(7));
 const model = { gpu, locationEmbeddings: (gps: Float32Array) => encoder.embed(gps) };
 const next = seededRandom(11);
 const starts = Array.from({ length: IMAGES }, () =>

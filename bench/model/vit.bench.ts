@@ -11,32 +11,10 @@
 // on a software adapter they are the GPU work itself and move far less when other processes share the
 // cores. ViT-L/14's warm-up is the B/32 run before it when
 // both run (they share every pipeline), so L/14 is loaded and run only once.
-import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
 import type { Gpu } from '../../src/runtime/index.js';
-import type { WeightSource } from '../../src/weights/index.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
-import { encoderLayerShapes, fillRandom, randomWeightSource } from '../support/clip-weights.js';
-
-/** HF-named random weights made on demand, so only the tensor being uploaded lives in JS memory. */
-function randomWeights(config: ClipVisionConfig, seed: number): WeightSource {
-  const d = config.hidden_size;
-  const p = config.patch_size;
-  return randomWeightSource([
-    ['vision_model.embeddings.patch_embedding.weight', [d, config.num_channels ?? 3, p, p]],
-    ['vision_model.embeddings.class_embedding', [d]],
-    ['vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]],
-    ['vision_model.pre_layrnorm.weight', [d]],
-    ['vision_model.pre_layrnorm.bias', [d]],
-    ['vision_model.post_layernorm.weight', [d]],
-    ['vision_model.post_layernorm.bias', [d]],
-    ...encoderLayerShapes('vision_model', config),
-    ['visual_projection.weight', [config.projection_dim, d]],
-  ], (out, _name, shape, index) => {
-    // Matrices scaled by 1/sqrt(fan-in) keep activations O(1) through the layers.
-    const fanIn = shape.length >= 2 ? out.length / shape[0]! : 1;
-    return fillRandom(out, seed * 100_003 + index, shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
-  });
-}
+import { fillRandom, randomVisionWeights } from '../support/clip-weights.js';
 
 async function runOnce(gpu: Gpu, model: ClipVisionModel, pixels: Float32Array): Promise<{ seconds: number; cpuSeconds: number; features: Float32Array }> {
   const size = model.config.image_size;
@@ -57,7 +35,7 @@ async function bench(gpu: Gpu, name: keyof typeof CLIP_VISION_PRESETS, dtype: 'f
   const config = CLIP_VISION_PRESETS[name];
   const flops = clipVisionFlops(config);
   const start = performance.now();
-  const model = await ClipVisionModel.load(gpu, randomWeights(config, 1), config, { dtype });
+  const model = await ClipVisionModel.load(gpu, randomVisionWeights(config, 1), config, { dtype });
   const loadSeconds = (performance.now() - start) / 1000;
   const pixels = fillRandom(new Float32Array(3 * config.image_size ** 2), 7, 2);
 

@@ -1,5 +1,6 @@
 // Random weights under HF CLIP names for the tower benchmarks (vit, clip-text): no download, and each tensor
 // is made only when it is read, so only the one being uploaded lives in JS memory.
+import type { ClipVisionConfig } from '../../src/model/clip-vision.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
 
 /** mulberry32 floats in [-scale, scale). */
@@ -59,4 +60,25 @@ export function randomWeightSource(
     },
     close: async () => {},
   };
+}
+
+/** A CLIP vision tower of `config`'s shapes under HF names, matrices scaled by 1/sqrt(fan-in), one seed per tensor. */
+export function randomVisionWeights(config: ClipVisionConfig, seed: number): WeightSource {
+  const d = config.hidden_size;
+  const p = config.patch_size;
+  return randomWeightSource([
+    ['vision_model.embeddings.patch_embedding.weight', [d, config.num_channels ?? 3, p, p]],
+    ['vision_model.embeddings.class_embedding', [d]],
+    ['vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]],
+    ['vision_model.pre_layrnorm.weight', [d]],
+    ['vision_model.pre_layrnorm.bias', [d]],
+    ['vision_model.post_layernorm.weight', [d]],
+    ['vision_model.post_layernorm.bias', [d]],
+    ...encoderLayerShapes('vision_model', config),
+    ['visual_projection.weight', [config.projection_dim, d]],
+  ], (out, _name, shape, index) => {
+    // Matrices scaled by 1/sqrt(fan-in) keep activations O(1) through the layers.
+    const fanIn = shape.length >= 2 ? out.length / shape[0]! : 1;
+    return fillRandom(out, seed * 100_003 + index, shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
+  });
 }

@@ -33,7 +33,7 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
-from clip_common import encoder_layer  # noqa: E402
+from clip_common import encoder_layer, encoder_weights, head_weights, vision_embedding_weights  # noqa: E402
 from geoclip_common import A1, A2, A3, A4, SF, LocationEncoder  # noqa: E402
 from safetensors_io import save_file  # noqa: E402
 
@@ -62,30 +62,9 @@ def seeded(seed):
 def vision_weights(config, seed):
     """f32 weights scaled by 1/sqrt(fan-in) (activations stay O(1) through 24 layers), drawn in a fixed order."""
     normal = seeded(seed)
-    d, c, p, inner = config["hidden_size"], config["num_channels"], config["patch_size"], config["intermediate_size"]
-    positions = (config["image_size"] // p) ** 2 + 1
-    w = {
-        "vision_model.embeddings.patch_embedding.weight": normal(d, c, p, p, std=1 / math.sqrt(c * p * p)),
-        "vision_model.embeddings.class_embedding": normal(d, std=0.5),
-        "vision_model.embeddings.position_embedding.weight": normal(positions, d, std=0.3),
-        "vision_model.pre_layrnorm.weight": 1 + normal(d, std=0.1),
-        "vision_model.pre_layrnorm.bias": normal(d, std=0.1),
-    }
-    for i in range(config["num_hidden_layers"]):
-        prefix = f"vision_model.encoder.layers.{i}."
-        for name in ("q", "k", "v", "out"):
-            w[prefix + f"self_attn.{name}_proj.weight"] = normal(d, d, std=1 / math.sqrt(d))
-            w[prefix + f"self_attn.{name}_proj.bias"] = normal(d, std=0.1)
-        for norm in ("layer_norm1", "layer_norm2"):
-            w[prefix + f"{norm}.weight"] = 1 + normal(d, std=0.1)
-            w[prefix + f"{norm}.bias"] = normal(d, std=0.1)
-        w[prefix + "mlp.fc1.weight"] = normal(inner, d, std=1 / math.sqrt(d))
-        w[prefix + "mlp.fc1.bias"] = normal(inner, std=0.1)
-        w[prefix + "mlp.fc2.weight"] = normal(d, inner, std=1 / math.sqrt(inner))
-        w[prefix + "mlp.fc2.bias"] = normal(d, std=0.1)
-    w["vision_model.post_layernorm.weight"] = 1 + normal(d, std=0.1)
-    w["vision_model.post_layernorm.bias"] = normal(d, std=0.1)
-    w["visual_projection.weight"] = normal(config["projection_dim"], d, std=1 / math.sqrt(d))
+    w = vision_embedding_weights(normal, config)
+    w.update(encoder_weights(normal, "vision_model", config))
+    w.update(head_weights(normal, "vision_model.post_layernorm", "visual_projection.weight", config))
     w["image_mlp.0.weight"] = normal(768, 768, std=1 / math.sqrt(768))
     w["image_mlp.0.bias"] = normal(768, std=0.1)
     w["image_mlp.2.weight"] = normal(512, 768, std=1 / math.sqrt(768))

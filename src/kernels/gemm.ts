@@ -1,3 +1,4 @@
+import ioBlocksSource from '../../shaders/gemm-io-blocks.wgsl';
 import ioF16Source from '../../shaders/gemm-io-f16.wgsl';
 import ioF16x4Source from '../../shaders/gemm-io-f16x4.wgsl';
 import ioF32Source from '../../shaders/gemm-io-f32.wgsl';
@@ -192,8 +193,8 @@ const dummyBias = new WeakMap<Gpu, Tensor>();
 const WEIGHT_IO: Partial<Record<string, [string, string]>> = {
   f32: [ioF32Source, ioF32x4Source],
   f16: [ioF16Source, ioF16x4Source],
-  q8: [ioQ8Source, ioQ8x4Source],
-  q4: [ioQ4Source, ioQ4x4Source],
+  q8: [ioQ8Source + ioBlocksSource, ioQ8x4Source + ioBlocksSource],
+  q4: [ioQ4Source + ioBlocksSource, ioQ4x4Source + ioBlocksSource],
 };
 
 /** Computes rows [firstRow, endRow) of y. */

@@ -93,6 +93,13 @@ export function decodeToF32(dtype: WeightDType, bytes: Uint8Array, out: Float32A
   }
 }
 
+/** encodeF16 into a new array. */
+export function toHalves(values: Float32Array): Uint16Array {
+  const halves = new Uint16Array(values.length);
+  encodeF16(values, halves);
+  return halves;
+}
+
 /** f32 values → IEEE halves, round to nearest even (as torch's .half()); NaN stays NaN, overflow becomes ±Inf. */
 export function encodeF16(values: Float32Array, out: Uint16Array, outOffset = 0): void {
   const words = new Uint32Array(values.buffer, values.byteOffset, values.length);

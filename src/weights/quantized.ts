@@ -15,7 +15,7 @@ import { dequantizeMatrix, packQuantizedRows, quantBlocks, quantizedRowBytes, qu
 import {
   formatShape, isQuantized, QUANT_BLOCK, quantizedRowWords, ShapeError, type DType, type Gpu, type QuantizedDType, type Tensor,
 } from '../runtime/index.js';
-import { encodeF16, type TensorInfo } from './dtypes.js';
+import { toHalves, type TensorInfo } from './dtypes.js';
 import { WeightsError } from './errors.js';
 import { isRanged, missingTensor, type RangedWeightSource, type WeightSource } from './source.js';
 
@@ -198,10 +198,4 @@ export async function uploadQuantizedWeight(gpu: Gpu, source: WeightSource, name
     tensor.release();
     throw error;
   }
-}
-
-function toHalves(values: Float32Array): Uint16Array {
-  const halves = new Uint16Array(values.length);
-  encodeF16(values, halves);
-  return halves;
 }

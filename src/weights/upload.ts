@@ -1,5 +1,5 @@
 import { formatShape, isQuantized, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { encodeF16, shapeElements } from './dtypes.js';
+import { shapeElements, toHalves } from './dtypes.js';
 import { isQuantizedSource, uploadQuantizedWeight } from './quantized.js';
 import { missingTensor, isRanged, type WeightSource } from './source.js';
 
@@ -61,10 +61,4 @@ export async function uploadWeight(gpu: Gpu, source: WeightSource, name: string,
     tensor.release();
     throw error;
   }
-}
-
-function toHalves(values: Float32Array): Uint16Array {
-  const halves = new Uint16Array(values.length);
-  encodeF16(values, halves);
-  return halves;
 }

@@ -1,27 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { AbortError, GeoLocator, WeightsError, type GeoLocatorOptions } from '../../src/api/index.js';
 import { testGpu } from '../support/gpu.js';
+import { GEOCLIP_DATA as DATA, KAUAI, TINY_MODEL_DIR, tinyModelOptions } from '../support/tiny-model.js';
 
-const DIR = 'test/fixtures/generated/api';
-const DATA = '../shared/data/geoclip';
-const KAUAI = `${DATA}/Kauai.png`;
-
-async function options(extra: Partial<GeoLocatorOptions> = {}): Promise<GeoLocatorOptions> {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
-  return {
-    gpu: await testGpu(),
-    clipWeights: `${DIR}/clip.safetensors`,
-    clipConfig: `${DIR}/config.json`,
-    geoclipWeights: `${DIR}/geoclip.safetensors`,
-    gallery: `${DIR}/gallery.csv`,
-    galleryCache: false,
-    quiet: true,
-    ...extra,
-  };
-}
+const DIR = TINY_MODEL_DIR;
+// The one-file GeoCLIP weights, so that every tensor of the model goes through the dtype under test.
+const options = (extra: Partial<GeoLocatorOptions> = {}) => tinyModelOptions({ geoclipWeights: `${DIR}/geoclip.safetensors`, ...extra });
 
 /** Elements of the 2-D+ matrices in a safetensors file whose names pass `isMatrix`, read from its header. */
 function matrixElements(path: string, isMatrix: (name: string, shape: number[]) => boolean): number {

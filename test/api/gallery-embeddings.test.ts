@@ -1,36 +1,23 @@
 // Shipped gallery embeddings: written once, loaded instead of embedding the gallery, same answers;
 // a file made from other location-encoder weights or for another gallery is refused.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GalleryEmbeddingsError, GeoLocator, writeGalleryEmbeddings, type GeoLocatorOptions } from '../../src/api/index.js';
+import { GalleryEmbeddingsError, GeoLocator, writeGalleryEmbeddings } from '../../src/api/index.js';
 import { loadGeoClip } from '../../src/api/geolocator.js';
 import { predict } from '../../src/model/gallery.js';
 import { galleryEmbeddingsEntries, loadGalleryEmbeddings } from '../../src/model/gallery-embeddings.js';
 import { encodeSafetensorsFile, openWeights } from '../../src/weights/index.js';
 import { ENCODER_FILE, ensureLocationFixtures } from '../model/geoclip-fixtures.js';
 import { testGpu } from '../support/gpu.js';
+import { ensureTinyModel, KAUAI, splitGeoclipWeights, TINY_MODEL_DIR, tinyModelOptions as options } from '../support/tiny-model.js';
 
-const DIR = 'test/fixtures/generated/api';
+const DIR = TINY_MODEL_DIR;
 const OUT = 'test/fixtures/generated/gallery-embeddings';
-const DATA = '../shared/data/geoclip';
-const KAUAI = `${DATA}/Kauai.png`;
 
 function fixture(): void {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   mkdirSync(OUT, { recursive: true });
-}
-
-const geoclipWeights = (locationEncoder = `${DIR}/location-encoder.safetensors`) => ({
-  imageMlp: `${DATA}/image_encoder_mlp_weights.pth`, locationEncoder, logitScale: `${DATA}/logit_scale_weights.pth`,
-});
-
-async function options(extra: Partial<GeoLocatorOptions> = {}): Promise<GeoLocatorOptions> {
-  return {
-    gpu: await testGpu(), clipWeights: `${DIR}/clip.safetensors`, clipConfig: `${DIR}/config.json`,
-    geoclipWeights: geoclipWeights(), gallery: `${DIR}/gallery.csv`, galleryCache: false, ...extra,
-  };
 }
 
 test('gallery embeddings round-trip: create() from an f16 file gives the same top-5 as embedding the gallery; q8 the same five', async () => {
@@ -40,7 +27,7 @@ test('gallery embeddings round-trip: create() from an f16 file gives the same to
   const [want] = await embedded.locate(KAUAI, { topK: 5 });
   const wantIndices = want!.places.map((p) => p.galleryIndex);
   const out = `${OUT}/gallery.f16.safetensors`;
-  const summary = await writeGalleryEmbeddings({ gpu, geoclipWeights: geoclipWeights(), gallery: `${DIR}/gallery.csv`, dtype: 'f16', out });
+  const summary = await writeGalleryEmbeddings({ gpu, geoclipWeights: splitGeoclipWeights(), gallery: `${DIR}/gallery.csv`, dtype: 'f16', out });
   assert.match(summary, /2000 gallery embeddings \(512-d, f16\)/);
 
   // Through the API: no `gallery` given, so the file's own points are the gallery, and nothing is embedded.
@@ -78,10 +65,10 @@ test('a gallery embeddings file from other location-encoder weights, or for anot
   ensureLocationFixtures();
   const gpu = await testGpu();
   const out = `${OUT}/gallery.f16.safetensors`;
-  const other = await GeoLocator.create(await options({ geoclipWeights: geoclipWeights(ENCODER_FILE), galleryEmbeddings: out })).then(() => null, (e: Error) => e);
+  const other = await GeoLocator.create(await options({ geoclipWeights: splitGeoclipWeights(ENCODER_FILE), galleryEmbeddings: out })).then(() => null, (e: Error) => e);
   assert.ok(other instanceof GalleryEmbeddingsError, `expected GalleryEmbeddingsError, got ${other}`);
   assert.match(other.message, /made from other location-encoder weights/);
-  const geoclip = await loadGeoClip(gpu, geoclipWeights());
+  const geoclip = await loadGeoClip(gpu, splitGeoclipWeights());
   const refusal = async (location: string, gps?: Float32Array) => {
     const file = await openWeights(location);
     try {

@@ -1,51 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { GeoLocator, ImageError, ShapeError, GeolensError, type GeoLocatorOptions } from '../../src/api/index.js';
-import { openWeights } from '../../src/weights/index.js';
-import { testGpu } from '../support/gpu.js';
+import { readFileSync } from 'node:fs';
+import { GeoLocator, ImageError, ShapeError, GeolensError } from '../../src/api/index.js';
+import { KAUAI, TINY_MODEL_DIR, tinyModelExpected as expected, tinyModelOptions as options } from '../support/tiny-model.js';
 import { assertClose } from '../support/numeric.js';
 
-const DIR = 'test/fixtures/generated/api';
-const DATA = '../shared/data/geoclip';
-const KAUAI = `${DATA}/Kauai.png`;
-
-function fixture(): void {
-  // PyTorch computes the expected answer from the same files (scripts/fixtures/api_locate.py, ~3 s).
-  if (!existsSync(`${DIR}/expected.safetensors`)) {
-    execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
-  }
-}
-
-async function options(extra: Partial<GeoLocatorOptions> = {}): Promise<GeoLocatorOptions> {
-  return {
-    gpu: await testGpu(),
-    clipWeights: `${DIR}/clip.safetensors`,
-    clipConfig: `${DIR}/config.json`,
-    geoclipWeights: {
-      imageMlp: `${DATA}/image_encoder_mlp_weights.pth`,
-      locationEncoder: `${DIR}/location-encoder.safetensors`,
-      logitScale: `${DATA}/logit_scale_weights.pth`,
-    },
-    gallery: `${DIR}/gallery.csv`,
-    galleryCache: false,
-    ...extra,
-  };
-}
-
-async function expected(): Promise<Record<string, Float32Array>> {
-  const source = await openWeights(`${DIR}/expected.safetensors`);
-  const out: Record<string, Float32Array> = {};
-  for (const name of source.tensors.keys()) out[name] = await source.readF32(name);
-  await source.close();
-  return out;
-}
+const DIR = TINY_MODEL_DIR;
 
 let locator: GeoLocator | null = null;
 
 test('locate() on a photo path gives PyTorch\'s top-5 places and probabilities', async () => {
-  fixture();
   const stages = new Set<string>();
   locator = await GeoLocator.create(await options({ onProgress: (p) => stages.add(p.stage) }));
   assert.ok(stages.has('weights') && stages.has('gallery'), `progress stages: ${[...stages]}`);

@@ -2,40 +2,27 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { GeoLocator, GeolensError, type GeoLocatorOptions } from '../../src/api/index.js';
+import { GeoLocator, GeolensError } from '../../src/api/index.js';
 import sharp from 'sharp';
 import { haversineKm } from '../../src/geo/distance.js';
 import { decodeImage } from '../../src/model/decode-node.js';
 import { openWeights } from '../../src/weights/index.js';
-import { testGpu } from '../support/gpu.js';
+import { ensureTinyModel, KAUAI, TINY_MODEL_DIR, tinyModelOptions } from '../support/tiny-model.js';
 import { assertClose } from '../support/numeric.js';
 
-const DIR = 'test/fixtures/generated/api';
-const KAUAI = '../shared/data/geoclip/Kauai.png';
+const DIR = TINY_MODEL_DIR;
 const VOCAB = '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz';
 
 function fixtures(): void {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   if (!existsSync(`${DIR}/text-expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/text_locate.py'], { stdio: 'inherit' });
-}
-
-async function options(): Promise<GeoLocatorOptions> {
-  return {
-    gpu: await testGpu(),
-    clipWeights: `${DIR}/clip.safetensors`,
-    clipConfig: `${DIR}/config.json`,
-    geoclipWeights: `${DIR}/geoclip.safetensors`,
-    gallery: `${DIR}/gallery.csv`,
-    vocabulary: VOCAB,
-    galleryCache: false,
-  };
 }
 
 let locator: GeoLocator;
 
 test('locateText: the tiny CLIP text tower → image MLP → search gives PyTorch\'s top-5 and probabilities', async () => {
   fixtures();
-  locator = await GeoLocator.create(await options());
+  locator = await GeoLocator.create(await tinyModelOptions({ geoclipWeights: `${DIR}/geoclip.safetensors`, vocabulary: VOCAB }));
   const source = await openWeights(`${DIR}/text-expected.safetensors`);
   const prompts = JSON.parse(source.metadata?.prompts ?? '[]') as string[];
   const index = await source.readF32('topk_index');

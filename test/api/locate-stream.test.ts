@@ -1,46 +1,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { AbortError, GeoLocator, type GeoLocatorOptions, type LocateFailure, type LocateResult } from '../../src/api/index.js';
-import { openWeights } from '../../src/weights/index.js';
+import { AbortError, GeoLocator, type LocateFailure, type LocateResult } from '../../src/api/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose } from '../support/numeric.js';
 import { startServer } from '../support/server.js';
+import { KAUAI, TINY_MODEL_DIR, tinyModelExpected as expected, tinyModelOptions as options } from '../support/tiny-model.js';
 
 // The tiny model of test/api/geolocator.test.ts (scripts/fixtures/api_locate.py), streamed through micro-batches.
-const DIR = 'test/fixtures/generated/api';
-const DATA = '../shared/data/geoclip';
-const KAUAI = `${DATA}/Kauai.png`;
-
-async function options(extra: Partial<GeoLocatorOptions> = {}): Promise<GeoLocatorOptions> {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
-  return {
-    gpu: await testGpu(),
-    clipWeights: `${DIR}/clip.safetensors`,
-    clipConfig: `${DIR}/config.json`,
-    geoclipWeights: {
-      imageMlp: `${DATA}/image_encoder_mlp_weights.pth`,
-      locationEncoder: `${DIR}/location-encoder.safetensors`,
-      logitScale: `${DATA}/logit_scale_weights.pth`,
-    },
-    gallery: `${DIR}/gallery.csv`,
-    galleryCache: false,
-    quiet: true,
-    ...extra,
-  };
-}
-
-async function expected(): Promise<Record<string, Float32Array>> {
-  const source = await openWeights(`${DIR}/expected.safetensors`);
-  const out: Record<string, Float32Array> = {};
-  for (const name of source.tensors.keys()) out[name] = await source.readF32(name);
-  await source.close();
-  return out;
-}
+const DIR = TINY_MODEL_DIR;
 
 /** Bytes of tensor data in a safetensors file (those whose names pass `keep`), from its JSON header. */
 function safetensorsDataBytes(path: string, keep: (name: string) => boolean = () => true): number {

@@ -9,6 +9,7 @@ import { preprocessImage } from '../../src/model/image.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { openWeights, parseClipVisionConfig, type ClipVisionConfig, type WeightSource } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
+import { cosine } from '../support/numeric.js';
 
 const DIR = 'test/fixtures/clip-vision/tiny';
 const config = parseClipVisionConfig(JSON.parse(readFileSync(`${DIR}/config.json`, 'utf8')));
@@ -20,16 +21,6 @@ async function expected(name: string, dir = DIR): Promise<Float32Array> {
   } finally {
     await source.close();
   }
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>, start: number, n: number): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = start; i < start + n; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -12,6 +12,7 @@ import {
   encodeSafetensorsFile, isQuantizedSource, openWeights, parseClipVisionConfig, QuantizedWeightSource, storedScheme, WeightsError,
 } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
+import { cosine } from '../support/numeric.js';
 import { writeSafetensors } from '../weights/support.js';
 
 const DIR = 'test/fixtures/clip-vision/tiny';
@@ -35,16 +36,6 @@ async function features(model: ClipVisionModel, input: Float32Array): Promise<Fl
   const values = await y.read();
   y.release();
   return values;
-}
-
-function cosine(a: Float32Array, b: Float32Array, start: number, n: number): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = start; i < start + n; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 async function convertTiny(dtype: 'q8' | 'q4' | 'f16'): Promise<Uint8Array> {

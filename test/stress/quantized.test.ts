@@ -13,42 +13,14 @@ import { GeoClip } from '../../src/model/geoclip.js';
 import { preprocessImage, type RawImage } from '../../src/model/image.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { clipTensorFilter, CLIP_CONFIG_KEY, convertEntries, type ConvertDType } from '../../src/weights/convert.js';
-import { openWeights, safetensorsHeader, writeSafetensorsToPath, type WeightSource } from '../../src/weights/index.js';
-import { encoderLayerShapes, fillRandom, randomWeightSource } from '../../bench/support/clip-weights.js';
+import { openWeights, safetensorsHeader, writeSafetensorsToPath } from '../../src/weights/index.js';
+import { randomVisionWeights } from '../../bench/support/clip-weights.js';
+import { cosine } from '../support/numeric.js';
 import { GENERATED, ensureLocationFixtures } from '../model/geoclip-fixtures.js';
 import { testGpu } from '../support/gpu.js';
 
 const enabled = process.env.GEOLENS_STRESS === '1';
 const DATA = '../shared/data/geoclip';
-
-function seededTower(config: ClipVisionConfig, seed: number): WeightSource {
-  const d = config.hidden_size;
-  const p = config.patch_size;
-  return randomWeightSource([
-    ['vision_model.embeddings.patch_embedding.weight', [d, config.num_channels, p, p]],
-    ['vision_model.embeddings.class_embedding', [d]],
-    ['vision_model.embeddings.position_embedding.weight', [(config.image_size / p) ** 2 + 1, d]],
-    ['vision_model.pre_layrnorm.weight', [d]],
-    ['vision_model.pre_layrnorm.bias', [d]],
-    ['vision_model.post_layernorm.weight', [d]],
-    ['vision_model.post_layernorm.bias', [d]],
-    ...encoderLayerShapes('vision_model', config),
-    ['visual_projection.weight', [config.projection_dim, d]],
-  ], (out, _name, shape, index) => {
-    const fanIn = shape.length >= 2 ? out.length / shape[0]! : 1;
-    return fillRandom(out, seed * 100_003 + index, shape.length >= 2 ? 1 / Math.sqrt(fanIn) : 0.1);
-  });
-}
-
-function cosine(a: Float32Array, b: Float32Array, start: number, n: number): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = start; i < start + n; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** Kauai.png, the same photo mirrored, and a synthetic sky-over-sea gradient: three different inputs. */
 async function photos(): Promise<Float32Array> {
@@ -96,7 +68,7 @@ async function clipFeatures(model: ClipVisionModel, pixels: Float32Array): Promi
 
   const results: Record<string, { features: Float32Array; top5: number[][] }> = {};
   for (const dtype of ['f32', 'q8', 'q4'] as const) {
-    const model = await ClipVisionModel.load(gpu, seededTower(config, 3), config, { dtype });
+    const model = await ClipVisionModel.load(gpu, randomVisionWeights(config, 3), config, { dtype });
     const features = await clipFeatures(model, pixels);
     model.release();
     const values = await features.read();
@@ -124,7 +96,7 @@ async function clipFeatures(model: ClipVisionModel, pixels: Float32Array): Promi
 
 (enabled ? test : test.skip)('ViT-L/14 vision tower: q8 ≤ 330 MB and q4 ≤ 190 MB, computed from its shapes and measured on seeded files', async () => {
   const config = CLIP_VISION_PRESETS['ViT-L/14'];
-  const source = seededTower(config, 5);
+  const source = randomVisionWeights(config, 5);
   const computed: Partial<Record<ConvertDType, number>> = {};
   const convert = (dtype: ConvertDType) => convertEntries(source, { dtype, include: clipTensorFilter(false), metadata: { [CLIP_CONFIG_KEY]: JSON.stringify(config) } });
   for (const dtype of ['f32', 'f16', 'q8', 'q4'] as const) {

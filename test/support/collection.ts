@@ -1,19 +1,18 @@
 // A generated photo collection for the batch and queue tests: small PNGs, each different, some corrupt,
 // and the tiny model of test/fixtures/generated/api (scripts/fixtures/api_locate.py) to run them through.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { GeoLocator, type LocateOptions, type LocateResult } from '../../src/api/index.js';
 import { fileGalleryCache } from '../../src/model/gallery.js';
 import { testGpu } from './gpu.js';
+import { ensureTinyModel, TINY_MODEL_DIR } from './tiny-model.js';
 
-export const MODEL_DIR = 'test/fixtures/generated/api';
+export const MODEL_DIR = TINY_MODEL_DIR;
 export const MODEL_FLAGS = ['--clip', `${MODEL_DIR}/clip.safetensors`, '--clip-config', `${MODEL_DIR}/config.json`, '--geoclip', `${MODEL_DIR}/geoclip.safetensors`, '--gallery', `${MODEL_DIR}/gallery.csv`];
 
-export function ensureModel(): void {
-  if (!existsSync(`${MODEL_DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
-}
+export const ensureModel = ensureTinyModel;
 
 export function isCorrupt(i: number): boolean {
   return i % 37 === 5;

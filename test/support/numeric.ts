@@ -12,6 +12,17 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Cosine similarity of a[start .. start+n) and b[start .. start+n), in float64. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>, start = 0, n = a.length - start): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = start; i < start + n; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
   const next = seededRandom(seed);
   const out = new Float32Array(n);
