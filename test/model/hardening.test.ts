@@ -14,6 +14,7 @@ import { testGpu } from '../support/gpu.js';
 import { seededRandom } from '../support/numeric.js';
 import { DATA, loadNarrowGeoClip } from './geoclip-fixtures.js';
 import { pngHeader } from './png-bomb.js';
+import { rejection } from '../weights/support.js';
 
 function refusal(fn: () => unknown): Error {
   try {
@@ -22,16 +23,6 @@ function refusal(fn: () => unknown): Error {
     return error as Error;
   }
   assert.unreachable('expected a refusal');
-  throw new Error('unreachable');
-}
-
-async function rejection(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as Error;
-  }
-  assert.unreachable('expected a rejection');
   throw new Error('unreachable');
 }
 
