@@ -1,4 +1,4 @@
-// The queue scenario shared by test/queue (default suite) and test/stress (the full 200 jobs): a real
+// The queue scenario shared by test/queue (200 jobs in the default suite) and test/stress (1,000): a real
 // redis-server on loopback, jobs for a generated collection, two `geolens worker` processes, one SIGKILLed
 // mid-run. Every image must come back exactly once, equal to locate() on it alone; corrupt images end
 // failed with their reason.
