@@ -24,9 +24,14 @@ if (files.length === 0) {
 
 // uvu prints its own totals; capture them to print the one-line summary CI reads.
 let log = '';
+// uvu prints each file's name as it starts it: the gaps between those lines are the files' times, and
+// the slowest are listed at the end (the default suite has a time budget).
+const fileStarts = [];
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = (chunk, ...rest) => {
-  log += String(chunk);
+  const text = String(chunk);
+  for (const match of text.matchAll(/^(\S+\.test\.mjs)$/gm)) fileStarts.push({ name: match[1], at: Date.now() });
+  log += text;
   return write(chunk, ...rest);
 };
 
@@ -38,6 +43,12 @@ try {
   process.exitCode = 1;
 }
 process.stdout.write = write;
+const finishedAt = Date.now();
+const fileTimes = fileStarts.map((file, i) => ({ name: file.name, seconds: ((fileStarts[i + 1]?.at ?? finishedAt) - file.at) / 1000 }));
+if (fileTimes.length > 1) {
+  const slowest = [...fileTimes].sort((a, b) => b.seconds - a.seconds).slice(0, 10);
+  console.log(`\nslowest files: ${slowest.map((f) => `${f.name} ${f.seconds.toFixed(0)} s`).join(', ')}`);
+}
 const plain = log.replace(/\x1b\[[0-9;]*m/g, '');
 const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
 const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
