@@ -32,31 +32,6 @@ async function fetchImage(url: string, maxBytes: number, signal?: AbortSignal): 
     throw new ImageError(`could not fetch the image (${(error as Error).message})`);
   }
   if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new ImageError(`the image is ${declared} bytes, more than the ${maxBytes} allowed`);
-  }
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  if (response.body) {
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      length += value.byteLength;
-      if (length > maxBytes) {
-        await reader.cancel();
-        throw new ImageError(`the image is more than the ${maxBytes} bytes allowed`);
-      }
-      parts.push(value);
-    }
-  }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return bytes;
+  const { responseBytes } = await import('../weights/read-file.js');
+  return responseBytes(response, maxBytes, `image ${url}`, ImageError);
 }

@@ -74,12 +74,17 @@ export async function readRegularFile(path: string, maxBytes: number, what: stri
 
 /** A fetched body as text, refused past `maxBytes` (by its Content-Length first, then as it streams). */
 export async function responseText(response: Response, maxBytes: number, what: string, Failure: ErrorClass = WeightsError): Promise<string> {
+  return new TextDecoder().decode(await responseBytes(response, maxBytes, what, Failure));
+}
+
+/** A fetched body, refused past `maxBytes` (by its Content-Length first, then as it streams). */
+export async function responseBytes(response: Response, maxBytes: number, what: string, Failure: ErrorClass = WeightsError): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) {
     await response.body?.cancel();
     throw new Failure(`${what}: ${declared} bytes, more than the ${maxBytes}-byte limit`);
   }
-  if (!response.body) return '';
+  if (!response.body) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = response.body.getReader();
@@ -99,5 +104,5 @@ export async function responseText(response: Response, maxBytes: number, what: s
     joined.set(part, offset);
     offset += part.byteLength;
   }
-  return new TextDecoder().decode(joined);
+  return joined;
 }

@@ -1,10 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { AbortError, GeoLocator, type LocateFailure, type LocateResult } from '../../src/api/index.js';
+import { AbortError, GeoLocator, ImageError, type LocateFailure, type LocateResult } from '../../src/api/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose } from '../support/numeric.js';
 import { startServer } from '../support/server.js';
@@ -154,6 +156,32 @@ test('in Node, http(s): and file: image strings are fetched and read', async () 
     await server.close();
   }
   locator.release();
+});
+
+test('an image URL past the byte cap is refused, by its Content-Length and while it streams without one', async () => {
+  const { readImageLocation } = await import('../../src/api/image-location.js');
+  const bytes = new Uint8Array(readFileSync(KAUAI));
+  const declared = await startServer({ '/big.png': bytes });
+  const chunked = createServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'image/png' });
+    response.write(bytes.subarray(0, 4096));
+    response.end(bytes.subarray(4096));
+  });
+  await new Promise<void>((resolve) => chunked.listen(0, '127.0.0.1', resolve));
+  try {
+    const cap = bytes.byteLength - 1;
+    const byHeader = await readImageLocation(`${declared.url}/big.png`, { maxBytes: cap }).then(() => null, (e: Error) => e);
+    assert.instance(byHeader, ImageError);
+    assert.match(byHeader!.message, new RegExp(`image ${declared.url}/big.png: ${bytes.byteLength} bytes, more than the ${cap}-byte limit`));
+    const streamedUrl = `http://127.0.0.1:${(chunked.address() as AddressInfo).port}/big.png`;
+    const whileStreaming = await readImageLocation(streamedUrl, { maxBytes: cap }).then(() => null, (e: Error) => e);
+    assert.instance(whileStreaming, ImageError);
+    assert.match(whileStreaming!.message, new RegExp(`image ${streamedUrl}: more than the ${cap}-byte limit`));
+    assert.equal(await readImageLocation(streamedUrl, { maxBytes: bytes.byteLength }), bytes);
+  } finally {
+    await declared.close();
+    await new Promise((resolve) => chunked.close(resolve));
+  }
 });
 
 test.run();
