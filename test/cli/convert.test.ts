@@ -1,23 +1,22 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { runCli } from '../support/collection.js';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isQuantizedSource, openWeights, storedScheme } from '../../src/weights/index.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // `geolens convert` as users run it (dist/cli.js): converted files then load with no other flag.
 const DIR = 'test/fixtures/generated/api';
 const KAUAI = '../shared/data/geoclip/Kauai.png';
 const work = mkdtempSync(join(tmpdir(), 'geolens-convert-'));
 
-function geolens(...args: string[]) {
-  return spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, GEOLENS_QUIET: '1', GEOLENS_CACHE: work }, timeout: 300_000 });
-}
+const geolens = (...args: string[]) => runCli(args, { GEOLENS_CACHE: work });
 
 test('convert the CLIP vision tower (q8), the heads (q8) and the gallery embeddings (f16); locate with those files alone', async () => {
   assert.ok(existsSync('dist/cli.js'), 'dist/cli.js missing: run `node build.mjs` (npm test does)');
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const clip = join(work, 'clip-vision.q8.safetensors');
   const heads = join(work, 'geoclip.q8.safetensors');
   const gallery = join(work, 'gallery.f16.safetensors');

@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { runCli } from '../support/collection.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // What reaches a person at the terminal: exactly one line, `geolens: <what>`, and a stack only with --debug.
 
@@ -11,13 +12,7 @@ const DIR = 'test/fixtures/generated/api';
 const KAUAI = '../shared/data/geoclip/Kauai.png';
 const cacheDir = mkdtempSync(join(tmpdir(), 'geolens-cli-errors-'));
 
-function geolens(...args: string[]) {
-  return spawnSync(process.execPath, ['dist/cli.js', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GEOLENS_QUIET: '1', GEOLENS_CACHE: cacheDir },
-    timeout: 300_000,
-  });
-}
+const geolens = (...args: string[]) => runCli(args, { GEOLENS_CACHE: cacheDir });
 
 function model(overrides: Record<string, string> = {}): string[] {
   const flags: Record<string, string> = { '--clip': `${DIR}/clip.safetensors`, '--clip-config': `${DIR}/config.json`, '--geoclip': `${DIR}/geoclip.safetensors`, '--gallery': `${DIR}/gallery.csv`, ...overrides };
@@ -41,7 +36,7 @@ function assertOneLine(run: ReturnType<typeof geolens>, pattern: RegExp): void {
 
 test('missing --clip-config and --gallery paths, /dev/zero as an image: one line each, no stack', () => {
   assert.ok(existsSync('dist/cli.js'), 'dist/cli.js missing: run `node build.mjs` (npm test does)');
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   assertOneLine(geolens('locate', KAUAI, ...model({ '--clip-config': 'no/such/config.json' }), '--quiet'), /^geolens: WeightsError: cannot open JSON file 'no\/such\/config\.json': ENOENT$/);
   assertOneLine(geolens('locate', KAUAI, ...model({ '--gallery': 'no/such/gallery.csv' }), '--quiet'), /^geolens: GeolensError: cannot open gallery 'no\/such\/gallery\.csv': ENOENT$/);
   assertOneLine(geolens('locate', '/dev/zero', ...model(), '--quiet'), /^geolens: ImageError: image 0 \(\/dev\/zero\): image file '\/dev\/zero' is a character device, not a regular file$/);

@@ -1,11 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runCli } from '../support/collection.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { openWeights } from '../../src/weights/index.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // `geolens eval` and `geolens locate --text` as users run them (dist/cli.js), on a synthetic labeled set.
 const DIR = 'test/fixtures/generated/api';
@@ -15,9 +17,8 @@ const MODEL = ['--clip', `${DIR}/clip.safetensors`, '--clip-config', `${DIR}/con
 const work = mkdtempSync(join(tmpdir(), 'geolens-eval-'));
 const cacheDir = join(work, 'cache');
 
-function geolens(...args: string[]) {
-  return spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, GEOLENS_CACHE: cacheDir }, timeout: 300_000 });
-}
+// Not quiet: the adapter line goes to stderr as it does for a user.
+const geolens = (...args: string[]) => runCli(args, { GEOLENS_CACHE: cacheDir, GEOLENS_QUIET: undefined });
 
 /** Independent of src/: the haversine formula on the 6371.0088 km sphere. */
 function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
@@ -57,7 +58,7 @@ let json: { methods: { method: string; name: string; summary: Summary }[]; rows:
 
 test('geolens eval: labels from the CSV and from EXIF; the table equals the test\'s own haversine over the rows', async () => {
   assert.ok(existsSync('dist/cli.js'), 'dist/cli.js missing: run `node build.mjs`');
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const photos = join(work, 'photos');
   mkdirSync(join(photos, 'sub'), { recursive: true });
   await raw(1).png().toFile(join(photos, 'beach.png'));

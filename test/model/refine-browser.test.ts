@@ -1,19 +1,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { loadGeoClip } from '../../src/api/geolocator.js';
 import { haversineKm } from '../../src/geo/distance.js';
 import { buildGallery, readGalleryCsv } from '../../src/model/gallery.js';
 import { modulePage, pageBundle, pageResult, withBrowserPage } from '../support/browser.js';
 import { testGpu } from '../support/gpu.js';
 import { mean, runRefineCase } from './refine-cases.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 const API = 'test/fixtures/generated/api';
 const POINTS = 8;
 
 test('in headless Chromium: refinement finds the hidden points as Node does', async () => {
-  if (!existsSync(`${API}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const gpu = await testGpu();
   const model = await loadGeoClip(gpu, `${API}/geoclip.safetensors`);
   const gallery = await buildGallery(model, await readGalleryCsv(`${API}/gallery.csv`), { cache: false });

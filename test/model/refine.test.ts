@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadGeoClip } from '../../src/api/geolocator.js';
 import { encodeSafetensors } from '../../src/model/concept-bank.js';
 import { buildGallery, readGalleryCsv, type Gallery } from '../../src/model/gallery.js';
@@ -11,6 +11,7 @@ import { GeolensError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { mean, median, REFINE_CASE, runRefineCase, type RefineCaseResult } from './refine-cases.js';
 import { readFixture } from './geoclip-fixtures.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 const API = 'test/fixtures/generated/api';
 const OUT = 'test/fixtures/generated/refine';
@@ -21,7 +22,7 @@ let gallery: Gallery;
 let result: RefineCaseResult;
 
 test('refinement moves GeoCLIP\'s answer measurably closer to a hidden point P', async () => {
-  if (!existsSync(`${API}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const gpu = await testGpu();
   model = await loadGeoClip(gpu, `${API}/geoclip.safetensors`);
   gallery = await buildGallery(model, await readGalleryCsv(`${API}/gallery.csv`), { cache: false });

@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { openWeights } from '../../src/weights/index.js';
 import { filesUnder, modulePage, pageResult, withBrowserPage } from '../support/browser.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // geolens as a user gets it: `npm pack` (which builds on prepack), the tarball unpacked into fresh consumer
 // projects under a temporary folder, and each project built or run with its own tools and no extra config.
@@ -52,7 +53,7 @@ function consumer(name: string, extra: string[] = []): string {
 }
 
 function fixture(): void {
-  if (!existsSync(`${FIXTURES}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
 }
 
 async function expectedTop5(): Promise<{ index: number[]; probability: Float32Array }> {

@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openWeights } from '../../src/weights/index.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 // Losing a device is process-wide state (getDevice's shared device), so it is simulated in a child
 // process running the built library; the tests sharing this process's device are not disturbed.
@@ -43,7 +44,7 @@ process.exit(0);
 
 test('after a device loss, getDevice() makes a new device and create() succeeds; the old locator says how to recover; k > 256 is refused before CLIP', async () => {
   assert.ok(existsSync('dist/index.js'), 'dist/index.js missing: run `node build.mjs` (npm test does)');
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT(resolve('dist/index.js'))], {
     encoding: 'utf8',
     env: { ...process.env, GEOLENS_QUIET: '1' },

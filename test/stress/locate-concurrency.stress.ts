@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { GeoLocator, type ImageInput, type LocateResult } from '../../src/api/index.js';
 import { peakRssMiB as peakRssOf } from '../support/collection.js';
+import { ensureTinyModel } from '../support/tiny-model.js';
 
 /**
  * 1,000 concurrent locate() calls on one GeoLocator, every result compared with the same image located
@@ -36,7 +36,7 @@ async function inputs(dir: string): Promise<ImageInput[]> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(`${DIR}/expected.safetensors`)) execFileSync('/usr/bin/python3', ['scripts/fixtures/api_locate.py'], { stdio: 'inherit' });
+  ensureTinyModel();
   const dir = mkdtempSync(join(tmpdir(), 'geolens-stress-'));
   try {
     const images = await inputs(dir);

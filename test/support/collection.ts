@@ -1,6 +1,6 @@
 // A generated photo collection for the batch and queue tests: small PNGs, each different, some corrupt,
 // and the tiny model of test/fixtures/generated/api (scripts/fixtures/api_locate.py) to run them through.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -102,9 +102,21 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
     preload.push('--require', hook);
   }
   return spawn(process.execPath, [...preload, 'dist/cli.js', ...args], {
-    env: { ...process.env, GEOLENS_QUIET: '1', ...options.env },
+    env: cliEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** `node dist/cli.js …` run to its end (5 minutes at most): exit status, stdout and stderr as text. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}) {
+  return spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: cliEnv(env), timeout: 300_000 });
+}
+
+/** This process's environment, GEOLENS_QUIET=1, then `env`; a variable set to undefined is left out. */
+function cliEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...process.env, GEOLENS_QUIET: '1', ...env };
+  for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
+  return merged;
 }
 
 /** The child's peak resident memory so far (VmHWM), in MiB. */
