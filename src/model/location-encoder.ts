@@ -3,6 +3,7 @@ import { linear } from '../kernels/gemm.js';
 import { l2Normalize } from '../kernels/l2-normalize.js';
 import { CAPSULES, locationFeatures, uploadGps } from '../kernels/location-features.js';
 import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { concatBytes } from '../weights/bytes.js';
 import { uploadWeight, type TensorInfo, type WeightSource } from '../weights/index.js';
 
 /** One capsule's MLP: RFF [2E] → hidden → hidden → hidden (ReLU each) → head [out]. */
@@ -194,16 +195,9 @@ export function findPrefix(tensors: ReadonlyMap<string, unknown>, anchor: string
  * contexts), else a plain-TS digest (pages served over http have no crypto.subtle).
  */
 export async function sha256Hex(parts: readonly Uint8Array[]): Promise<string> {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
+  const joined = concatBytes(parts);
   const subtle = globalThis.crypto?.subtle;
-  const digest = subtle ? new Uint8Array(await subtle.digest('SHA-256', joined)) : sha256(joined);
+  const digest = subtle ? new Uint8Array(await subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>)) : sha256(joined);
   return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 

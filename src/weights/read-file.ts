@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.js';
 import { WeightsError } from './errors.js';
 
 /**
@@ -98,11 +99,5 @@ export async function responseBytes(response: Response, maxBytes: number, what: 
     }
     parts.push(value);
   }
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
+  return concatBytes(parts);
 }

@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.js';
 import { shapeElements, WEIGHT_DTYPE_BYTES, type WeightDType } from './dtypes.js';
 import { WeightsError } from './errors.js';
 
@@ -47,14 +48,8 @@ export async function writeSafetensors(entries: readonly SafetensorsEntry[], met
 /** The whole file in memory (small files, browsers). */
 export async function encodeSafetensorsFile(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const total = await writeSafetensors(entries, metadata, (chunk) => void chunks.push(chunk));
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  await writeSafetensors(entries, metadata, (chunk) => void chunks.push(chunk));
+  return concatBytes(chunks);
 }
 
 /** Node: streams the file to `path` (written beside it first and renamed, so a failed write leaves nothing half-made). */
