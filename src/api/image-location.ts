@@ -20,7 +20,7 @@ export async function readImageLocation(location: string, options: { maxBytes?: 
     }
   }
   // Regular files only, size-capped: a FIFO, /dev/zero or a socket is refused before it is opened.
-  const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
+  const { readRegularFile, READ_LIMITS } = await import('../io/read-file.js');
   return readRegularFile(path, READ_LIMITS.imageBytes, 'image file', ImageError);
 }
 
@@ -32,6 +32,6 @@ async function fetchImage(url: string, maxBytes: number, signal?: AbortSignal): 
     throw new ImageError(`could not fetch the image (${(error as Error).message})`);
   }
   if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
-  const { responseBytes } = await import('../weights/read-file.js');
+  const { responseBytes } = await import('../io/read-file.js');
   return responseBytes(response, maxBytes, `image ${url}`, ImageError);
 }

@@ -27,7 +27,7 @@ export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
-export { clearCache, listCache, type CacheOptions, type CacheEntry, type ClearedCache } from '../weights/cache-admin.js';
+export { clearCache, listCache, type CacheOptions, type CacheEntry, type ClearedCache } from '../weights/hub/cache-admin.js';
 export { refineCost, REFINE_DEFAULTS, type RefineOptions, type RefinedPlace } from '../model/refine.js';
 export { readExifGps, type ExifGps, type ExifReport } from '../geo/exif.js';
 export { haversineKm, EARTH_RADIUS_KM } from '../geo/distance.js';

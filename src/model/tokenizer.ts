@@ -9,7 +9,7 @@
  * scripts/fixtures/tokenizer.py is the Python reference with the same cleanup.
  */
 import { GeolensError, ShapeError } from '../runtime/index.js';
-import { resolveAgainstPage } from '../weights/page-url.js';
+import { resolveAgainstPage } from '../io/page-url.js';
 
 export const START_OF_TEXT = 49406;
 export const END_OF_TEXT = 49407;

@@ -6,11 +6,11 @@
 import { quantizeMatrix } from '../kernels/quantize.js';
 import { QUANT_BLOCK, type QuantizedDType } from '../runtime/index.js';
 import { encodeF16, type TensorInfo, type WeightDType } from './dtypes.js';
-import { WeightsError } from './errors.js';
-import { checkTensors, clipTextShapes, clipVisionShapes, parseClipConfig, parseClipVisionConfig } from './clip-config.js';
-import { loadJson, type DownloadOptions } from './hub.js';
-import { QUANTIZATION_KEY } from './quantized.js';
-import { writeSafetensorsToPath, type SafetensorsEntry } from './safetensors-writer.js';
+import { WeightsError } from '../io/errors.js';
+import { checkTensors, clipTextShapes, clipVisionShapes, parseClipConfig, parseClipVisionConfig } from './config/clip-config.js';
+import { loadJson, type DownloadOptions } from './hub/download.js';
+import { QUANTIZATION_KEY } from './formats/quantized.js';
+import { writeSafetensorsToPath, type SafetensorsEntry } from './formats/safetensors-writer.js';
 import type { WeightSource } from './source.js';
 
 export type ConvertDType = 'f32' | 'f16' | QuantizedDType;

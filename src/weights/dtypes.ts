@@ -1,4 +1,4 @@
-import { WeightsError } from './errors.js';
+import { WeightsError } from '../io/errors.js';
 
 /** The dtypes a checkpoint may hold, spelled as safetensors spells them. */
 export type WeightDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';

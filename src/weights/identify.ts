@@ -1,5 +1,5 @@
 import type { TensorInfo } from './dtypes.js';
-import { WeightsError } from './errors.js';
+import { WeightsError } from '../io/errors.js';
 
 /** What a checkpoint holds, told from its tensor names alone (no values are read). */
 export type CheckpointKind =

@@ -8,25 +8,25 @@
  *   checkTensors(weights, clipVisionShapes(parseClipVisionConfig(await loadJson('hf:openai/clip-vit-large-patch14/config.json'))));
  *   const w = await uploadWeight(gpu, weights, 'visual_projection.weight', { shape: [768, 1024], dtype: 'f16' });
  */
-export { WeightsError, MissingTensorError } from './errors.js';
+export { WeightsError, MissingTensorError } from '../io/errors.js';
 export { type TensorInfo, type WeightDType, WEIGHT_DTYPE_BYTES, decodeToF32, encodeF16 } from './dtypes.js';
-export { type ByteSource, MemoryByteSource, FileByteSource, BlobByteSource, HttpByteSource, type FetchLike } from './bytes.js';
+export { type ByteSource, MemoryByteSource, FileByteSource, BlobByteSource, HttpByteSource, type FetchLike } from '../io/bytes.js';
 export { type WeightSource, type RangedWeightSource, isRanged } from './source.js';
-export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './safetensors.js';
+export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './formats/safetensors.js';
 export { openWeights, openBytes, type OpenOptions } from './open.js';
 export { uploadWeight, type UploadOptions } from './upload.js';
-export { PthSource } from './pth.js';
-export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme } from './quantized.js';
-export { writeSafetensors, writeSafetensorsToPath, encodeSafetensorsFile, safetensorsHeader, type SafetensorsEntry as SafetensorsWriteEntry } from './safetensors-writer.js';
-export { ZipArchive, crc32 } from './zip.js';
-export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './pickle.js';
+export { PthSource } from './formats/pth.js';
+export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme } from './formats/quantized.js';
+export { writeSafetensors, writeSafetensorsToPath, encodeSafetensorsFile, safetensorsHeader, type SafetensorsEntry as SafetensorsWriteEntry } from './formats/safetensors-writer.js';
+export { ZipArchive, crc32 } from './formats/zip.js';
+export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './formats/pickle.js';
 export {
   type ClipConfig, type ClipVisionConfig, type ClipTextConfig, parseClipConfig, parseClipVisionConfig, parseClipTextConfig,
   clipVisionShapes, clipTextShapes, clipShapes, checkTensors, renameTensors, type TensorReport, type CheckOptions,
-} from './clip-config.js';
-export { resolveAgainstPage } from './page-url.js';
-export { listCache, clearCache, GALLERY_CACHE_NAME, GALLERY_CACHE_FOLDER, type CacheOptions, type CacheEntry, type ClearedCache } from './cache-admin.js';
-export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub.js';
+} from './config/clip-config.js';
+export { resolveAgainstPage } from '../io/page-url.js';
+export { listCache, clearCache, GALLERY_CACHE_NAME, GALLERY_CACHE_FOLDER, type CacheOptions, type CacheEntry, type ClearedCache } from './hub/cache-admin.js';
+export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub/download.js';
 export { identifyCheckpoint, expectCheckpoint, describeCheckpointKind, type CheckpointKind } from './identify.js';
-export { inferClipVisionConfig, describeVisionConfig } from './infer-config.js';
+export { inferClipVisionConfig, describeVisionConfig } from './config/infer-config.js';
 export { withReadProgress } from './read-progress.js';

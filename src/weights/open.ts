@@ -1,11 +1,11 @@
-import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from './bytes.js';
-import { WeightsError } from './errors.js';
-import { downloadWeights, resolveUrl, type DownloadOptions } from './hub.js';
-import { resolveAgainstPage } from './page-url.js';
-import { PthSource } from './pth.js';
-import { QuantizedWeightSource } from './quantized.js';
-import { SafetensorsSource } from './safetensors.js';
-import { kindFromUrl } from './verify.js';
+import { BlobByteSource, FileByteSource, HttpByteSource, MemoryByteSource, type ByteSource, type FetchLike } from '../io/bytes.js';
+import { WeightsError } from '../io/errors.js';
+import { downloadWeights, resolveUrl, type DownloadOptions } from './hub/download.js';
+import { resolveAgainstPage } from '../io/page-url.js';
+import { PthSource } from './formats/pth.js';
+import { QuantizedWeightSource } from './formats/quantized.js';
+import { SafetensorsSource } from './formats/safetensors.js';
+import { kindFromUrl } from './hub/verify.js';
 import type { RangedWeightSource } from './source.js';
 
 export interface OpenOptions extends DownloadOptions {

@@ -1,6 +1,6 @@
 import { WEIGHT_DTYPE_BYTES } from './dtypes.js';
 import type { WeightSource } from './source.js';
-import { isQuantizedSource } from './quantized.js';
+import { isQuantizedSource } from './formats/quantized.js';
 
 /**
  * The same source, calling `onBytes(done, total)` as tensors are read: bytes of the stored tensors, so a

@@ -1,6 +1,6 @@
-import type { ByteSource } from './bytes.js';
+import type { ByteSource } from '../io/bytes.js';
 import { decodeToF32, WEIGHT_DTYPE_BYTES, type TensorInfo } from './dtypes.js';
-import { MissingTensorError, WeightsError } from './errors.js';
+import { MissingTensorError, WeightsError } from '../io/errors.js';
 
 /** One checkpoint, opened: its tensor table, read one tensor at a time. */
 export interface WeightSource {

@@ -1,6 +1,6 @@
 import { formatShape, isQuantized, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { shapeElements, toHalves } from './dtypes.js';
-import { isQuantizedSource, uploadQuantizedWeight } from './quantized.js';
+import { isQuantizedSource, uploadQuantizedWeight } from './formats/quantized.js';
 import { missingTensor, isRanged, type WeightSource } from './source.js';
 
 export interface UploadOptions {

@@ -1,4 +1,4 @@
-import { crc32 } from '../../src/weights/zip.js';
+import { crc32 } from '../../src/weights/formats/zip.js';
 
 /** A PNG whose header claims width × height, with a tiny valid-looking IDAT: a decompression bomb's header. */
 export function pngHeader(width: number, height: number): Uint8Array {

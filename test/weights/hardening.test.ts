@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GeolensError } from '../../src/runtime/index.js';
-import { removeOrphans } from '../../src/weights/cache-files.js';
+import { removeOrphans } from '../../src/weights/hub/cache-files.js';
 import { cachePath, checkTensors, clipVisionShapes, downloadWeights, loadJson, MemoryByteSource, openWeights, PthSource, WeightsError } from '../../src/weights/index.js';
 import { startServer } from '../support/server.js';
 import { PickleWriter, pthZip } from './pth-builder.js';

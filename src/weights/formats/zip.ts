@@ -1,5 +1,5 @@
-import type { ByteSource } from './bytes.js';
-import { WeightsError } from './errors.js';
+import type { ByteSource } from '../../io/bytes.js';
+import { WeightsError } from '../../io/errors.js';
 
 /**
  * The zip container of PyTorch's `.pth` (torch.save since 1.6): the central directory at the end of the

@@ -1,8 +1,8 @@
-import type { ByteSource } from './bytes.js';
-import { shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } from './dtypes.js';
-import { WeightsError } from './errors.js';
+import type { ByteSource } from '../../io/bytes.js';
+import { shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } from '../dtypes.js';
+import { WeightsError } from '../../io/errors.js';
 import { DEFAULT_UNPICKLE_LIMITS, PickleGlobal, PickleTuple, typeName, unpickle, type PickleValue, type UnpickleLimits } from './pickle.js';
-import { BaseWeightSource } from './source.js';
+import { BaseWeightSource } from '../source.js';
 import { checkCrc, crc32, ZipArchive, type ZipEntry } from './zip.js';
 
 

@@ -1,7 +1,7 @@
-import { formatShape } from '../runtime/index.js';
-import { WeightsError } from './errors.js';
-import type { TensorInfo } from './dtypes.js';
-import { isRanged, type RangedWeightSource, type WeightSource } from './source.js';
+import { formatShape } from '../../runtime/index.js';
+import { WeightsError } from '../../io/errors.js';
+import type { TensorInfo } from '../dtypes.js';
+import { isRanged, type RangedWeightSource, type WeightSource } from '../source.js';
 
 /**
  * Hugging Face CLIP configs (`config.json` of e.g. openai/clip-vit-large-patch14) as typed objects with

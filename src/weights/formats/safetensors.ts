@@ -1,7 +1,7 @@
-import type { ByteSource } from './bytes.js';
-import { isWeightDType, shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } from './dtypes.js';
-import { WeightsError } from './errors.js';
-import { BaseWeightSource } from './source.js';
+import type { ByteSource } from '../../io/bytes.js';
+import { isWeightDType, shapeElements, WEIGHT_DTYPE_BYTES, type TensorInfo, type WeightDType } from '../dtypes.js';
+import { WeightsError } from '../../io/errors.js';
+import { BaseWeightSource } from '../source.js';
 
 /**
  * safetensors: an 8-byte little-endian header length N, N bytes of JSON

@@ -11,13 +11,13 @@
  * model's names; uploadWeight() copies the stored values straight to the GPU when asked for the same
  * scheme, and quantizes (or dequantizes) in row chunks otherwise.
  */
-import { dequantizeMatrix, packQuantizedRows, quantBlocks, quantizedRowBytes, quantizeMatrix, type QuantizedMatrix } from '../kernels/quantize.js';
+import { dequantizeMatrix, packQuantizedRows, quantBlocks, quantizedRowBytes, quantizeMatrix, type QuantizedMatrix } from '../../kernels/quantize.js';
 import {
   formatShape, isQuantized, QUANT_BLOCK, quantizedRowWords, ShapeError, type DType, type Gpu, type QuantizedDType, type Tensor,
-} from '../runtime/index.js';
-import { toHalves, type TensorInfo } from './dtypes.js';
-import { WeightsError } from './errors.js';
-import { isRanged, missingTensor, type RangedWeightSource, type WeightSource } from './source.js';
+} from '../../runtime/index.js';
+import { toHalves, type TensorInfo } from '../dtypes.js';
+import { WeightsError } from '../../io/errors.js';
+import { isRanged, missingTensor, type RangedWeightSource, type WeightSource } from '../source.js';
 
 export const QUANTIZATION_KEY = 'geolens.quantization';
 

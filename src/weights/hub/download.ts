@@ -1,6 +1,6 @@
-import { isNode, parseContentRange, strongEtag, type FetchLike } from './bytes.js';
-import { WeightsError } from './errors.js';
-import { resolveAgainstPage } from './page-url.js';
+import { isNode, parseContentRange, strongEtag, type FetchLike } from '../../io/bytes.js';
+import { WeightsError } from '../../io/errors.js';
+import { resolveAgainstPage } from '../../io/page-url.js';
 import { activePartials, adoptPartial, newPartialName, removeOrphans } from './cache-files.js';
 import { digestFromHeaders, kindFromUrl, sniffKind, type ExpectedKind, type ServerDigest } from './verify.js';
 
@@ -464,11 +464,11 @@ export async function loadJson(location: string | URL, options: DownloadOptions 
   } else if (/^https?:/i.test(text)) {
     const response = await (options.fetch ?? fetch)(text, { headers: options.headers });
     if (!response.ok) throw new WeightsError(`cannot fetch ${text}: HTTP ${response.status}`);
-    const { responseText, READ_LIMITS } = await import('./read-file.js');
+    const { responseText, READ_LIMITS } = await import('../../io/read-file.js');
     body = await responseText(response, READ_LIMITS.jsonBytes, text);
   } else {
     if (!isNode()) throw new WeightsError(`cannot read the path '${text}' outside Node`);
-    const { readRegularFile, READ_LIMITS } = await import('./read-file.js');
+    const { readRegularFile, READ_LIMITS } = await import('../../io/read-file.js');
     body = new TextDecoder().decode(await readRegularFile(text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text, READ_LIMITS.jsonBytes, 'JSON file'));
   }
   try {

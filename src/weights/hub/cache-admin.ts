@@ -1,6 +1,6 @@
-import { isNode } from './bytes.js';
-import { WeightsError } from './errors.js';
-import { defaultCacheDir } from './hub.js';
+import { isNode } from '../../io/bytes.js';
+import { WeightsError } from '../../io/errors.js';
+import { defaultCacheDir } from './download.js';
 
 /**
  * What geolens keeps between runs, listed and cleared. Node: every file under the download cache folder

@@ -1,4 +1,4 @@
-import { WeightsError } from './errors.js';
+import { WeightsError } from '../../io/errors.js';
 
 /**
  * A restricted unpickler for what `torch.save(state_dict)` writes, and nothing more. It never calls

@@ -1,6 +1,6 @@
-import { concatBytes } from './bytes.js';
-import { shapeElements, WEIGHT_DTYPE_BYTES, type WeightDType } from './dtypes.js';
-import { WeightsError } from './errors.js';
+import { concatBytes } from '../../io/bytes.js';
+import { shapeElements, WEIGHT_DTYPE_BYTES, type WeightDType } from '../dtypes.js';
+import { WeightsError } from '../../io/errors.js';
 
 /** One tensor to write; its bytes are asked for only when the writer reaches it, so a file streams out. */
 export interface SafetensorsEntry {

@@ -1,4 +1,4 @@
-import { headerLength, MAX_HEADER_BYTES } from './safetensors.js';
+import { headerLength, MAX_HEADER_BYTES } from '../formats/safetensors.js';
 
 /**
  * What a downloaded file must look like before it may enter the cache. A captive portal, a proxy's error

@@ -1,7 +1,7 @@
 import type { ClipVisionConfig } from './clip-config.js';
-import type { TensorInfo } from './dtypes.js';
-import { WeightsError } from './errors.js';
-import { identifyCheckpoint, describeCheckpointKind } from './identify.js';
+import type { TensorInfo } from '../dtypes.js';
+import { WeightsError } from '../../io/errors.js';
+import { identifyCheckpoint, describeCheckpointKind } from '../identify.js';
 
 /**
  * A CLIP vision config read off the checkpoint's tensor shapes, for weights that come without a
