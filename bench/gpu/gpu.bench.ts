@@ -13,7 +13,7 @@ import { attention } from '../../src/kernels/attention.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
-import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
 import { unitRows } from '../peers/shared.js';
 import { benchGpu } from '../support/bench.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { equirectangularCells } from '../../src/geo/heatmap.js';
 import { dispatchHeatmap } from '../../src/kernels/heatmap.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
-import { parseGalleryCsv } from '../../src/model/gallery.js';
+import { parseGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { getDevice } from '../../src/runtime/index.js';
 import { gpuMilliseconds } from '../support/bench.js';
 import { unitRows } from '../support/rows.js';

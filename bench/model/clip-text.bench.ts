@@ -7,8 +7,8 @@
 // the latest end token (~10 positions), and with one 77-token prompt in the batch, which forces the full
 // context. Each is warmed once and then timed wall-clock around textFeatures + readback (median of 3).
 // GFLOPS count every linear and attention's two products at the positions actually run (clipTextFlops).
-import { CLIP_TEXT_PRESETS, ClipTextModel, clipTextFlops, pooledPositions, type ClipTextConfigInput } from '../../src/model/clip-text.js';
-import { ClipTokenizer } from '../../src/model/tokenizer.js';
+import { CLIP_TEXT_PRESETS, ClipTextModel, clipTextFlops, pooledPositions, type ClipTextConfigInput } from '../../src/model/clip/text.js';
+import { ClipTokenizer } from '../../src/model/clip/tokenizer.js';
 import { getDevice, type Gpu } from '../../src/runtime/index.js';
 import type { WeightSource } from '../../src/weights/index.js';
 import { encoderLayerShapes, fillRandom, randomWeightSource } from '../support/clip-weights.js';

@@ -3,8 +3,8 @@
 //   × 7² points = 441 location-encoder points per image), by a full-size GeoCLIP location encoder
 //   (RFF 512 → 1024 → 1024 → 1024 → 512 per capsule) with random weights. Refinement is the encoder plus
 //   one small GEMM per pass, so its time per image is ~441 gallery points' worth.
-import { LocationEncoder } from '../../src/model/location-encoder.js';
-import { refineCost, refinePlaces, REFINE_DEFAULTS } from '../../src/model/refine.js';
+import { LocationEncoder } from '../../src/model/geoclip/location-encoder.js';
+import { refineCost, refinePlaces, REFINE_DEFAULTS } from '../../src/geo/refine.js';
 import { seededRandom } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGflops } from '../support/bench.js';
 import { randomLocationWeights } from '../support/location-weights.js';

@@ -11,7 +11,7 @@
 // on a software adapter they are the GPU work itself and move far less when other processes share the
 // cores. ViT-L/14's warm-up is the B/32 run before it when
 // both run (they share every pipeline), so L/14 is loaded and run only once.
-import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
 import { fillRandom, randomVisionWeights } from '../support/clip-weights.js';

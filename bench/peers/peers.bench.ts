@@ -25,7 +25,7 @@ import * as ortNode from 'onnxruntime-node';
 import type * as Ort from 'onnxruntime-common';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.js';
-import { CLIP_VISION_PRESETS, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip/vision.js';
 import * as geolens from './geolens-work.js';
 import { OrtWork } from './ort-work.js';
 import { writeReport, type PeerResults, type Measurement } from './report.js';

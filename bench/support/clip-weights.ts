@@ -1,6 +1,6 @@
 // Random weights under HF CLIP names for the tower benchmarks (vit, clip-text): no download, and each tensor
 // is made only when it is read, so only the one being uploaded lives in JS memory.
-import type { ClipVisionConfig } from '../../src/model/clip-vision.js';
+import type { ClipVisionConfig } from '../../src/model/clip/vision.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
 
 /** mulberry32 floats in [-scale, scale). */

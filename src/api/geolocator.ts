@@ -1,8 +1,8 @@
-import { ClipVisionModel, type ClipVisionConfig } from '../model/clip-vision.js';
-import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../model/concepts.js';
-import { loadConceptBank, type ConceptBank } from '../model/concept-bank.js';
-import { buildGallery, fileGalleryCache, readGalleryDegrees, predict, type Gallery, type GalleryCache, type Prediction } from '../model/gallery.js';
-import { GeoClip, type GeoClipSources } from '../model/geoclip.js';
+import { ClipVisionModel, type ClipVisionConfig } from '../model/clip/vision.js';
+import { ConceptModule, type PlaceExplanation, type ConceptWeight } from '../model/concepts/module.js';
+import { loadConceptBank, type ConceptBank } from '../model/concepts/bank.js';
+import { buildGallery, fileGalleryCache, readGalleryDegrees, predict, type Gallery, type GalleryCache, type Prediction } from '../model/geoclip/gallery.js';
+import { GeoClip, type GeoClipSources } from '../model/geoclip/geoclip.js';
 import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
 import { checkHeatmapOptions, galleryHeatmaps, releaseHeatmapCells, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';
@@ -10,8 +10,8 @@ import { SEARCH_MAX_K } from '../kernels/search.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
-import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
-import { CLIP_VOCAB_URL } from '../model/tokenizer.js';
+import { attachRefinement, type RefinedPlace, type RefineOptions } from '../geo/refine.js';
+import { CLIP_VOCAB_URL } from '../model/clip/tokenizer.js';
 import { plannedPipelines } from '../model/warmup.js';
 import { deviceLostError, getDevice, GeolensError, isDeviceLost, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import {
@@ -268,7 +268,7 @@ export class GeoLocator {
       }
       aborted('gallery');
       const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-      const shipped = options.galleryEmbeddings ? await (await import('./gallery-embeddings.js')).shippedGallery(gpu, geoclip, options.galleryEmbeddings, options.gallery, download) : null;
+      const shipped = options.galleryEmbeddings ? await (await import('./gallery-embeddings-file.js')).shippedGallery(gpu, geoclip, options.galleryEmbeddings, options.gallery, download) : null;
       const gps = shipped ? shipped.gps : galleryInput instanceof Float32Array || galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download);
       // Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery.
       const galleryDtype = dtype === 'f16' && !options.concepts ? 'f16' : 'f32';

@@ -21,18 +21,18 @@ export {
   type EmbedOptions,
 } from './geolocator.js';
 export { AbortError } from './abort.js';
-export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concepts.js';
+export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concept-bank-builder.js';
 export { getDevice, createDevice, Gpu, Tensor, GeolensError, ShapeError, NoAdapterError, DeviceError, type DeviceOptions } from '../runtime/index.js';
 export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
-export type { Prediction } from '../model/gallery.js';
-export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
+export type { Prediction } from '../model/geoclip/gallery.js';
+export type { ConceptWeight, PlaceExplanation } from '../model/concepts/module.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';
 export { clearCache, listCache, type CacheOptions, type CacheEntry, type ClearedCache } from '../weights/hub/cache-admin.js';
-export { refineCost, REFINE_DEFAULTS, type RefineOptions, type RefinedPlace } from '../model/refine.js';
+export { refineCost, REFINE_DEFAULTS, type RefineOptions, type RefinedPlace } from '../geo/refine.js';
 export { readExifGps, type ExifGps, type ExifReport } from '../geo/exif.js';
 export { haversineKm, EARTH_RADIUS_KM } from '../geo/distance.js';
 export { mergePlaces, DEFAULT_MERGE_KM, type MergedPlace } from '../geo/merge.js';
 export { loadPlaceNamer, type PlaceName, type PlaceNamer, type CitiesSource } from '../geo/names.js';
 export type { Heatmap, HeatmapOptions } from '../geo/heatmap.js';
-export { writeGalleryEmbeddings, type WriteGalleryEmbeddingsOptions } from './gallery-embeddings.js';
-export { GalleryEmbeddingsError } from '../model/gallery-embeddings.js';
+export { writeGalleryEmbeddings, type WriteGalleryEmbeddingsOptions } from './gallery-embeddings-file.js';
+export { GalleryEmbeddingsError } from '../model/geoclip/gallery-embeddings.js';

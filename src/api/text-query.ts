@@ -4,9 +4,9 @@
  * that space), so a prompt searches the gallery exactly as a photo does. The text tower is loaded on the
  * first query, from the same CLIPModel checkpoint that holds the vision tower.
  */
-import { ClipTextModel, CLIP_TEXT_PRESETS, type ClipTextConfig } from '../model/clip-text.js';
-import type { GeoClip } from '../model/geoclip.js';
-import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/tokenizer.js';
+import { ClipTextModel, CLIP_TEXT_PRESETS, type ClipTextConfig } from '../model/clip/text.js';
+import type { GeoClip } from '../model/geoclip/geoclip.js';
+import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/clip/tokenizer.js';
 import { GeolensError, type Gpu, type Tensor } from '../runtime/index.js';
 import { downloadWeights, loadJson, parseClipTextConfig } from '../weights/index.js';
 import { checkedDownload, DEFAULT_LOCATIONS, downloadOptions, openLocation, type GeoLocatorOptions } from './geolocator.js';

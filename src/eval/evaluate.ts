@@ -6,7 +6,7 @@
  */
 import type { GeoLocator, LocateResult } from '../api/geolocator.js';
 import { haversineKm } from '../geo/distance.js';
-import { resolveRefineOptions, type RefineOptions } from '../model/refine.js';
+import { resolveRefineOptions, type RefineOptions } from '../geo/refine.js';
 import { GeolensError } from '../runtime/errors.js';
 import type { LabeledImage } from './labels.js';
 import { summarizeErrors, type AccuracySummary } from './metrics.js';

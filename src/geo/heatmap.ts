@@ -1,6 +1,6 @@
 import { accumulateHeatmap } from '../kernels/heatmap.js';
 import { searchTopK } from '../kernels/search.js';
-import type { Gallery } from '../model/gallery.js';
+import type { Gallery } from '../model/geoclip/gallery.js';
 import { ShapeError, type Tensor } from '../runtime/index.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Prediction } from '../model/gallery.js';
+import type { Prediction } from '../model/geoclip/gallery.js';
 import { haversineKm } from './distance.js';
 import { GeolensError } from '../runtime/errors.js';
 

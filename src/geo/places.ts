@@ -1,4 +1,4 @@
-import type { Prediction } from '../model/gallery.js';
+import type { Prediction } from '../model/geoclip/gallery.js';
 import { GeolensError } from '../runtime/errors.js';
 import { mergePlaces } from './merge.js';
 import { loadPlaceNamer, type CitiesSource, type PlaceName } from './names.js';

@@ -1,9 +1,9 @@
 import { dispatchSearch } from '../kernels/search.js';
 import type { PipelineRequest } from '../runtime/index.js';
-import type { ClipVisionModel } from './clip-vision.js';
-import type { ConceptModule } from './concepts.js';
-import type { Gallery } from './gallery.js';
-import type { GeoClip } from './geoclip.js';
+import type { ClipVisionModel } from './clip/vision.js';
+import type { ConceptModule } from './concepts/module.js';
+import type { Gallery } from './geoclip/gallery.js';
+import type { GeoClip } from './geoclip/geoclip.js';
 
 export interface WarmupPlan {
   clip: ClipVisionModel;

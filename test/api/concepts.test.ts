@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildConceptBankFromClip } from '../../src/api/concepts.js';
+import { buildConceptBankFromClip } from '../../src/api/concept-bank-builder.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose } from '../support/numeric.js';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { equirectangularCells, galleryHeatmaps } from '../../src/geo/heatmap.js';
 import { heatmapReference } from '../../src/kernels/heatmap.js';
 import { uploadGalleryChunks } from '../../src/kernels/search.js';
-import { Gallery } from '../../src/model/gallery.js';
+import { Gallery } from '../../src/model/geoclip/gallery.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, normalizeRows, randomArray, seededRandom } from '../support/numeric.js';
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import { decodeImage } from '../../src/model/decode-node.js';
 import { preprocessImage } from '../../src/model/image.js';
 import { ShapeError } from '../../src/runtime/index.js';

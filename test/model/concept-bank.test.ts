@@ -14,8 +14,8 @@ import {
   mergeConceptBanks,
   saveConceptBank,
   selectConcepts,
-} from '../../src/model/concept-bank.js';
-import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS } from '../../src/model/concept-prompts.js';
+} from '../../src/model/concepts/bank.js';
+import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS } from '../../src/model/concepts/prompts.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray } from '../support/numeric.js';

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fitConcepts, loadConceptPairs } from '../../src/model/concept-fit.js';
-import { createConceptBank, encodeSafetensors } from '../../src/model/concept-bank.js';
-import { ConceptModule, conceptParamsToSafetensors, type ConceptParams } from '../../src/model/concepts.js';
+import { fitConcepts, loadConceptPairs } from '../../src/model/concepts/fit.js';
+import { createConceptBank, encodeSafetensors } from '../../src/model/concepts/bank.js';
+import { ConceptModule, conceptParamsToSafetensors, type ConceptParams } from '../../src/model/concepts/module.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { seededRandom } from '../support/numeric.js';

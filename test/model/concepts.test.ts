@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fitConcepts } from '../../src/model/concept-fit.js';
-import { createConceptBank } from '../../src/model/concept-bank.js';
-import { ConceptModule, type ConceptParams } from '../../src/model/concepts.js';
+import { fitConcepts } from '../../src/model/concepts/fit.js';
+import { createConceptBank } from '../../src/model/concepts/bank.js';
+import { ConceptModule, type ConceptParams } from '../../src/model/concepts/module.js';
 import { openWeights, type RangedWeightSource } from '../../src/weights/index.js';
 import type { ConceptSimilarity } from '../../src/kernels/concept.js';
 import { testGpu } from '../support/gpu.js';

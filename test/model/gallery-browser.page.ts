@@ -1,7 +1,7 @@
 // Browser side of gallery-browser.test.ts: GeoCLIP heads from fetched checkpoints, a gallery CSV read by
 // URL, embeddings cached in the Cache API (the second build must come from it), then predictions.
-import { buildGallery, predict, readGalleryCsv } from '../../src/model/gallery.js';
-import { GeoClip } from '../../src/model/geoclip.js';
+import { buildGallery, predict, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
+import { GeoClip } from '../../src/model/geoclip/geoclip.js';
 import { createDevice } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';
 

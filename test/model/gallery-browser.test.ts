@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildGallery, parseGalleryCsv, predict } from '../../src/model/gallery.js';
+import { buildGallery, parseGalleryCsv, predict } from '../../src/model/geoclip/gallery.js';
 import { modulePage, pageBundle, pageResult, withBrowserPage } from '../support/browser.js';
 import { testGpu } from '../support/gpu.js';
 import { DATA, GENERATED, loadNarrowGeoClip, readFixture } from './geoclip-fixtures.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildGallery, fileGalleryCache, parseGalleryCsv, predict, readGalleryCsv } from '../../src/model/gallery.js';
+import { buildGallery, fileGalleryCache, parseGalleryCsv, predict, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { GeolensError, ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { DATA, GENERATED, loadNarrowGeoClip, readFixture } from './geoclip-fixtures.js';

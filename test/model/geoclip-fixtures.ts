@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { GeoClip } from '../../src/model/geoclip.js';
+import { GeoClip } from '../../src/model/geoclip/geoclip.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { openWeights, type WeightSource, type TensorInfo } from '../../src/weights/index.js';
 

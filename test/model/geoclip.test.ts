@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GeoClip } from '../../src/model/geoclip.js';
+import { GeoClip } from '../../src/model/geoclip/geoclip.js';
 import { ShapeError, type Tensor } from '../../src/runtime/index.js';
 import { openWeights, type TensorInfo, type WeightSource } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';

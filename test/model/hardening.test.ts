@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/model/decode-node.js';
-import { buildGallery, fileGalleryCache, parseGalleryCsv, readGalleryCsv } from '../../src/model/gallery.js';
+import { buildGallery, fileGalleryCache, parseGalleryCsv, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { imageDimensions } from '../../src/model/image-header.js';
 import { ImageError, imageLimits, preprocessImage, type RawImage } from '../../src/model/image.js';
 import { GeolensError } from '../../src/runtime/index.js';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize } from '../../src/kernels/l2-normalize.js';
-import { LocationEncoder, sha256 } from '../../src/model/location-encoder.js';
+import { LocationEncoder, sha256 } from '../../src/model/geoclip/location-encoder.js';
 import { GeolensError } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { dequantizeMatrix, quantizeMatrix } from '../../src/kernels/quantize.js';
-import { ClipVisionModel } from '../../src/model/clip-vision.js';
+import { ClipVisionModel } from '../../src/model/clip/vision.js';
 import {
   clipTensorFilter, CLIP_CONFIG_KEY, convertEntries, embeddedClipConfig,
 } from '../../src/weights/convert.js';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadGeoClip } from '../../src/api/geolocator.js';
 import { haversineKm } from '../../src/geo/distance.js';
-import { buildGallery, readGalleryCsv } from '../../src/model/gallery.js';
+import { buildGallery, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { modulePage, pageBundle, pageResult, withBrowserPage } from '../support/browser.js';
 import { testGpu } from '../support/gpu.js';
 import { mean, runRefineCase } from './refine-cases.js';

@@ -1,10 +1,10 @@
 // The refinement known-answer case, shared by the Node test and its Chromium page: the "image" is the
 // location embedding of a point P that is not in the gallery, so the best answer is P itself.
 import { haversineKm } from '../../src/geo/distance.js';
-import type { Gallery } from '../../src/model/gallery.js';
-import { predict } from '../../src/model/gallery.js';
-import type { GeoClip } from '../../src/model/geoclip.js';
-import { refinePlaces, type RefinePass, type RefineRunOptions } from '../../src/model/refine.js';
+import type { Gallery } from '../../src/model/geoclip/gallery.js';
+import { predict } from '../../src/model/geoclip/gallery.js';
+import type { GeoClip } from '../../src/model/geoclip/geoclip.js';
+import { refinePlaces, type RefinePass, type RefineRunOptions } from '../../src/geo/refine.js';
 
 export const REFINE_CASE: RefineRunOptions = { candidates: 3, radiusKm: 60, steps: 4, gridSize: 7 };
 

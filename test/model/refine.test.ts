@@ -3,10 +3,10 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadGeoClip } from '../../src/api/geolocator.js';
-import { encodeSafetensors } from '../../src/model/concept-bank.js';
-import { buildGallery, readGalleryCsv, type Gallery } from '../../src/model/gallery.js';
-import type { GeoClip } from '../../src/model/geoclip.js';
-import { refineCost, refinePlaces } from '../../src/model/refine.js';
+import { encodeSafetensors } from '../../src/model/concepts/bank.js';
+import { buildGallery, readGalleryCsv, type Gallery } from '../../src/model/geoclip/gallery.js';
+import type { GeoClip } from '../../src/model/geoclip/geoclip.js';
+import { refineCost, refinePlaces } from '../../src/geo/refine.js';
 import { GeolensError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { mean, median, REFINE_CASE, runRefineCase, type RefineCaseResult } from './refine-cases.js';
@@ -74,7 +74,7 @@ test('refined probabilities sit on the gallery softmax; bad options are named', 
   const gpu = model.gpu;
   const targets = new Float32Array(result.targets.slice(0, 4));
   const images = model.locationEmbeddings(targets);
-  const { predict } = await import('../../src/model/gallery.js');
+  const { predict } = await import('../../src/model/geoclip/gallery.js');
   const plain = await predict(model, images, gallery, 2);
   const refined = await refinePlaces(model, images, plain, model.scale, { candidates: 2, radiusKm: 30, steps: 1, gridSize: 3 });
   for (let b = 0; b < 2; b++) {

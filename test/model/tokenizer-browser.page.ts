@@ -1,6 +1,6 @@
 // Browser side of tokenizer-browser.test.ts: loads the gzipped vocabulary by URL (inflated with
 // DecompressionStream, as in any browser) and tokenizes the fixture strings.
-import { ClipTokenizer } from '../../src/model/tokenizer.js';
+import { ClipTokenizer } from '../../src/model/clip/tokenizer.js';
 
 declare global {
   interface Window {

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { ClipTokenizer, cleanText, eotIndices, htmlUnescape, END_OF_TEXT, START_OF_TEXT } from '../../src/model/tokenizer.js';
+import { ClipTokenizer, cleanText, eotIndices, htmlUnescape, END_OF_TEXT, START_OF_TEXT } from '../../src/model/clip/tokenizer.js';
 import { ShapeError } from '../../src/runtime/index.js';
 
 const VOCAB = '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz';

@@ -6,10 +6,10 @@
 import { readFileSync, mkdirSync, statSync, rmSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIP_VISION_PRESETS, ClipVisionModel, type ClipVisionConfig } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS, ClipVisionModel, type ClipVisionConfig } from '../../src/model/clip/vision.js';
 import { decodeImage } from '../../src/model/decode-node.js';
-import { buildGallery, predict, readGalleryCsv } from '../../src/model/gallery.js';
-import { GeoClip } from '../../src/model/geoclip.js';
+import { buildGallery, predict, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
+import { GeoClip } from '../../src/model/geoclip/geoclip.js';
 import { preprocessImage, type RawImage } from '../../src/model/image.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { clipTensorFilter, CLIP_CONFIG_KEY, convertEntries, type ConvertDType } from '../../src/weights/convert.js';

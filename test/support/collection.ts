@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { GeoLocator, type LocateOptions, type LocateResult } from '../../src/api/index.js';
-import { fileGalleryCache } from '../../src/model/gallery.js';
+import { fileGalleryCache } from '../../src/model/geoclip/gallery.js';
 import { testGpu } from './gpu.js';
 import { ensureTinyModel, TINY_MODEL_DIR } from './tiny-model.js';
 

@@ -3,7 +3,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fileGalleryCache } from '../../src/model/gallery.js';
+import { fileGalleryCache } from '../../src/model/geoclip/gallery.js';
 import { cachePath, clearCache, downloadWeights, listCache, WeightsError } from '../../src/weights/index.js';
 import { startServer } from '../support/server.js';
 import { rejection } from './support.js';

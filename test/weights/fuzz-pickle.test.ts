@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseGalleryCsv } from '../../src/model/gallery.js';
+import { parseGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { GeolensError } from '../../src/runtime/index.js';
 import { MemoryByteSource, PthSource } from '../../src/weights/index.js';
 import { seededRandom } from '../support/numeric.js';

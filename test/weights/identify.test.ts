@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIP_VISION_PRESETS } from '../../src/model/clip-vision.js';
+import { CLIP_VISION_PRESETS } from '../../src/model/clip/vision.js';
 import { clipVisionShapes, identifyCheckpoint, inferClipVisionConfig, openWeights, type TensorInfo } from '../../src/weights/index.js';
 
 const DIR = 'test/fixtures/generated/api';

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { buildConceptBankFromClip } from '../../api/concepts.js';
+import { buildConceptBankFromClip } from '../../api/concept-bank-builder.js';
 import { GeolensError } from '../../runtime/errors.js';
-import { conceptBankToSafetensors } from '../../model/concept-bank.js';
+import { conceptBankToSafetensors } from '../../model/concepts/bank.js';
 import { clipOptions, downloadFlags, geoclipOptions, locatorOptions, quietDevice, quietOption, type ModelFlags } from '../options.js';
 
 export function registerBuildConcepts(program: Command): void {

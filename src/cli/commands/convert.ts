@@ -74,7 +74,7 @@ export function registerConvert(program: Command): void {
         });
       } else if (flags.galleryEmbeddings) {
         if (dtype !== 'f16' && dtype !== 'q8') throw new GeolensError(`gallery embeddings are stored f16 or q8; got --dtype ${dtype}`);
-        const { writeGalleryEmbeddings } = await import('../../api/gallery-embeddings.js');
+        const { writeGalleryEmbeddings } = await import('../../api/gallery-embeddings-file.js');
         summary = await writeGalleryEmbeddings({ geoclipWeights: geoclip, gallery: flags.gallery, dtype, out: flags.out, batch: flags.batch, download });
       } else {
         const sources = typeof geoclip === 'string'

@@ -7,7 +7,7 @@ import { collectImages, resolveLabels } from '../../eval/labels.js';
 import { formatAccuracyTable } from '../../eval/metrics.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, modelOptions, positiveInteger, positiveNumber, type ModelFlags } from '../options.js';
-import { refineFromFlags, type LocateExtraFlags } from './locate-extras.js';
+import { refineFromFlags, type LocateExtraFlags } from './locate-text-refine.js';
 
 type EvalFlags = ModelFlags & Pick<LocateExtraFlags, 'refine' | 'refineKm' | 'refineSteps' | 'refineCandidates'> & {
   labels?: string;

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { loadGeoClip } from '../../api/geolocator.js';
 import { getDevice } from '../../runtime/index.js';
 import { GeolensError } from '../../runtime/errors.js';
-import { loadConceptBank } from '../../model/concept-bank.js';
-import { conceptParamsToSafetensors } from '../../model/concepts.js';
-import { fitConcepts } from '../../model/concept-fit.js';
+import { loadConceptBank } from '../../model/concepts/bank.js';
+import { conceptParamsToSafetensors } from '../../model/concepts/module.js';
+import { fitConcepts } from '../../model/concepts/fit.js';
 import { openWeights } from '../../weights/index.js';
 import { conceptOptions, downloadFlags, geoclipOptions, locatorOptions, quietDevice, positiveInteger, positiveNumber, quietOption, type ModelFlags } from '../options.js';
 

@@ -6,7 +6,7 @@ import { GeolensError } from '../../runtime/errors.js';
 import { ImageError } from '../../model/image.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
-import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';
+import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-text-refine.js';
 import { locateOptionsFor, nameText, placeOptions, writeMaps, type PlaceFlags } from './locate-places.js';
 
 function printResults(images: string[], results: (LocateResult | LocateFailure)[]): void {

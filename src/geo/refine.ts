@@ -16,8 +16,8 @@
  * Scoring is one GEMM per pass (images [n, D] × points [P, D]ᵀ), negligible beside the encoder.
  */
 import { linear } from '../kernels/gemm.js';
-import { haversineKm } from '../geo/distance.js';
-import { gridSpacingKm, validateRefineGrid, writeGrid } from '../geo/refine-grid.js';
+import { haversineKm } from './distance.js';
+import { gridSpacingKm, validateRefineGrid, writeGrid } from './refine-grid.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
 export interface RefineOptions {

@@ -8,10 +8,10 @@
  * the digest of the location-encoder weights (GeoClip.locationDigest), of the coordinates, and the
  * gallery cache key they make. A file is used only with the very weights it was made from.
  */
-import { uploadGalleryChunks } from '../kernels/search.js';
-import { GeolensError, QUANT_BLOCK, type Gpu } from '../runtime/index.js';
-import { encodeF16, QUANTIZATION_KEY, type SafetensorsWriteEntry, type WeightSource } from '../weights/index.js';
-import { quantizeMatrix } from '../kernels/quantize.js';
+import { uploadGalleryChunks } from '../../kernels/search.js';
+import { GeolensError, QUANT_BLOCK, type Gpu } from '../../runtime/index.js';
+import { encodeF16, QUANTIZATION_KEY, type SafetensorsWriteEntry, type WeightSource } from '../../weights/index.js';
+import { quantizeMatrix } from '../../kernels/quantize.js';
 import { Gallery, galleryCacheKey } from './gallery.js';
 import type { GeoClip } from './geoclip.js';
 import { sha256Hex } from './location-encoder.js';

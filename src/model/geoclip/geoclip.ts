@@ -1,7 +1,7 @@
-import { linear } from '../kernels/gemm.js';
-import { l2Normalize } from '../kernels/l2-normalize.js';
-import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { storedScheme, uploadWeight, type WeightSource } from '../weights/index.js';
+import { linear } from '../../kernels/gemm.js';
+import { l2Normalize } from '../../kernels/l2-normalize.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { storedScheme, uploadWeight, type WeightSource } from '../../weights/index.js';
 import { LocationEncoder, type LocationEncoderOptions } from './location-encoder.js';
 
 /** CLIP ViT-L/14 projected image features, the MLP's input. */

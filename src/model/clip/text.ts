@@ -14,12 +14,12 @@
  * cut there (a 10-token prompt runs 10 positions, not 77); and the last layer finishes on the pooled rows
  * alone once its attention has run.
  */
-import { linear, type Activation } from '../kernels/gemm.js';
-import { layerNorm } from '../kernels/layernorm.js';
-import { gatherRows, tokenEmbedding } from '../kernels/token-embedding.js';
-import { GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipTextShapes, storedScheme, type ClipTextConfig, type WeightSource } from '../weights/index.js';
-import { encoderLayerTensors, projectionType, runEncoder, tableType, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
+import { linear, type Activation } from '../../kernels/gemm.js';
+import { layerNorm } from '../../kernels/layernorm.js';
+import { gatherRows, tokenEmbedding } from '../../kernels/token-embedding.js';
+import { GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { checkTensors, clipTextShapes, storedScheme, type ClipTextConfig, type WeightSource } from '../../weights/index.js';
+import { encoderLayerTensors, projectionType, runEncoder, tableType, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
 import type { ClipTokenizer, TokenBatch } from './tokenizer.js';
 
 export type { ClipTextConfig };

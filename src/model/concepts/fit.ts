@@ -1,8 +1,8 @@
-import { dispatchConceptMatmul, dispatchConceptTrain, MAX_TRAIN_BATCH, type TrainParams } from '../kernels/concept-train.js';
-import { formatShape, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { openWeights } from '../weights/index.js';
-import type { ConceptBank } from './concept-bank.js';
-import { DEFAULT_CONCEPT_OPTIONS, type ConceptParams } from './concepts.js';
+import { dispatchConceptMatmul, dispatchConceptTrain, MAX_TRAIN_BATCH, type TrainParams } from '../../kernels/concept-train.js';
+import { formatShape, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { openWeights } from '../../weights/index.js';
+import type { ConceptBank } from './bank.js';
+import { DEFAULT_CONCEPT_OPTIONS, type ConceptParams } from './module.js';
 
 /**
  * Fits the concept module's projections P_img, P_loc (and optionally a residual Δ on the concept vectors)

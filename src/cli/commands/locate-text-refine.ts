@@ -1,7 +1,7 @@
 // Flags `geolens locate` gains beyond photos: text queries (--text) and refinement (--refine*).
 import type { Command } from 'commander';
 import { GeoLocator, type LocateOptions, type LocateResult } from '../../api/geolocator.js';
-import type { RefineOptions } from '../../model/refine.js';
+import type { RefineOptions } from '../../geo/refine.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { locatorOptions, positiveInteger, positiveNumber, type ModelFlags } from '../options.js';
 

@@ -1,9 +1,9 @@
-import { validateGps } from '../kernels/location-features.js';
-import { searchTopK, uploadGalleryChunks } from '../kernels/search.js';
-import { formatShape, GeolensError, ShapeError, type Tensor } from '../runtime/index.js';
+import { validateGps } from '../../kernels/location-features.js';
+import { searchTopK, uploadGalleryChunks } from '../../kernels/search.js';
+import { formatShape, GeolensError, ShapeError, type Tensor } from '../../runtime/index.js';
 import type { GeoClip } from './geoclip.js';
 import { sha256Hex } from './location-encoder.js';
-import { defaultCacheDir, GALLERY_CACHE_FOLDER, GALLERY_CACHE_NAME, resolveAgainstPage } from '../weights/index.js';
+import { defaultCacheDir, GALLERY_CACHE_FOLDER, GALLERY_CACHE_NAME, resolveAgainstPage } from '../../weights/index.js';
 
 /**
  * The GPS gallery: candidate coordinates, their GeoCLIP location embeddings on the GPU (as chunks for
@@ -131,10 +131,10 @@ export async function readGalleryDegrees(location: string | URL): Promise<Float6
   if (/^(https?|blob|data):/i.test(text)) {
     const response = await fetch(text);
     if (!response.ok) throw new GeolensError(`gallery ${text}: HTTP ${response.status} ${response.statusText}`);
-    const { responseText, READ_LIMITS } = await import('../io/read-file.js');
+    const { responseText, READ_LIMITS } = await import('../../io/read-file.js');
     return parseGalleryDegrees(await responseText(response, READ_LIMITS.csvBytes, `gallery ${text.slice(0, 100)}`, GeolensError), `gallery ${text}`);
   }
-  const { readRegularFile, READ_LIMITS } = await import('../io/read-file.js');
+  const { readRegularFile, READ_LIMITS } = await import('../../io/read-file.js');
   const path = text.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
   // FIFOs and devices are refused before they are opened; the size is capped before it is read.
   const bytes = await readRegularFile(path, READ_LIMITS.csvBytes, 'gallery', GeolensError);
@@ -291,7 +291,7 @@ export function fileGalleryCache(dir: string): GalleryCache {
   };
   return {
     async get(key) {
-      const { readRegularFile } = await import('../io/read-file.js');
+      const { readRegularFile } = await import('../../io/read-file.js');
       const { file } = await paths();
       let bytes: Uint8Array;
       try {
@@ -304,7 +304,7 @@ export function fileGalleryCache(dir: string): GalleryCache {
     },
     async put(key, embeddings) {
       const fs = await import('node:fs/promises');
-      const { removeOrphans } = await import('../weights/hub/cache-files.js');
+      const { removeOrphans } = await import('../../weights/hub/cache-files.js');
       const { folder, file } = await paths();
       await fs.mkdir(folder, { recursive: true });
       await removeOrphans(folder).catch(() => {});

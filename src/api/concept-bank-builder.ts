@@ -1,7 +1,7 @@
-import { ClipTextModel, CLIP_TEXT_PRESETS } from '../model/clip-text.js';
-import { buildConceptBank, conceptBankToSafetensors, loadConceptBank, mergeConceptBanks, type ConceptBank } from '../model/concept-bank.js';
-import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from '../model/concept-prompts.js';
-import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/tokenizer.js';
+import { ClipTextModel, CLIP_TEXT_PRESETS } from '../model/clip/text.js';
+import { buildConceptBank, conceptBankToSafetensors, loadConceptBank, mergeConceptBanks, type ConceptBank } from '../model/concepts/bank.js';
+import { customConceptPrompts, DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from '../model/concepts/prompts.js';
+import { CLIP_VOCAB_URL, ClipTokenizer } from '../model/clip/tokenizer.js';
 import { getDevice, type Gpu } from '../runtime/index.js';
 import { downloadWeights, loadJson, parseClipConfig, parseClipTextConfig, type ClipTextConfig, type OpenOptions } from '../weights/index.js';
 import { checkedDownload, DEFAULT_LOCATIONS, downloadOptions, loadGeoClip, openLocation, type GeoClipWeights, type LoadProgress, type WeightLocation } from './geolocator.js';

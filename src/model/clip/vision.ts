@@ -11,13 +11,13 @@
  * Composition only: every step is a kernel from src/kernels. Intermediates go back to the buffer pool as
  * soon as their last reader is recorded, so a forward pass holds about three activations at a time.
  */
-import { visionEmbeddings } from '../kernels/embeddings.js';
-import { linear, type Activation } from '../kernels/gemm.js';
-import { layerNorm } from '../kernels/layernorm.js';
-import { patchEmbed } from '../kernels/patch-embed.js';
-import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { checkTensors, clipVisionShapes, storedScheme, type ClipVisionConfig, type WeightSource } from '../weights/index.js';
-import { encoderLayerTensors, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './clip-encoder.js';
+import { visionEmbeddings } from '../../kernels/embeddings.js';
+import { linear, type Activation } from '../../kernels/gemm.js';
+import { layerNorm } from '../../kernels/layernorm.js';
+import { patchEmbed } from '../../kernels/patch-embed.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { checkTensors, clipVisionShapes, storedScheme, type ClipVisionConfig, type WeightSource } from '../../weights/index.js';
+import { encoderLayerTensors, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
 
 export type { ClipVisionConfig };
 

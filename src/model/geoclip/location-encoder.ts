@@ -1,10 +1,10 @@
-import { add } from '../kernels/add.js';
-import { linear } from '../kernels/gemm.js';
-import { l2Normalize } from '../kernels/l2-normalize.js';
-import { CAPSULES, locationFeatures, uploadGps } from '../kernels/location-features.js';
-import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { concatBytes } from '../io/bytes.js';
-import { uploadWeight, type TensorInfo, type WeightSource } from '../weights/index.js';
+import { add } from '../../kernels/add.js';
+import { linear } from '../../kernels/gemm.js';
+import { l2Normalize } from '../../kernels/l2-normalize.js';
+import { CAPSULES, locationFeatures, uploadGps } from '../../kernels/location-features.js';
+import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { concatBytes } from '../../io/bytes.js';
+import { uploadWeight, type TensorInfo, type WeightSource } from '../../weights/index.js';
 
 /** One capsule's MLP: RFF [2E] → hidden → hidden → hidden (ReLU each) → head [out]. */
 interface Capsule {

@@ -8,8 +8,8 @@
  * HTML 4 set plus &apos; — rarer HTML5-only names such as &check; are left as written).
  * scripts/fixtures/tokenizer.py is the Python reference with the same cleanup.
  */
-import { GeolensError, ShapeError } from '../runtime/index.js';
-import { resolveAgainstPage } from '../io/page-url.js';
+import { GeolensError, ShapeError } from '../../runtime/index.js';
+import { resolveAgainstPage } from '../../io/page-url.js';
 
 export const START_OF_TEXT = 49406;
 export const END_OF_TEXT = 49407;

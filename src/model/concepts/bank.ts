@@ -1,6 +1,6 @@
-import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { expectCheckpoint, openWeights, type RangedWeightSource } from '../weights/index.js';
-import { DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from './concept-prompts.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { expectCheckpoint, openWeights, type RangedWeightSource } from '../../weights/index.js';
+import { DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from './prompts.js';
 
 /**
  * A concept bank: K named unit vectors in GeoCLIP's shared 512-d space (rows of C, [K, D]). The concept

@@ -1,8 +1,8 @@
 // Shipped gallery embeddings on the API side: GeoLocator.create({ galleryEmbeddings }) loads them, and
 // `geolens convert --gallery-embeddings` writes them (format and checks in src/model/gallery-embeddings.ts).
-import { buildGallery, type Gallery, type GalleryCache } from '../model/gallery.js';
-import { galleryEmbeddingsEntries, loadGalleryEmbeddings } from '../model/gallery-embeddings.js';
-import type { GeoClip } from '../model/geoclip.js';
+import { buildGallery, type Gallery, type GalleryCache } from '../model/geoclip/gallery.js';
+import { galleryEmbeddingsEntries, loadGalleryEmbeddings } from '../model/geoclip/gallery-embeddings.js';
+import type { GeoClip } from '../model/geoclip/geoclip.js';
 import { getDevice, type Gpu } from '../runtime/index.js';
 import { writeSafetensorsToPath, type OpenOptions } from '../weights/index.js';
 import { DEFAULT_LOCATIONS, loadGeoClip, openLocation, readGallery, type GeoClipWeights, type WeightLocation } from './geolocator.js';

@@ -4,10 +4,10 @@ import {
   foldConceptProjection,
   type ConceptRerankResult,
   type ConceptSimilarity,
-} from '../kernels/concept.js';
-import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { openWeights } from '../weights/index.js';
-import { ConceptBankError, encodeSafetensors, type ConceptBank } from './concept-bank.js';
+} from '../../kernels/concept.js';
+import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { openWeights } from '../../weights/index.js';
+import { ConceptBankError, encodeSafetensors, type ConceptBank } from './bank.js';
 
 /**
  * Concept-aware alignment (after Hou et al. 2025, arXiv 2509.01910): image and place embeddings

@@ -8,12 +8,12 @@
  * The towers differ only in the mask and in which rows reach their output, so the last layer can finish on
  * those rows alone once its attention has run (everything after attention is per token).
  */
-import { add } from '../kernels/add.js';
-import { attention } from '../kernels/attention.js';
-import { linear, type Activation } from '../kernels/gemm.js';
-import { layerNorm } from '../kernels/layernorm.js';
-import { ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
-import { uploadWeight, type WeightSource } from '../weights/index.js';
+import { add } from '../../kernels/add.js';
+import { attention } from '../../kernels/attention.js';
+import { linear, type Activation } from '../../kernels/gemm.js';
+import { layerNorm } from '../../kernels/layernorm.js';
+import { ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
+import { uploadWeight, type WeightSource } from '../../weights/index.js';
 
 /** Storage of a tower's matrices: f32, packed f16, or block-quantized q8 / q4 (src/kernels/quantize.ts). */
 export type MatrixType = 'f32' | 'f16' | 'q8' | 'q4';
