@@ -1,5 +1,6 @@
 import { CityDataError, decodeCities, type CityTable } from './cities.js';
 import { haversineKm } from './distance.js';
+import { isNode } from '../runtime/env.js';
 
 /** A place name made offline: country and region from country-coder's borders, the nearest town from GeoNames. */
 export interface PlaceName {
@@ -92,14 +93,13 @@ function describe(coder: CountryCoder, cities: CityTable, nearest: number, lat: 
 
 async function citiesBytes(source: CitiesSource | undefined): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   const text = source instanceof URL ? source.href : source;
   if (text !== undefined && /^(https?|blob|data):/i.test(text)) return fetchBytes(text);
   // Beside the bundle by default (the examples copy it there). Name and base sit in variables so that
   // bundlers do not treat the file as an asset of geolens's own package, which does not ship it.
   const besideBundle = 'cities.pbf';
   const bundleUrl = import.meta.url;
-  if (!isNode) return fetchBytes(text ?? new URL(besideBundle, bundleUrl).href);
+  if (!isNode()) return fetchBytes(text ?? new URL(besideBundle, bundleUrl).href);
   const { readFile } = await import('node:fs/promises');
   let path = text?.startsWith('file://') ? decodeURIComponent(new URL(text).pathname) : text;
   if (path === undefined) {

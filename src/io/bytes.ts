@@ -1,4 +1,7 @@
+import { isNode } from '../runtime/env.js';
 import { WeightsError } from './errors.js';
+
+export { concatBytes } from './concat.js';
 
 /**
  * Random access to the bytes of a weight file wherever it lives: memory, a Node file, a browser Blob,
@@ -221,21 +224,4 @@ export function parseContentRange(value: string | null): { start: number; end: n
   const [start, end, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (!(start <= end && end < total)) return null;
   return { start, end, total };
-}
-
-/** The parts one after the other in one new array. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
-}
-
-export function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
 }

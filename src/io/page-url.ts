@@ -1,4 +1,4 @@
-import { isNode } from './bytes.js';
+import { isNode } from '../runtime/env.js';
 
 /**
  * In a browser (page, worker or extension), a location without a scheme — '/models/config.json',

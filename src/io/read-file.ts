@@ -1,4 +1,4 @@
-import { concatBytes } from './bytes.js';
+import { concatBytes } from './concat.js';
 import { WeightsError } from './errors.js';
 
 /**

@@ -1,6 +1,7 @@
 import { BufferPool } from './buffers.js';
 import { DEVICE_LOST_HINT, DeviceError, formatShape, ShapeError } from './errors.js';
 import { PipelineCache, type OverrideConstants, type PipelineRequest } from './pipelines.js';
+import { halvesToFloats } from './f16.js';
 import { byteLengthOf, checkShape, Tensor, type DType } from './tensor.js';
 
 export interface GpuFeatures {
@@ -306,54 +307,4 @@ export class Gpu {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
-}
-
-/** IEEE half → float for readback; the GPU side uses unpack2x16float. */
-export function halvesToFloats(halves: Uint16Array): Float32Array {
-  const out = new Float32Array(halves.length);
-  for (let i = 0; i < halves.length; i++) out[i] = halfToFloat(halves[i]!);
-  return out;
-}
-
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
-
-/** float → IEEE half, round to nearest even (what torch's .half() does). */
-export function floatToHalf(value: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  let e = exponent - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    let half = mantissa >> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mantissa >> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function floatsToHalves(values: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
-  return out;
 }

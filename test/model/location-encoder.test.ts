@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize } from '../../src/kernels/l2-normalize.js';
-import { LocationEncoder, sha256 } from '../../src/model/geoclip/location-encoder.js';
+import { LocationEncoder } from '../../src/model/geoclip/location-encoder.js';
+import { sha256 } from '../../src/io/sha256.js';
 import { GeolensError } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';
 import { testGpu } from '../support/gpu.js';

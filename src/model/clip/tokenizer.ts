@@ -8,7 +8,7 @@
  * HTML 4 set plus &apos; — rarer HTML5-only names such as &check; are left as written).
  * scripts/fixtures/tokenizer.py is the Python reference with the same cleanup.
  */
-import { GeolensError, ShapeError } from '../../runtime/index.js';
+import { GeolensError, isNode, ShapeError } from '../../runtime/index.js';
 import { resolveAgainstPage } from '../../io/page-url.js';
 
 export const START_OF_TEXT = 49406;
@@ -315,8 +315,6 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes.length > 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-
 async function readLocation(location: string | URL): Promise<Uint8Array> {
   const href = resolveAgainstPage(location instanceof URL ? location.href : location);
   if (/^https?:/i.test(href)) {
@@ -324,7 +322,7 @@ async function readLocation(location: string | URL): Promise<Uint8Array> {
     if (!response.ok) throw new GeolensError(`CLIP vocabulary: ${href} answered ${response.status} ${response.statusText}`);
     return new Uint8Array(await response.arrayBuffer());
   }
-  if (!isNode) throw new GeolensError(`CLIP vocabulary: '${href}' is not an http(s) URL; browsers can only fetch`);
+  if (!isNode()) throw new GeolensError(`CLIP vocabulary: '${href}' is not an http(s) URL; browsers can only fetch`);
   const { readFile } = await import('node:fs/promises');
   const path = href.startsWith('file:') ? (await import('node:url')).fileURLToPath(href) : href;
   try {
@@ -335,7 +333,7 @@ async function readLocation(location: string | URL): Promise<Uint8Array> {
 }
 
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  if (isNode) {
+  if (isNode()) {
     const { gunzipSync } = await import('node:zlib');
     return new Uint8Array(gunzipSync(bytes));
   }

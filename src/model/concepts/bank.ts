@@ -1,6 +1,9 @@
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
-import { expectCheckpoint, openWeights, type RangedWeightSource } from '../../weights/index.js';
+import { encodeSafetensors, expectCheckpoint, openWeights, type RangedWeightSource } from '../../weights/index.js';
 import { DEFAULT_CONCEPT_PROMPTS, type ConceptPrompt } from './prompts.js';
+
+// The one safetensors writer lives in weights/formats; the concept files and their tests use it from here.
+export { encodeSafetensors };
 
 /**
  * A concept bank: K named unit vectors in GeoCLIP's shared 512-d space (rows of C, [K, D]). The concept
@@ -167,36 +170,4 @@ function parseStringList(text: string | undefined, what: string): string[] {
   }
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new ConceptBankError(`${what} must be a JSON array of strings`);
   return value as string[];
-}
-
-/** F32 tensors plus string metadata as safetensors bytes (header padded to 8 bytes, as the reference writer). */
-export function encodeSafetensors(tensors: Record<string, { shape: readonly number[]; data: Float32Array }>, metadata: Record<string, string> = {}): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, { shape, data }] of Object.entries(tensors)) {
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new ShapeError(`encodeSafetensors: '${name}' has ${data.length} values for shape ${formatShape(shape)}`);
-    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
-  }
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) {
-    const spaced = new Uint8Array(padded).fill(0x20);
-    spaced.set(json);
-    json = spaced;
-  }
-  const out = new Uint8Array(8 + json.length + offset);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, json.length, true);
-  view.setUint32(4, 0, true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const { data } of Object.values(tensors)) {
-    // Little-endian bytes: every platform WebGPU runs on is little-endian, as safetensors requires.
-    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    at += data.byteLength;
-  }
-  return out;
 }

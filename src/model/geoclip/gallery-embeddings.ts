@@ -14,7 +14,7 @@ import { encodeF16, QUANTIZATION_KEY, type SafetensorsWriteEntry, type WeightSou
 import { quantizeMatrix } from '../../kernels/quantize.js';
 import { Gallery, galleryCacheKey } from './gallery.js';
 import type { GeoClip } from './geoclip.js';
-import { sha256Hex } from './location-encoder.js';
+import { sha256Hex } from '../../io/sha256.js';
 
 export const GALLERY_EMBEDDINGS_KEY = 'geolens.gallery_embeddings';
 

@@ -1,8 +1,8 @@
 import { validateGps } from '../../kernels/location-features.js';
 import { searchTopK, uploadGalleryChunks } from '../../kernels/search.js';
-import { formatShape, GeolensError, ShapeError, type Tensor } from '../../runtime/index.js';
+import { formatShape, GeolensError, isNode, ShapeError, type Tensor } from '../../runtime/index.js';
 import type { GeoClip } from './geoclip.js';
-import { sha256Hex } from './location-encoder.js';
+import { sha256Hex } from '../../io/sha256.js';
 import { defaultCacheDir, GALLERY_CACHE_FOLDER, GALLERY_CACHE_NAME, resolveAgainstPage } from '../../weights/index.js';
 
 /**
@@ -335,6 +335,5 @@ export function browserGalleryCache(): GalleryCache {
 }
 
 async function defaultGalleryCache(): Promise<GalleryCache> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  return isNode ? fileGalleryCache(await defaultCacheDir()) : browserGalleryCache();
+  return isNode() ? fileGalleryCache(await defaultCacheDir()) : browserGalleryCache();
 }

@@ -3,7 +3,7 @@ import { linear } from '../../kernels/gemm.js';
 import { l2Normalize } from '../../kernels/l2-normalize.js';
 import { CAPSULES, locationFeatures, uploadGps } from '../../kernels/location-features.js';
 import { floatsToHalves, formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
-import { concatBytes } from '../../io/bytes.js';
+import { sha256Hex } from '../../io/sha256.js';
 import { uploadWeight, type TensorInfo, type WeightSource } from '../../weights/index.js';
 
 /** One capsule's MLP: RFF [2E] → hidden → hidden → hidden (ReLU each) → head [out]. */
@@ -188,71 +188,4 @@ export function findPrefix(tensors: ReadonlyMap<string, unknown>, anchor: string
   }
   candidates.sort((a, b) => a.length - b.length);
   return candidates[0]!.slice(0, candidates[0]!.length - anchor.length);
-}
-
-/**
- * sha256 as hex over the concatenation of `parts`: WebCrypto where present (Node 20+, secure browser
- * contexts), else a plain-TS digest (pages served over http have no crypto.subtle).
- */
-export async function sha256Hex(parts: readonly Uint8Array[]): Promise<string> {
-  const joined = concatBytes(parts);
-  const subtle = globalThis.crypto?.subtle;
-  const digest = subtle ? new Uint8Array(await subtle.digest('SHA-256', joined as Uint8Array<ArrayBuffer>)) : sha256(joined);
-  return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-const K256 = new Uint32Array([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
-  0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
-  0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-  0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
-  0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
-
-/** FIPS 180-4 SHA-256 of a byte array. */
-export function sha256(message: Uint8Array): Uint8Array {
-  const padded = new Uint8Array(Math.ceil((message.byteLength + 9) / 64) * 64);
-  padded.set(message);
-  padded[message.byteLength] = 0x80;
-  const view = new DataView(padded.buffer);
-  view.setUint32(padded.byteLength - 8, Math.floor(message.byteLength / 0x20000000));
-  view.setUint32(padded.byteLength - 4, (message.byteLength * 8) >>> 0);
-  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
-  const w = new Uint32Array(64);
-  const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
-  for (let block = 0; block < padded.byteLength; block += 64) {
-    for (let t = 0; t < 16; t++) w[t] = view.getUint32(block + 4 * t);
-    for (let t = 16; t < 64; t++) {
-      const s0 = rotr(w[t - 15]!, 7) ^ rotr(w[t - 15]!, 18) ^ (w[t - 15]! >>> 3);
-      const s1 = rotr(w[t - 2]!, 17) ^ rotr(w[t - 2]!, 19) ^ (w[t - 2]! >>> 10);
-      w[t] = w[t - 16]! + s0 + w[t - 7]! + s1;
-    }
-    let [a, b, c, d, e, f, g, hh] = h as unknown as number[];
-    for (let t = 0; t < 64; t++) {
-      const t1 = (hh! + (rotr(e!, 6) ^ rotr(e!, 11) ^ rotr(e!, 25)) + ((e! & f!) ^ (~e! & g!)) + K256[t]! + w[t]!) >>> 0;
-      const t2 = ((rotr(a!, 2) ^ rotr(a!, 13) ^ rotr(a!, 22)) + ((a! & b!) ^ (a! & c!) ^ (b! & c!))) >>> 0;
-      hh = g;
-      g = f;
-      f = e;
-      e = (d! + t1) >>> 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) >>> 0;
-    }
-    h[0] += a!;
-    h[1] += b!;
-    h[2] += c!;
-    h[3] += d!;
-    h[4] += e!;
-    h[5] += f!;
-    h[6] += g!;
-    h[7] += hh!;
-  }
-  const out = new Uint8Array(32);
-  const outView = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) outView.setUint32(4 * i, h[i]!);
-  return out;
 }

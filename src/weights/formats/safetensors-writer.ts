@@ -1,6 +1,7 @@
 import { concatBytes } from '../../io/bytes.js';
 import { shapeElements, WEIGHT_DTYPE_BYTES, type WeightDType } from '../dtypes.js';
 import { WeightsError } from '../../io/errors.js';
+import { formatShape, ShapeError } from '../../runtime/index.js';
 
 /** One tensor to write; its bytes are asked for only when the writer reaches it, so a file streams out. */
 export interface SafetensorsEntry {
@@ -69,4 +70,24 @@ export async function writeSafetensorsToPath(path: string, entries: readonly Saf
     await rm(partial, { force: true });
     throw error;
   }
+}
+
+/** F32 tensors plus string metadata as safetensors bytes, synchronously (concept banks, fitted parameters). */
+export function encodeSafetensors(tensors: Record<string, { shape: readonly number[]; data: Float32Array }>, metadata: Record<string, string> = {}): Uint8Array {
+  const entries = Object.entries(tensors).map(([name, { shape, data }]) => {
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) throw new ShapeError(`encodeSafetensors: '${name}' has ${data.length} values for shape ${formatShape(shape)}`);
+    // Little-endian bytes: every platform WebGPU runs on is little-endian, as safetensors requires.
+    return { name, dtype: 'F32' as const, shape, data: () => new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  });
+  const { head, dataBytes } = safetensorsHeader(entries, metadata);
+  const out = new Uint8Array(head.byteLength + dataBytes);
+  out.set(head);
+  let at = head.byteLength;
+  for (const entry of entries) {
+    const bytes = entry.data();
+    out.set(bytes, at);
+    at += bytes.byteLength;
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { isNode } from '../../io/bytes.js';
+import { isNode } from '../../runtime/env.js';
 import { WeightsError } from '../../io/errors.js';
 import { defaultCacheDir } from './download.js';
 

@@ -1,4 +1,6 @@
-import { isNode, parseContentRange, strongEtag, type FetchLike } from '../../io/bytes.js';
+import { parseContentRange, strongEtag, type FetchLike } from '../../io/bytes.js';
+import { isNode } from '../../runtime/env.js';
+import { sha256Hex } from '../../io/sha256.js';
 import { WeightsError } from '../../io/errors.js';
 import { resolveAgainstPage } from '../../io/page-url.js';
 import { activePartials, adoptPartial, newPartialName, removeOrphans } from './cache-files.js';
@@ -71,7 +73,7 @@ export async function cachePath(url: string, cacheDir?: string): Promise<string>
   const parsed = new URL(url);
   const safe = (part: string): string => decodeURIComponent(part).replace(/[^A-Za-z0-9._@=-]/g, '_').replace(/^\.+/, '_') || '_';
   const parts = [parsed.host, ...parsed.pathname.split('/').filter(Boolean)].map(safe);
-  if (parsed.search) parts[parts.length - 1] += `_${await sha256Hex(new TextEncoder().encode(parsed.search))}`.slice(0, 17);
+  if (parsed.search) parts[parts.length - 1] += `_${await sha256Hex([new TextEncoder().encode(parsed.search)])}`.slice(0, 17);
   return join(cacheDir ?? (await defaultCacheDir()), ...parts);
 }
 
@@ -442,16 +444,11 @@ async function verifyBlob(blob: Blob, options: DownloadOptions, url: string, len
   if (options.size !== undefined && blob.size !== options.size) return `size ${blob.size} bytes, expected ${options.size}`;
   if (options.sha256 !== undefined) {
     // SubtleCrypto has no streaming digest; checking a hash costs one pass over the file in memory.
-    const actual = await sha256Hex(new Uint8Array(await blob.arrayBuffer()));
+    const actual = await sha256Hex([new Uint8Array(await blob.arrayBuffer())]);
     if (actual !== options.sha256.toLowerCase()) return `sha256 ${actual}, expected ${options.sha256.toLowerCase()}`;
   }
   const probe = { size: blob.size, read: async (offset: number, length: number) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()) };
   return sniffKind(probe, options.expect ?? kindFromUrl(url), lengthDeclared || options.size !== undefined || options.sha256 !== undefined);
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Reads a small JSON file (config.json) from a path, URL or hf: location, through the cache for hf:. */
