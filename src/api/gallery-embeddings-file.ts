@@ -1,22 +1,18 @@
 // Shipped gallery embeddings on the API side: GeoLocator.create({ galleryEmbeddings }) loads them, and
-// `geolens convert --gallery-embeddings` writes them (format and checks in src/model/gallery-embeddings.ts).
+// `geolens convert --gallery-embeddings` writes them (format and checks in src/model/geoclip/gallery-embeddings.ts).
 import { buildGallery, type Gallery, type GalleryCache } from '../model/geoclip/gallery.js';
 import { galleryEmbeddingsEntries, loadGalleryEmbeddings } from '../model/geoclip/gallery-embeddings.js';
 import type { GeoClip } from '../model/geoclip/geoclip.js';
 import { getDevice, type Gpu } from '../runtime/index.js';
 import { writeSafetensorsToPath, type OpenOptions } from '../weights/index.js';
-import { DEFAULT_LOCATIONS, loadGeoClip, openLocation, readGallery, type GeoClipWeights, type WeightLocation } from './geolocator.js';
+import { loadGeoClip } from './loaders.js';
+import { DEFAULT_LOCATIONS, readGallery, withSource, type GeoClipWeights, type WeightLocation } from './sources.js';
 
 /** The gallery from an embeddings file made from `geoclip`'s weights (and from `gallery`'s points when given). */
 export async function shippedGallery(gpu: Gpu, geoclip: GeoClip, location: WeightLocation, gallery: string | URL | Float32Array | Float64Array | undefined,
   download: OpenOptions): Promise<Gallery> {
-  const gps = gallery === undefined ? undefined : gallery instanceof Float32Array ? gallery : new Float32Array(gallery instanceof Float64Array ? gallery : await readGallery(gallery, download));
-  const file = await openLocation(location, download);
-  try {
-    return await loadGalleryEmbeddings(gpu, geoclip, file, { gps });
-  } finally {
-    if (!(typeof location === 'object' && 'tensors' in location)) await file.close();
-  }
+  const gps = gallery === undefined ? undefined : new Float32Array(await readGallery(gallery, download));
+  return withSource(location, download, (file) => loadGalleryEmbeddings(gpu, geoclip, file, { gps }));
 }
 
 export interface WriteGalleryEmbeddingsOptions {
@@ -40,7 +36,8 @@ export async function writeGalleryEmbeddings(options: WriteGalleryEmbeddingsOpti
   const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download);
   try {
     const galleryInput = options.gallery ?? DEFAULT_LOCATIONS.gallery;
-    const gps = galleryInput instanceof Float32Array ? galleryInput : new Float32Array(galleryInput instanceof Float64Array ? galleryInput : await readGallery(galleryInput, download));
+    const degrees = await readGallery(galleryInput, download);
+    const gps = degrees instanceof Float32Array ? degrees : new Float32Array(degrees);
     // buildGallery hands the normalized embeddings to its cache; this one keeps them for the file.
     let embeddings: Float32Array | null = null;
     const capture: GalleryCache = { get: async () => null, put: async (_key, values) => void (embeddings = values) };

@@ -26,7 +26,7 @@ export {
 } from './config/clip-config.js';
 export { resolveAgainstPage } from '../io/page-url.js';
 export { listCache, clearCache, GALLERY_CACHE_NAME, GALLERY_CACHE_FOLDER, type CacheOptions, type CacheEntry, type ClearedCache } from './hub/cache-admin.js';
-export { downloadWeights, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub/download.js';
+export { downloadWeights, downloadBytes, resolveUrl, cachePath, defaultCacheDir, loadJson, type DownloadOptions, type DownloadProgress } from './hub/download.js';
 export { identifyCheckpoint, expectCheckpoint, describeCheckpointKind, type CheckpointKind } from './identify.js';
 export { inferClipVisionConfig, describeVisionConfig } from './config/infer-config.js';
 export { withReadProgress } from './read-progress.js';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LOCATIONS, openLocation } from '../../src/api/geolocator.js';
+import { DEFAULT_LOCATIONS, openLocation } from '../../src/api/sources.js';
 import { WeightsError } from '../../src/weights/index.js';
 
 // The default GeoCLIP files are pinned by size and sha256. A stand-in fetch serves the real release files

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GalleryEmbeddingsError, GeoLocator, writeGalleryEmbeddings } from '../../src/api/index.js';
-import { loadGeoClip } from '../../src/api/geolocator.js';
+import { loadGeoClip } from '../../src/api/loaders.js';
 import { predict } from '../../src/model/geoclip/gallery.js';
 import { galleryEmbeddingsEntries, loadGalleryEmbeddings } from '../../src/model/geoclip/gallery-embeddings.js';
 import { encodeSafetensorsFile, openWeights } from '../../src/weights/index.js';

@@ -1,5 +1,5 @@
 // Browser side of refine-browser.test.ts: the same known-answer refinement, models fetched by URL.
-import { loadGeoClip } from '../../src/api/geolocator.js';
+import { loadGeoClip } from '../../src/api/loaders.js';
 import { buildGallery, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { createDevice } from '../../src/runtime/index.js';
 import { openWeights } from '../../src/weights/index.js';

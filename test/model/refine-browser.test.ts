@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadGeoClip } from '../../src/api/geolocator.js';
+import { loadGeoClip } from '../../src/api/loaders.js';
 import { haversineKm } from '../../src/geo/distance.js';
 import { buildGallery, readGalleryCsv } from '../../src/model/geoclip/gallery.js';
 import { modulePage, pageBundle, pageResult, withBrowserPage } from '../support/browser.js';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadGeoClip } from '../../src/api/geolocator.js';
+import { loadGeoClip } from '../../src/api/loaders.js';
 import { encodeSafetensors } from '../../src/model/concepts/bank.js';
 import { buildGallery, readGalleryCsv, type Gallery } from '../../src/model/geoclip/gallery.js';
 import type { GeoClip } from '../../src/model/geoclip/geoclip.js';

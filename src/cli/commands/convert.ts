@@ -3,7 +3,7 @@
 // run needs not embed 100k points.
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { downloadOptions, openLocation } from '../../api/geolocator.js';
+import { downloadOptions, openLocation } from '../../api/sources.js';
 import { GeolensError } from '../../runtime/errors.js';
 import type { WeightSource } from '../../weights/index.js';
 import { convertClip, convertGeoClipSources } from '../../weights/convert.js';

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadGeoClip } from '../../api/geolocator.js';
+import { loadGeoClip } from '../../api/loaders.js';
 import { getDevice } from '../../runtime/index.js';
 import { GeolensError } from '../../runtime/errors.js';
 import { loadConceptBank } from '../../model/concepts/bank.js';

@@ -29,6 +29,30 @@ export class Gallery {
     return this.gps.length / 2;
   }
 
+  /**
+   * Rows `indices` (gallery order) gathered into one [indices.length, dim] f32 tensor the caller
+   * releases: kernels that read candidate rows from one binding then work on galleries of any size.
+   */
+  gatherRows(indices: ArrayLike<number>, label = 'gallery.rows'): Tensor {
+    const starts: number[] = [];
+    let start = 0;
+    for (const chunk of this.chunks) {
+      if (chunk.dtype !== 'f32') throw new GeolensError('gathering gallery rows needs an f32 gallery');
+      starts.push(start);
+      start += chunk.shape[0]!;
+    }
+    const gpu = this.chunks[0]!.gpu;
+    const rowBytes = this.dim * 4;
+    const gathered = gpu.empty([indices.length, this.dim], 'f32', label);
+    for (let slot = 0; slot < indices.length; slot++) {
+      const index = indices[slot]!;
+      let c = starts.length - 1;
+      while (starts[c]! > index) c--;
+      gpu.copy(this.chunks[c]!.buffer, (index - starts[c]!) * rowBytes, gathered.buffer, slot * rowBytes, rowBytes);
+    }
+    return gathered;
+  }
+
   release(): void {
     for (const chunk of this.chunks) chunk.release();
   }

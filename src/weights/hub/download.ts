@@ -451,6 +451,14 @@ async function verifyBlob(blob: Blob, options: DownloadOptions, url: string, len
   return sniffKind(probe, options.expect ?? kindFromUrl(url), lengthDeclared || options.size !== undefined || options.sha256 !== undefined);
 }
 
+/** A downloaded file's bytes (small files: a vocabulary), through the cache like downloadWeights. */
+export async function downloadBytes(location: string, options: DownloadOptions = {}): Promise<Uint8Array> {
+  const cached = await downloadWeights(location, options);
+  if (typeof cached !== 'string') return new Uint8Array(await cached.arrayBuffer());
+  const { readFile } = await import('node:fs/promises');
+  return new Uint8Array(await readFile(cached));
+}
+
 /** Reads a small JSON file (config.json) from a path, URL or hf: location, through the cache for hf:. */
 export async function loadJson(location: string | URL, options: DownloadOptions & { cache?: boolean } = {}): Promise<unknown> {
   const text = resolveAgainstPage(location instanceof URL ? location.href : location);
