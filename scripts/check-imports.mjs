@@ -169,10 +169,10 @@ function cycles(edges) {
   return components.map((component) => closedPath(component, next));
 }
 
-/** A shortest cycle through the component's first node, found by breadth-first search inside it. */
+/** A shortest cycle through the component's first file by name, found by breadth-first search inside it. */
 function closedPath(component, next) {
   const inside = new Set(component);
-  const start = component[0];
+  const start = [...component].sort()[0]; // the same cycle always starts at the same file
   const previous = new Map([[start, null]]);
   const queue = [start];
   while (queue.length) {

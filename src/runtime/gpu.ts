@@ -54,6 +54,8 @@ export class Gpu {
   private timedPass: { querySet: GPUQuerySet } | null = null;
   /** While plan() runs: the pipelines dispatches asked for (nothing is allocated, written or run). */
   private planned: PipelineRequest[] | null = null;
+  /** Open scope() calls, innermost last: the tensors made inside each. */
+  private readonly scopes: Tensor[][] = [];
   dispatchCount = 0;
 
   constructor(
@@ -85,8 +87,53 @@ export class Gpu {
     checkShape(shape, label);
     const byteLength = byteLengthOf(shape, dtype);
     this.checkBindable(byteLength, `${label} ${formatShape(shape)}:${dtype}`);
-    if (this.planned) return new Tensor(this, this.pool.placeholder(), [...shape], dtype);
-    return new Tensor(this, this.pool.acquire(byteLength, label), [...shape], dtype);
+    const tensor = new Tensor(this, this.planned ? this.pool.placeholder() : this.pool.acquire(byteLength, label), [...shape], dtype);
+    this.scopes[this.scopes.length - 1]?.push(tensor);
+    return tensor;
+  }
+
+  /** Runs `make` outside every open scope: what it makes is kept until released by hand. */
+  lasting<T>(make: () => T): T {
+    const open = this.scopes.splice(0);
+    try {
+      return make();
+    } finally {
+      this.scopes.push(...open);
+    }
+  }
+
+  /**
+   * Runs `work` and gives every tensor it made back to the pool except those it returns (a tensor, or an
+   * arrays and plain objects holding them), so model code reads as its math with no release() between the lines.
+   * A tensor is freed once the scope ends, so each temporary of the scope lives until then; scopes nest,
+   * and what an inner one returns belongs to the outer. `work` must be synchronous: tensors made across
+   * an await would be counted in whichever scope is open then. On a throw everything made is freed.
+   * A tensor that must outlive every scope (a kernel's cached constant) is made inside lasting().
+   */
+  scope<T>(work: () => T): T {
+    const made: Tensor[] = [];
+    this.scopes.push(made);
+    let result: T;
+    try {
+      result = work();
+      if (result instanceof Promise) throw new TypeError('gpu.scope: work must be synchronous (it returned a Promise)');
+    } catch (error) {
+      this.scopes.pop();
+      for (const tensor of made) tensor.release();
+      throw error;
+    }
+    this.scopes.pop();
+    // A returned tensor may be a reshape of one made here (a new Tensor on the same buffer), so buffers
+    // count; under plan() every tensor shares one placeholder buffer, so there only the tensors do.
+    const returned = returnedTensors(result);
+    const keptTensors = new Set<Tensor>(returned);
+    const keptBuffers = new Set<GPUBuffer>(this.planned ? [] : returned.map((tensor) => tensor.buffer));
+    const outer = this.scopes[this.scopes.length - 1];
+    for (const tensor of made) {
+      if (keptTensors.has(tensor) || keptBuffers.has(tensor.buffer)) outer?.push(tensor);
+      else tensor.release();
+    }
+    return result;
   }
 
   /** Copies host data into a new tensor. f32 data for f32; raw u16 halves (Uint16Array) for f16. */
@@ -307,4 +354,14 @@ export class Gpu {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/** The tensors in what a scope returned: itself, or those inside its arrays and plain objects, at any depth. */
+function returnedTensors(value: unknown, found: Tensor[] = [], seen = new Set<unknown>()): Tensor[] {
+  if (value instanceof Tensor) found.push(value);
+  else if (value && typeof value === 'object' && !seen.has(value) && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
+    seen.add(value);
+    for (const item of Object.values(value)) returnedTensors(item, found, seen);
+  }
+  return found;
 }

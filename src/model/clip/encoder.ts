@@ -144,34 +144,20 @@ export interface EncoderOptions {
 }
 
 /**
- * One layer on hidden [B, S, D] (releases it) → the new hidden state; with `selectRows`, of those rows
- * only. Each intermediate goes back to the pool as soon as its last reader is recorded.
+ * One layer on x [B, S, D] (left alone) → the new hidden state; with `selectRows`, of those rows only.
+ * Its temporaries go back to the pool when the layer ends (gpu.scope).
  */
-export function encoderLayer(hidden: Tensor, layer: EncoderLayer, options: EncoderOptions, selectRows?: (x: Tensor) => Tensor): Tensor {
-  const { eps } = options;
-  const normed = layerNorm(hidden, layer.norm1[0], layer.norm1[1], eps);
-  const qkv = linear(normed, layer.qkvWeight, { bias: layer.qkvBias });
-  normed.release();
-  let attended = attention(qkv, options.heads, { causal: options.causal ?? false });
-  qkv.release();
-  if (selectRows) {
-    attended = replaceWith(attended, selectRows);
-    hidden = replaceWith(hidden, selectRows);
-  }
-  const projected = linear(attended, layer.outWeight, { bias: layer.outBias });
-  attended.release();
-  const mid = add(hidden, projected);
-  hidden.release();
-  projected.release();
-  const normed2 = layerNorm(mid, layer.norm2[0], layer.norm2[1], eps);
-  const up = linear(normed2, layer.fc1Weight, { bias: layer.fc1Bias, activation: options.activation });
-  normed2.release();
-  const down = linear(up, layer.fc2Weight, { bias: layer.fc2Bias });
-  up.release();
-  const out = add(mid, down);
-  mid.release();
-  down.release();
-  return out;
+export function encoderLayer(x: Tensor, layer: EncoderLayer, options: EncoderOptions, selectRows?: (x: Tensor) => Tensor): Tensor {
+  const { eps, heads, activation, causal = false } = options;
+  return x.gpu.scope(() => {
+    const qkv = linear(layerNorm(x, ...layer.norm1, eps), layer.qkvWeight, { bias: layer.qkvBias });
+    const attended = attention(qkv, heads, { causal });
+    // Everything after attention is per token, so the last layer may go on with the output rows alone.
+    const [a, residual] = selectRows ? [selectRows(attended), selectRows(x)] : [attended, x];
+    const h = add(residual, linear(a, layer.outWeight, { bias: layer.outBias }));
+    const mlp = linear(linear(layerNorm(h, ...layer.norm2, eps), layer.fc1Weight, { bias: layer.fc1Bias, activation }), layer.fc2Weight, { bias: layer.fc2Bias });
+    return add(h, mlp);
+  });
 }
 
 /** Every layer in turn on hidden [B, S, D] (releases it); the last one finishes on options.selectRows' rows. */
@@ -179,7 +165,7 @@ export function runEncoder(hidden: Tensor, layers: readonly EncoderLayer[], opti
   const { selectRows } = options;
   if (layers.length === 0) return selectRows ? replaceWith(hidden, selectRows) : hidden;
   const last = layers.length - 1;
-  for (let i = 0; i <= last; i++) hidden = encoderLayer(hidden, layers[i]!, options, i === last ? selectRows : undefined);
+  for (let i = 0; i <= last; i++) hidden = replaceWith(hidden, (x) => encoderLayer(x, layers[i]!, options, i === last ? selectRows : undefined));
   return hidden;
 }
 
