@@ -4,6 +4,9 @@
 /// <reference lib="dom" preserve="true" />
 /**
  * geolens public API. Everything a user needs is exported here; deeper modules may change.
+ *
+ * @packageDocumentation
+ * @module geolens
  */
 export {
   GeoLocator,
