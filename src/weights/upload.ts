@@ -6,7 +6,7 @@ import { missingTensor, isRanged, type WeightSource } from './source.js';
 export interface UploadOptions {
   /**
    * GPU storage: f32, f16 packed two per u32 word (half the memory; the model reads it with
-   * unpack2x16float), or block-quantized q8 / q4 for matrices (src/weights/quantized.ts).
+   * unpack2x16float), or block-quantized q8 / q4 for matrices (src/weights/formats/quantized.ts).
    */
   dtype?: 'f32' | 'f16' | 'q8' | 'q4';
   /** The shape the model expects; a checkpoint tensor of any other shape is refused. */
