@@ -51,6 +51,11 @@ export class GeoLocator {
     this.text = new TextQueryEncoder(gpu, { ...options, gpu });
   }
 
+  /**
+   * Loads a locator: CLIP's vision tower, GeoCLIP's heads, the gallery (embedded, cached or shipped) and,
+   * when given, a concept bank; then compiles every pipeline locate() can need. Defaults are the released
+   * ViT-L/14 and GeoCLIP files, downloaded once into the cache and checked against their known digests.
+   */
   static async create(options: GeoLocatorOptions = {}): Promise<GeoLocator> {
     const { signal } = options;
     const log = loggerOf(options);
@@ -183,7 +188,7 @@ export class GeoLocator {
   }
 
   /** Places for GeoCLIP embeddings [B, 512] (L2-normalized, from imageEmbeddings or text): search, concepts, refinement. */
-  locateEmbeddings(embeddings: Tensor, options: LocateOptions = {}): Promise<LocateResult[]> {
+  async locateEmbeddings(embeddings: Tensor, options: LocateOptions = {}): Promise<LocateResult[]> {
     return this.locateChecked(embeddings, checkLocateOptions(options, this.gallery.size), options);
   }
 

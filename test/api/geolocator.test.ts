@@ -55,6 +55,22 @@ test('bad inputs are refused with the problem named', async () => {
   );
 });
 
+test('locateEmbeddings checks topK as locate does: positive, within the gallery, at most the search maximum', async () => {
+  const embeddings = await locator!.embedImages(KAUAI, { output: 'tensor' });
+  try {
+    for (const [topK, pattern] of [[300, /topK = 300 exceeds the supported maximum of 256/], [0, /topK must be a positive integer, got 0/], [2001, /topK = 2001 is more than the gallery's 2000 points/]] as const) {
+      await locator!.locateEmbeddings(embeddings, { topK }).then(
+        () => assert.unreachable(`topK ${topK} must be refused`),
+        (e: Error) => assert.ok(e instanceof ShapeError && pattern.test(e.message), e.message),
+      );
+    }
+    const [top] = await locator!.locateEmbeddings(embeddings, { topK: 256 });
+    assert.is(top!.places.length, 256);
+  } finally {
+    embeddings.release();
+  }
+});
+
 test('with a concept bank, places are re-ranked and explained as the concept formulas say', async () => {
   const want = await expected();
   const withConcepts = await GeoLocator.create(await options({ concepts: { bank: `${DIR}/concepts.safetensors` } }));
