@@ -179,9 +179,10 @@ export class GeoLocator {
    * the same search, re-ranking and refinement as photos. The text tower loads on the first call.
    */
   async locateText(prompts: string | string[], options: LocateOptions = {}): Promise<LocateResult[]> {
-    const embeddings = await this.text!.embed(this.geoclip, typeof prompts === 'string' ? [prompts] : prompts);
+    const topK = checkLocateOptions(options, this.gallery.size);
+    const embeddings = await this.text.embed(this.geoclip, typeof prompts === 'string' ? [prompts] : prompts);
     try {
-      return await this.locateEmbeddings(embeddings, options);
+      return await this.locateChecked(embeddings, topK, options);
     } finally {
       embeddings.release();
     }
