@@ -51,6 +51,11 @@ export function encoderLayerTensors(layer: EncoderLayer): Tensor[] {
   return [...norm1, qkvWeight, qkvBias, outWeight, outBias, ...norm2, fc1Weight, fc1Bias, fc2Weight, fc2Bias];
 }
 
+/** Gives a tower's own tensors (embeddings, norms, projection) and all its layers' back to the pool. */
+export function releaseTower(own: readonly Tensor[], layers: readonly EncoderLayer[]): void {
+  for (const tensor of [...own, ...layers.flatMap(encoderLayerTensors)]) tensor.release();
+}
+
 /**
  * Uploads a tower's tensors by their HF names and keeps every one it still holds, so a load that fails
  * part-way gives all of them back with releaseAll().
@@ -122,6 +127,13 @@ export class TowerUploads {
     };
   }
 
+  /** Layers `${prefix}.0` … `${prefix}.${count - 1}`, in order. */
+  async encoderLayers(prefix: string, count: number, intermediate: number, matrixType: MatrixType): Promise<EncoderLayer[]> {
+    const layers: EncoderLayer[] = [];
+    for (let i = 0; i < count; i++) layers.push(await this.encoderLayer(`${prefix}.${i}`, intermediate, matrixType));
+    return layers;
+  }
+
   /** Gives back everything uploaded so far (after a failed load). */
   releaseAll(): void {
     for (const tensor of this.held) tensor.release();
@@ -167,6 +179,15 @@ export function runEncoder(hidden: Tensor, layers: readonly EncoderLayer[], opti
   const last = layers.length - 1;
   for (let i = 0; i <= last; i++) hidden = replaceWith(hidden, (x) => encoderLayer(x, layers[i]!, options, i === last ? selectRows : undefined));
   return hidden;
+}
+
+/** A tower's end: LayerNorm of its output rows, then the projection into the shared space (releases `hidden`). */
+export function projectOutput(hidden: Tensor, norm: readonly [Tensor, Tensor], projection: Tensor, eps: number): Tensor {
+  const normed = layerNorm(hidden, norm[0], norm[1], eps);
+  hidden.release();
+  const features = linear(normed, projection);
+  normed.release();
+  return features;
 }
 
 function replaceWith(x: Tensor, select: (x: Tensor) => Tensor): Tensor {

@@ -14,12 +14,11 @@
  * cut there (a 10-token prompt runs 10 positions, not 77); and the last layer finishes on the pooled rows
  * alone once its attention has run.
  */
-import { linear, type Activation } from '../../kernels/gemm.js';
-import { layerNorm } from '../../kernels/layernorm.js';
+import type { Activation } from '../../kernels/gemm.js';
 import { gatherRows, tokenEmbedding } from '../../kernels/token-embedding.js';
 import { GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
 import { checkTensors, clipTextShapes, storedScheme, type ClipTextConfig, type WeightSource } from '../../weights/index.js';
-import { encoderLayerTensors, projectionType, runEncoder, tableType, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
+import { projectOutput, releaseTower, projectionType, runEncoder, tableType, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
 import type { ClipTokenizer, TokenBatch } from './tokenizer.js';
 
 export type { ClipTextConfig };
@@ -141,10 +140,7 @@ export class ClipTextModel {
     try {
       const tokenTable = await uploads.get('text_model.embeddings.token_embedding.weight', [c.vocab_size, d], tableType(matrixType));
       const positions = await uploads.get('text_model.embeddings.position_embedding.weight', [c.max_position_embeddings, d]);
-      const layers: EncoderLayer[] = [];
-      for (let i = 0; i < c.num_hidden_layers; i++) {
-        layers.push(await uploads.encoderLayer(`text_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
-      }
+      const layers = await uploads.encoderLayers('text_model.encoder.layers', c.num_hidden_layers, c.intermediate_size, matrixType);
       const finalNorm = await uploads.norm('text_model.final_layer_norm');
       const projection = await uploads.get('text_projection.weight', [c.projection_dim, d], projectionType(matrixType));
       await gpu.sync();
@@ -206,19 +202,13 @@ export class ClipTextModel {
       heads: c.num_attention_heads, eps, activation: this.activation, causal: true, selectRows: pooledRowsOf,
     });
     rowTensor.release();
-    const normed = layerNorm(hidden, this.finalNorm[0], this.finalNorm[1], eps);
-    hidden.release();
-    const features = linear(normed, this.projection);
-    normed.release();
-    return features;
+    return projectOutput(hidden, this.finalNorm, this.projection, eps);
   }
 
   /** Gives every weight back to the pool. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    const all = [this.tokenTable, this.positions, ...this.finalNorm, this.projection];
-    for (const layer of this.layers) all.push(...encoderLayerTensors(layer));
-    for (const tensor of all) tensor.release();
+    releaseTower([this.tokenTable, this.positions, ...this.finalNorm, this.projection], this.layers);
   }
 }

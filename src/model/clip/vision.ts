@@ -8,16 +8,17 @@
  *        x += fc2(act(fc1(layer_norm2(x))))              (act per hidden_act: quick_gelu, gelu or relu)
  *   → post_layernorm(class token) → visual_projection (no bias) → [B, projection_dim]
  *
- * Composition only: every step is a kernel from src/kernels. Intermediates go back to the buffer pool as
- * soon as their last reader is recorded, so a forward pass holds about three activations at a time.
+ * Composition only: every step is a kernel from src/kernels. Each encoder layer runs in a gpu.scope, so
+ * its intermediates go back to the buffer pool when the layer ends: a forward pass holds one layer's
+ * activations at a time.
  */
 import { visionEmbeddings } from '../../kernels/embeddings.js';
-import { linear, type Activation } from '../../kernels/gemm.js';
+import type { Activation } from '../../kernels/gemm.js';
 import { layerNorm } from '../../kernels/layernorm.js';
 import { patchEmbed } from '../../kernels/patch-embed.js';
 import { formatShape, GeolensError, ShapeError, type Gpu, type Tensor } from '../../runtime/index.js';
 import { checkTensors, clipVisionShapes, storedScheme, type ClipVisionConfig, type WeightSource } from '../../weights/index.js';
-import { encoderLayerTensors, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
+import { projectOutput, releaseTower, projectionType, tableType, runEncoder, TowerUploads, type EncoderLayer, type MatrixType } from './encoder.js';
 
 export type { ClipVisionConfig };
 
@@ -113,10 +114,7 @@ export class ClipVisionModel {
       const classEmbedding = await uploads.get('vision_model.embeddings.class_embedding', [d]);
       const positionEmbedding = await uploads.get('vision_model.embeddings.position_embedding.weight', [positions, d]);
       const preNorm = await uploads.norm('vision_model.pre_layrnorm');
-      const layers: EncoderLayer[] = [];
-      for (let i = 0; i < c.num_hidden_layers; i++) {
-        layers.push(await uploads.encoderLayer(`vision_model.encoder.layers.${i}`, c.intermediate_size, matrixType));
-      }
+      const layers = await uploads.encoderLayers('vision_model.encoder.layers', c.num_hidden_layers, c.intermediate_size, matrixType);
       const postNorm = await uploads.norm('vision_model.post_layernorm');
       const projection = await uploads.get('visual_projection.weight', [c.projection_dim, d], projectionType(matrixType));
       await gpu.sync();
@@ -146,20 +144,14 @@ export class ClipVisionModel {
     // Only the class token reaches the output, and everything after attention is per token: the last layer
     // finishes on the class rows alone.
     const classHidden = runEncoder(hidden, this.layers, { heads, eps, activation: this.activation, selectRows: classRows });
-    const pooled = layerNorm(classHidden.reshape([batch, this.config.hidden_size]), this.postNorm[0], this.postNorm[1], eps);
-    classHidden.release();
-    const features = linear(pooled, this.projection);
-    pooled.release();
-    return features;
+    return projectOutput(classHidden.reshape([batch, this.config.hidden_size]), this.postNorm, this.projection, eps);
   }
 
   /** Gives every weight back to the pool. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    const all = [this.patchWeight, this.classEmbedding, this.positions, ...this.preNorm, ...this.postNorm, this.projection];
-    for (const layer of this.layers) all.push(...encoderLayerTensors(layer));
-    for (const tensor of all) tensor.release();
+    releaseTower([this.patchWeight, this.classEmbedding, this.positions, ...this.preNorm, ...this.postNorm, this.projection], this.layers);
   }
 }
 
