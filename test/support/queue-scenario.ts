@@ -152,7 +152,8 @@ export async function queueScenario(jobs: number): Promise<void> {
     // first, so the jobs it holds are known (and cannot finish) at the moment it dies.
     let atKill: Awaited<ReturnType<typeof queueStatus>> | null = null;
     let held: string[] | null = null;
-    for (let attempt = 0; attempt < 8 && !held; attempt++) {
+    let freezes = 0;
+    for (let attempt = 0; attempt < 8 && !held; attempt++, freezes++) {
       if (attempt > 0) {
         victim.kill('SIGCONT');
         await sleep(300);
@@ -171,7 +172,7 @@ export async function queueScenario(jobs: number): Promise<void> {
     assert.is((await victimDone).signal, 'SIGKILL');
     const doneAtKill = (await adminRedis.hlen(`geolens:${redis.queue}:results`)) + (await adminRedis.hlen(`geolens:${redis.queue}:errors`));
     assert.ok(doneAtKill < jobs, 'the kill came mid-run');
-    lap(`killed one worker at ${doneAtKill} done (${atKill!.results + atKill!.errors} before it was frozen), holding ${held!.length} jobs`);
+    lap(`killed one worker at ${doneAtKill} done (${atKill!.results + atKill!.errors} before it was frozen), holding ${held!.length} jobs (frozen ${freezes} time${freezes === 1 ? '' : 's'})`);
 
     const end = await until('all jobs done', 180_000, async () => {
       const status = (lastStatus = await queueStatus(connection));
