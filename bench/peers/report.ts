@@ -204,8 +204,12 @@ export function writeReport(results: PeerResults, paths: { markdown: string; svg
   for (const [key, row] of cells(results, 'embedding')) {
     const [model, phase] = key.split('|');
     const agreements = [...row.values()].flatMap((c) => c.agreements);
+    // NaN and Infinity come back from the saved JSON as null: a length mismatch or a NaN is no agreement.
+    const diffs = agreements.map((a) => (typeof a.maxAbsDiff === 'number' ? a.maxAbsDiff : Infinity));
+    const cosines = agreements.map((a) => (typeof a.cosine === 'number' ? a.cosine : NaN));
     const worst = agreements.length === 0 ? '–'
-      : `${Math.max(...agreements.map((a) => a.maxAbsDiff)).toExponential(1)}, cos ${Math.min(...agreements.map((a) => a.cosine)).toFixed(6)}`;
+      : diffs.some((d) => !Number.isFinite(d)) || cosines.some((c) => Number.isNaN(c)) ? 'no (NaN or length)'
+        : `${Math.max(...diffs).toExponential(1)}, cos ${Math.min(...cosines).toFixed(6)}`;
     lines.push(`| ${model} | ${phase} | ${SYSTEMS.map((s) => ms(row.get(s))).join(' | ')} | ${PEERS.map((p) => bar(`${model} ${phase} vs ${p}`, reference(row, p), row.get(p))).join(' | ')} | ${worst} |`);
   }
   if (results.l14WebgpuCapS && results.measurements.some((m) => m.suite === 'embedding' && m.case.includes('L/14') && m.system === 'ort-web webgpu')) {
