@@ -4,7 +4,7 @@
 // Memory is bounded by two micro-batches of decoded pixels (the one on the GPU and the one being
 // decoded) plus the set of finished image names; it does not grow with the results.
 import type { GeoLocator, LocateOptions, LocateResult } from '../api/geolocator.js';
-import type { RawImage } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
 import { DeviceError, GeolensError } from '../runtime/errors.js';
 import { loadImage } from './inputs.js';
 import { JsonlWriter, readDoneImages, type ResultLine } from './jsonl.js';

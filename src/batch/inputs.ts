@@ -3,8 +3,8 @@
 // and http(s) URLs. Expansion is sorted, so two runs over the same inputs see the same order.
 import { opendir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { decodeImage } from '../model/decode-node.js';
-import { ImageError, type RawImage } from '../model/image.js';
+import { decodeImage } from '../image/decode-node.js';
+import { ImageError, type RawImage } from '../image/image.js';
 import { GeolensError } from '../runtime/errors.js';
 
 /** Files a folder or glob walk picks up (case-insensitive). A file named on its own is taken whatever its name. */

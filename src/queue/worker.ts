@@ -6,8 +6,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { GeoLocator, type GeoLocatorOptions, type LocateOptions, type LocateResult } from '../api/geolocator.js';
 import { FILLER, isImageFault, locateFixed } from '../batch/folder.js';
 import { loadImage } from '../batch/inputs.js';
-import type { RawImage } from '../model/image.js';
-import { ImageError } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
+import { ImageError } from '../image/image.js';
 import { GeolensError } from '../runtime/errors.js';
 import { connect, resultKeys, type ImageJob, type QueueConnection } from './jobs.js';
 

@@ -159,7 +159,7 @@ test('in Node, http(s): and file: image strings are fetched and read', async () 
 });
 
 test('an image URL past the byte cap is refused, by its Content-Length and while it streams without one', async () => {
-  const { readImageLocation } = await import('../../src/api/image-location.js');
+  const { readImageLocation } = await import('../../src/image/read.js');
   const bytes = new Uint8Array(readFileSync(KAUAI));
   const declared = await startServer({ '/big.png': bytes });
   const chunked = createServer((_request, response) => {

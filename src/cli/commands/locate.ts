@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GeoLocator, type LocateFailure, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
-import { ImageError } from '../../model/image.js';
+import { ImageError } from '../../image/image.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
 import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-extras.js';

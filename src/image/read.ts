@@ -1,4 +1,4 @@
-import { ImageError } from '../model/image.js';
+import { ImageError } from './image.js';
 
 /** Largest image a URL may deliver (bigger answers are cut off, not buffered): 64 MiB. */
 export const MAX_IMAGE_URL_BYTES = 64 << 20;
