@@ -18,6 +18,8 @@ export interface StopSignals {
   readonly stopped: Promise<StopSignal>;
   /** Prints `geolens: <line>` and ends the process with the signal's status. */
   exit(line: string): never;
+  /** `work` (loading a model: nothing to save yet), or, on a signal before it settles, the end of the process with `line`. */
+  unlessStopped<T>(work: Promise<T>, line: (signal: StopSignal) => string): Promise<T>;
   /** Removes the handlers (the run ended by itself). */
   release(): void;
 }
@@ -54,6 +56,11 @@ export function catchStopSignals(lastWords: (signal: StopSignal) => string): Sto
     },
     stopped,
     exit: (line) => exitNow(received ?? 'SIGTERM', line),
+    unlessStopped: <T>(work: Promise<T>, line: (signal: StopSignal) => string) => {
+      let settled = false;
+      const tracked = work.finally(() => (settled = true));
+      return Promise.race([tracked, stopped.then((signal) => (settled ? new Promise<never>(() => {}) : exitNow(signal, line(signal))))]);
+    },
     release: () => {
       for (const [name, handler] of handlers) process.off(name, handler);
     },

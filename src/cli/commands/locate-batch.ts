@@ -28,7 +28,7 @@ export async function locateBatch(inputs: string[], flags: BatchFlags, placeOpti
   try {
     const images = await expandInputs(inputs);
     // A stop while the model loads has nothing to save.
-    const locator = await Promise.race([GeoLocator.create(locatorOptions(flags)), stop.stopped.then((signal): never => stop.exit(`stopped by ${signal} before any image was located`))]);
+    const locator = await stop.unlessStopped(GeoLocator.create(locatorOptions(flags)), (signal) => `stopped by ${signal} before any image was located`);
     const progress = progressBar(!!flags.quiet);
     const summary = await locateMany(locator, images, {
       out: flags.out,

@@ -58,7 +58,7 @@ export function registerWorker(program: Command): void {
       },
     });
     // A stop while the models load leaves no job behind.
-    const worker = await Promise.race([starting, stop.stopped.then((signal): never => stop.exit(`worker stopped by ${signal} before taking any job`))]);
+    const worker = await stop.unlessStopped(starting, (signal) => `worker stopped by ${signal} before taking any job`);
     if (!flags.quiet) process.stderr.write(`worker: ready on queue '${flags.queue}' (${worker.locator.gpu.adapterName})\n`);
     const signal = await stop.stopped;
     const handedBack = await worker.close();
