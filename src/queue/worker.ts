@@ -141,7 +141,8 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
   const batcher = new MicroBatcher(locator, batchSize, options.batchWaitMs ?? 20, locate, options.onBatch);
 
   const closing = new AbortController();
-  let handedBack = 0;
+  // Job ids, not a count: a job handed back may be fetched once more before the worker stops fetching.
+  const handedBack = new Set<string>();
   const processor = async (job: Job<ImageJob>, token?: string): Promise<void> => {
     const image = job.data.image;
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -152,7 +153,7 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
       if (closing.signal.aborted && error instanceof AbortError) {
         // Stopped, not failed: back to the queue for this or another worker, no attempt used.
         await job.moveToWait(token);
-        handedBack++;
+        handedBack.add(job.id!);
         throw new WaitingError();
       }
       const message = error instanceof Error ? error.message : String(error);
@@ -185,7 +186,7 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
       batcher.stop(reason);
       await closed;
       if (owned) await redis.quit();
-      return handedBack;
+      return handedBack.size;
     },
   };
 }

@@ -62,6 +62,6 @@ export function registerWorker(program: Command): void {
     if (!flags.quiet) process.stderr.write(`worker: ready on queue '${flags.queue}' (${worker.locator.gpu.adapterName})\n`);
     const signal = await stop.stopped;
     const handedBack = await worker.close();
-    stop.exit(`worker stopped by ${signal} after ${images} images${handedBack > 0 ? `; ${handedBack} jobs being read went back to the queue` : ''}`);
+    stop.exit(`worker stopped by ${signal} after ${images} images${handedBack > 0 ? `; ${handedBack} job${handedBack === 1 ? '' : 's'} being read went back to the queue` : ''}`);
   });
 }
