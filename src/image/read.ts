@@ -17,6 +17,7 @@
  */
 import { GeolensError } from '../runtime/errors.js';
 import { AbortError } from '../api/abort.js';
+import { READ_LIMITS, readRegularFile, responseBytes } from '../weights/read-file.js';
 import { ImageError, type RawImage } from './image.js';
 
 /** What an image may be given as: bytes, a Blob, decoded pixels, a path or URL (string), an ImageBitmap. */
@@ -32,8 +33,8 @@ export class ImageFetchError extends GeolensError {
  * from GEOLENS_URL_CONNECT_MS, GEOLENS_URL_IDLE_MS and GEOLENS_URL_TOTAL_MS.
  */
 export const imageReadLimits = {
-  /** Largest image file read from a path: 256 MiB (READ_LIMITS.imageBytes). */
-  maxFileBytes: 256 << 20,
+  /** Largest image file read from a path: 256 MiB. */
+  maxFileBytes: READ_LIMITS.imageBytes,
   /** Largest body an image URL may deliver: 64 MiB. */
   maxUrlBytes: 64 << 20,
   /** From the request to the response headers. */
@@ -94,7 +95,6 @@ export async function readImageLocation(location: string, options: ReadImageOpti
       throw new ImageError(`not a usable file: URL (${(error as Error).message})`);
     }
   }
-  const { readRegularFile } = await import('../weights/read-file.js');
   return readRegularFile(path, options.maxBytes ?? options.maxFileBytes ?? imageReadLimits.maxFileBytes, 'image file', ImageError);
 }
 
@@ -138,7 +138,6 @@ async function fetchImage(url: string, options: ReadImageOptions): Promise<Uint8
       const transient = response.status >= 500 || response.status === 429 || response.status === 408;
       throw new (transient ? ImageFetchError : ImageError)(`could not fetch the image (HTTP ${response.status})`);
     }
-    const { responseBytes } = await import('../weights/read-file.js');
     const watched = response.body ? new Response(watchIdle(response.body, idleMs, idleMinBytes, () => fail(new ImageFetchError(`fewer than ${idleMinBytes} bytes in ${seconds(idleMs)} (idle timeout)`)), () => failure), { headers: response.headers }) : response;
     try {
       return await responseBytes(watched, maxBytes, 'image', ImageError);

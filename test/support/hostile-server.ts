@@ -38,6 +38,8 @@ export async function startHostileServer(good: Uint8Array, trickleMs = 300): Pro
   };
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
+    // Pages served from another loopback port (the browser tests) may read it.
+    response.setHeader('Access-Control-Allow-Origin', '*');
     if (path === '/good.png') return void response.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': good.length }).end(good);
     if (path === '/silent.png') return; // accepted, never answered
     if (path === '/trickle.png') {
