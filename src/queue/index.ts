@@ -112,9 +112,14 @@ export async function collectResults(options: QueueConnection & { out?: string; 
   const { redis, owned, queue } = await connect(options);
   const keys = resultKeys(queue);
   const file = options.out ? createWriteStream(options.out) : null;
+  // A write that fails (a full disk) is an error naming the file, not a crash of the process.
+  let writeError: Error | null = null;
+  file?.on('error', (error) => (writeError ??= error));
+  const failed = () => new GeolensError(`could not write '${options.out}' (${(writeError as NodeJS.ErrnoException).code ?? writeError!.message})`);
   const emit = async (line: string) => {
     if (!file) return (options.writeLine ?? ((l: string) => process.stdout.write(l + '\n')))(line);
-    if (!file.write(line + '\n')) await once(file, 'drain');
+    if (writeError) throw failed();
+    if (!file.write(line + '\n')) await Promise.race([once(file, 'drain'), once(file, 'close')]);
   };
   const counts = { results: 0, errors: 0 };
   const written = new Set<string>();
@@ -134,11 +139,12 @@ export async function collectResults(options: QueueConnection & { out?: string; 
     }
   } finally {
     if (file) {
-      file.end();
-      await once(file, 'close');
+      if (!file.destroyed) file.end();
+      if (!file.closed) await once(file, 'close');
     }
     if (owned) await redis.quit();
   }
+  if (writeError) throw failed();
   return counts;
 }
 

@@ -15,6 +15,10 @@ import { connect, resultKeys, type ImageJob, type QueueConnection } from './jobs
 export interface GeolensWorkerOptions extends QueueConnection {
   /** A loaded locator, or the options to load one. */
   locator: GeoLocator | GeoLocatorOptions;
+  /**
+   * As locateMany's `locate`: with `mergeKm` and `names` the stored lines are merged, named places, the
+   * lines `geolens locate --out` writes (what `geolens worker` does unless --no-merge / --no-names).
+   */
   locate?: LocateOptions;
   /** Images per GPU micro-batch (default 8); the worker holds two batches of jobs at a time. */
   batchSize?: number;

@@ -172,11 +172,11 @@ test('an image URL past the byte cap is refused, by its Content-Length and while
     const cap = bytes.byteLength - 1;
     const byHeader = await readImageLocation(`${declared.url}/big.png`, { maxBytes: cap }).then(() => null, (e: Error) => e);
     assert.instance(byHeader, ImageError);
-    assert.match(byHeader!.message, new RegExp(`image ${declared.url}/big.png: ${bytes.byteLength} bytes, more than the ${cap}-byte limit`));
+    assert.match(byHeader!.message, new RegExp(`^image: ${bytes.byteLength} bytes, more than the ${cap}-byte limit`));
     const streamedUrl = `http://127.0.0.1:${(chunked.address() as AddressInfo).port}/big.png`;
     const whileStreaming = await readImageLocation(streamedUrl, { maxBytes: cap }).then(() => null, (e: Error) => e);
     assert.instance(whileStreaming, ImageError);
-    assert.match(whileStreaming!.message, new RegExp(`image ${streamedUrl}: more than the ${cap}-byte limit`));
+    assert.match(whileStreaming!.message, new RegExp(`^image: more than the ${cap}-byte limit`));
     assert.equal(await readImageLocation(streamedUrl, { maxBytes: bytes.byteLength }), bytes);
   } finally {
     await declared.close();

@@ -4,7 +4,7 @@
 // ends within seconds, status 143, one line, the job back in the queue.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocateResult } from '../../src/api/index.js';
@@ -78,6 +78,14 @@ test('queue results equal locate --out on the same photos, merged and named by d
     for (const [queue, out] of [[merged.queue, mergedOut], [raw.queue, rawOut]] as const) {
       const collected = await finished(spawnCli(['queue', 'results', '--redis', redis.url, '--queue', queue, '--out', out]));
       assert.is(collected.code, 0, collected.stderr);
+    }
+    // Where the lines go is checked first; a disk that fills up is an error naming the file.
+    const full = join(root, 'full.jsonl');
+    symlinkSync('/dev/full', full);
+    for (const [out, why] of [[full, /^geolens: GeolensError: could not write '.*full\.jsonl' \(ENOSPC\)$/], [join(root, 'missing', 'r.jsonl'), /^geolens: GeolensError: --out .*missing\/r\.jsonl: the folder .*missing does not exist$/]] as const) {
+      const refused = await finished(spawnCli(['queue', 'results', '--redis', redis.url, '--queue', merged.queue, '--out', out]));
+      assert.is(refused.code, 1, refused.stderr);
+      assert.ok(why.test(refused.stderr.trim()), refused.stderr);
     }
     const fromQueue = readLines(mergedOut);
     const fromLocate = readLines(locateOut);
