@@ -7,7 +7,7 @@ import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
 import { checkHeatmapOptions, galleryHeatmaps, releaseHeatmapCells, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';
 import { SEARCH_MAX_K } from '../kernels/search.js';
-import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+import { preprocessImage, type RawImage } from '../image/image.js';
 import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
 import { attachRefinement, type RefinedPlace, type RefineOptions } from '../model/refine.js';
@@ -19,7 +19,7 @@ import {
   type CheckpointKind, type DownloadProgress, type OpenOptions, type WeightSource,
 } from '../weights/index.js';
 import { throwIfAborted } from './abort.js';
-import { readImageLocation } from './image-location.js';
+import { readImage } from '../image/read.js';
 import { embeddedClipConfig } from '../weights/convert.js';
 
 /** GeoCLIP's released files (MIT): the three checkpoints and the 100k GPS gallery (the raw host serves browsers too). */
@@ -632,26 +632,10 @@ export async function readGallery(location: string | URL, download: { offline?: 
 }
 
 async function decodeInput(input: ImageInput, index: number, signal?: AbortSignal): Promise<RawImage> {
-  if (typeof input === 'object' && input !== null && 'data' in input && 'width' in input && 'channels' in input) return input;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   try {
-    if (isNode) {
-      const { decodeImage } = await import('../model/decode-node.js');
-      if (typeof input === 'string') return await decodeImage(await readImageLocation(input, { signal }));
-      if (input instanceof ArrayBuffer) return await decodeImage(new Uint8Array(input));
-      if (input instanceof Uint8Array) return await decodeImage(input);
-      if (typeof Blob !== 'undefined' && input instanceof Blob) return await decodeImage(new Uint8Array(await input.arrayBuffer()));
-      throw new ImageError('unsupported input in Node (give bytes, a Blob, decoded pixels or a path)');
-    }
-    const { decodeImage } = await import('../model/decode-browser.js');
-    if (typeof input === 'string') {
-      const response = await fetch(input, { signal });
-      if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
-      return await decodeImage(await response.blob());
-    }
-    return await decodeImage(input as Uint8Array | ArrayBuffer | Blob | ImageBitmap);
+    return await readImage(input, { signal });
   } catch (error) {
-    if (error instanceof GeolensError) {
+    if (error instanceof GeolensError && error.name !== 'AbortError') {
       error.message = `image ${index}${typeof input === 'string' ? ` (${input})` : ''}: ${error.message}`;
     }
     throw error;

@@ -23,7 +23,8 @@ export {
 export { AbortError } from './abort.js';
 export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concepts.js';
 export { getDevice, createDevice, Gpu, Tensor, GeolensError, ShapeError, NoAdapterError, DeviceError, type DeviceOptions } from '../runtime/index.js';
-export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+export { ImageError, preprocessImage, type RawImage } from '../image/image.js';
+export { ImageFetchError, imageReadLimits, readImage, type ReadImageOptions } from '../image/read.js';
 export type { Prediction } from '../model/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';

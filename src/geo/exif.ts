@@ -18,7 +18,7 @@ export async function readExifGps(input: string | Uint8Array | ArrayBuffer | Blo
     // The lite build reads bytes only: a Node path is read here, as a regular file within the image size cap.
     if (typeof input === 'string' && !/^(https?|blob|data):/i.test(input)) {
       const { readRegularFile, READ_LIMITS } = await import('../weights/read-file.js');
-      const { ImageError } = await import('../model/image.js');
+      const { ImageError } = await import('../image/image.js');
       input = await readRegularFile(input.startsWith('file:') ? decodeURIComponent(new URL(input).pathname) : input, READ_LIMITS.imageBytes, 'image file', ImageError);
     }
     const gps = (await exifr.gps(input as Parameters<typeof exifr.gps>[0])) as { latitude?: number; longitude?: number } | undefined;
