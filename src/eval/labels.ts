@@ -2,10 +2,12 @@
  * What `geolens eval` evaluates: photos (files, folders, list files) and their true positions, from a
  * labels CSV (columns image, lat, lon) or from the photos' own EXIF GPS.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative } from 'node:path';
 import { readExifGps } from '../geo/exif.js';
+import { parseDecimal } from '../model/gallery.js';
 import { GeolensError } from '../runtime/errors.js';
+import { READ_LIMITS, readRegularFile } from '../weights/read-file.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.heic']);
 
@@ -20,12 +22,15 @@ export interface LabeledImage {
 export interface Label {
   lat: number;
   lon: number;
+  /** The CSV line it came from (1-based). */
+  line: number;
 }
 
 /**
  * Parses a labels CSV: a header naming `image`, `lat` and `lon` columns (any order, case-insensitive,
- * `latitude`/`longitude` and `file`/`path` accepted), one photo per line. Throws naming the line for a
- * missing or bad value, a coordinate out of range, or a photo listed twice.
+ * `latitude`/`longitude` and `file`/`path` accepted), one photo per line. Coordinates are read as the
+ * gallery CSV reads them (plain decimals: no `0x10`, `0b1`, `Infinity` or `1_0`). Throws naming the line for
+ * a missing or bad value, a coordinate out of range, or a photo listed twice.
  */
 export function parseLabelsCsv(text: string, what = 'labels CSV'): Map<string, Label> {
   const lines = text.split(/\r?\n/).map((line, i) => ({ line, number: i + 1 })).filter(({ line }) => line.trim() !== '');
@@ -43,13 +48,15 @@ export function parseLabelsCsv(text: string, what = 'labels CSV'): Map<string, L
     const cells = splitCsvLine(line);
     const image = cells[imageColumn]?.trim() ?? '';
     if (image === '') throw new GeolensError(`${what}: line ${number} has no image name`);
-    const lat = Number(cells[latColumn]?.trim() || NaN);
-    const lon = Number(cells[lonColumn]?.trim() || NaN);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon)) throw new GeolensError(`${what}: line ${number} ('${image}') has lat '${cells[latColumn] ?? ''}', lon '${cells[lonColumn] ?? ''}', not finite numbers`);
+    const lat = parseDecimal(cells[latColumn]?.trim() ?? '');
+    const lon = parseDecimal(cells[lonColumn]?.trim() ?? '');
+    if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
+      throw new GeolensError(`${what}: line ${number} ('${image}') has lat '${(cells[latColumn] ?? '').slice(0, 40)}', lon '${(cells[lonColumn] ?? '').slice(0, 40)}', not finite numbers (plain decimals only)`);
+    }
     if (Math.abs(lat) > 90) throw new GeolensError(`${what}: line ${number} ('${image}') has latitude ${lat}, outside [-90, 90]`);
     if (Math.abs(lon) > 180) throw new GeolensError(`${what}: line ${number} ('${image}') has longitude ${lon}, outside [-180, 180]`);
     if (labels.has(image)) throw new GeolensError(`${what}: line ${number} lists '${image}' a second time`);
-    labels.set(image, { lat, lon });
+    labels.set(image, { lat, lon, line: number });
   }
   return labels;
 }
@@ -95,44 +102,62 @@ export async function collectImages(inputs: readonly string[]): Promise<string[]
     if (!info) throw new GeolensError(`eval: cannot read '${input}' (no such file or folder)`);
     if (info.isDirectory()) await walk(input);
     else if (['.txt', '.lst'].includes(extname(input).toLowerCase())) {
-      const lines = (await readFile(input, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+      const lines = (await readText(input, 'list file')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
       for (const line of lines) found.add(isAbsolute(line) ? line : join(dirname(input), line));
     } else found.add(input);
   }
   return [...found];
 }
 
+/** A labels or list file as UTF-8 text: a regular file within the CSV size cap (FIFOs, devices refused unopened). */
+async function readText(path: string, what: string): Promise<string> {
+  const bytes = await readRegularFile(path, READ_LIMITS.csvBytes, `eval: ${what}`, GeolensError);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new GeolensError(`eval: ${what} '${path}' is not UTF-8 text`);
+  }
+}
+
 export interface LabelResolution {
   labeled: LabeledImage[];
   /** Photos with neither a CSV row nor EXIF GPS. */
   unlabeled: string[];
+  /** Labels-CSV rows (image names as written) that no photo matched, in file order. */
+  unmatchedLabels: string[];
 }
 
 /**
  * Finds each photo's true position: its labels-CSV row (matched by the path relative to the CSV's
  * folder, then by the path as given, then by file name), else its EXIF GPS unless `exif` is false.
+ * A row two photos would take (`a/x.jpg`, `b/x.jpg` and one row `x.jpg`) is an error naming both; rows no photo matched are returned in `unmatchedLabels`.
  */
 export async function resolveLabels(images: readonly string[], options: { labelsFile?: string; exif?: boolean } = {}): Promise<LabelResolution> {
   let labels = new Map<string, Label>();
   let base = '.';
   if (options.labelsFile) {
-    const text = await readFile(options.labelsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new GeolensError(`eval: cannot read the labels file '${options.labelsFile}' (${error.code ?? error.message})`);
-    });
-    labels = parseLabelsCsv(text, `labels ${options.labelsFile}`);
+    labels = parseLabelsCsv(await readText(options.labelsFile, 'labels file'), `labels ${options.labelsFile}`);
     base = dirname(options.labelsFile);
   }
   const labeled: LabeledImage[] = [];
   const unlabeled: string[] = [];
+  /** Row name → the photo that took it. */
+  const taken = new Map<string, string>();
   for (const path of images) {
-    const label = labels.get(relative(base, path).split('\\').join('/')) ?? labels.get(path) ?? labels.get(basename(path));
-    if (label) {
-      labeled.push({ path, ...label, source: 'labels' });
+    const key = [relative(base, path).split('\\').join('/'), path, basename(path)].find((k) => labels.has(k));
+    if (key !== undefined) {
+      const other = taken.get(key);
+      if (other !== undefined) {
+        throw new GeolensError(`labels ${options.labelsFile}: line ${labels.get(key)!.line} ('${key}') matches two photos, '${other}' and '${path}'; name the row by its path relative to the CSV's folder`);
+      }
+      taken.set(key, path);
+      const { lat, lon } = labels.get(key)!;
+      labeled.push({ path, lat, lon, source: 'labels' });
       continue;
     }
     const gps = options.exif === false ? null : await readExifGps(path);
     if (gps) labeled.push({ path, ...gps, source: 'exif' });
     else unlabeled.push(path);
   }
-  return { labeled, unlabeled };
+  return { labeled, unlabeled, unmatchedLabels: [...labels.keys()].filter((key) => !taken.has(key)) };
 }

@@ -54,7 +54,13 @@ export function registerEval(program: Command): void {
   ).action(async (inputs: string[], flags: EvalFlags) => {
     const images = await collectImages(inputs);
     if (images.length === 0) throw new GeolensError(`eval: no photos found in ${inputs.join(', ')}`);
-    const { labeled, unlabeled } = await resolveLabels(images, { labelsFile: flags.labels, exif: flags.exif });
+    const { labeled, unlabeled, unmatchedLabels } = await resolveLabels(images, { labelsFile: flags.labels, exif: flags.exif });
+    // A CSV for a larger set evaluated on part of it is normal use, so unmatched rows warn rather than fail;
+    // they are named because a typo in a file name would otherwise quietly shrink the set.
+    if (unmatchedLabels.length > 0) {
+      const shown = unmatchedLabels.slice(0, 10).map((name) => `'${name}'`).join(', ');
+      process.stderr.write(`eval: warning: ${unmatchedLabels.length} row${unmatchedLabels.length === 1 ? '' : 's'} of ${flags.labels} match${unmatchedLabels.length === 1 ? 'es' : ''} no photo: ${shown}${unmatchedLabels.length > 10 ? `, and ${unmatchedLabels.length - 10} more` : ''}\n`);
+    }
     if (labeled.length === 0) {
       throw new GeolensError(`eval: none of the ${images.length} photos has a label (${flags.labels ? `not in ${flags.labels}` : 'give --labels'}${flags.exif ? ' and no EXIF GPS' : ''})`);
     }
@@ -79,7 +85,7 @@ export function registerEval(program: Command): void {
       console.log(table);
       return;
     }
-    console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, failed: report.failed }, null, 2));
+    console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, unmatchedLabels, failed: report.failed }, null, 2));
     // JSON owns stdout; the table still goes to the terminal.
     if (!flags.quiet) process.stderr.write(`${table}\n`);
   });
