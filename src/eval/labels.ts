@@ -22,7 +22,10 @@ export interface LabeledImage {
 export interface Label {
   lat: number;
   lon: number;
-  /** The CSV line it came from (1-based). */
+}
+
+/** A label and the CSV line (1-based) it came from, for errors about the row. */
+interface LabelRow extends Label {
   line: number;
 }
 
@@ -33,6 +36,10 @@ export interface Label {
  * a missing or bad value, a coordinate out of range, or a photo listed twice.
  */
 export function parseLabelsCsv(text: string, what = 'labels CSV'): Map<string, Label> {
+  return new Map([...parseLabelRows(text, what)].map(([image, { lat, lon }]) => [image, { lat, lon }]));
+}
+
+function parseLabelRows(text: string, what: string): Map<string, LabelRow> {
   const lines = text.split(/\r?\n/).map((line, i) => ({ line, number: i + 1 })).filter(({ line }) => line.trim() !== '');
   if (lines.length === 0) throw new GeolensError(`${what}: empty (expected a header: image,lat,lon)`);
   const header = splitCsvLine(lines[0]!.line).map((h) => h.trim().toLowerCase());
@@ -43,7 +50,7 @@ export function parseLabelsCsv(text: string, what = 'labels CSV'): Map<string, L
   if (imageColumn < 0 || latColumn < 0 || lonColumn < 0) {
     throw new GeolensError(`${what}: line ${lines[0]!.number} must be a header naming image, lat and lon columns, got '${lines[0]!.line.slice(0, 80)}'`);
   }
-  const labels = new Map<string, Label>();
+  const labels = new Map<string, LabelRow>();
   for (const { line, number } of lines.slice(1)) {
     const cells = splitCsvLine(line);
     const image = cells[imageColumn]?.trim() ?? '';
@@ -133,10 +140,10 @@ export interface LabelResolution {
  * A row two photos would take (`a/x.jpg`, `b/x.jpg` and one row `x.jpg`) is an error naming both; rows no photo matched are returned in `unmatchedLabels`.
  */
 export async function resolveLabels(images: readonly string[], options: { labelsFile?: string; exif?: boolean } = {}): Promise<LabelResolution> {
-  let labels = new Map<string, Label>();
+  let labels = new Map<string, LabelRow>();
   let base = '.';
   if (options.labelsFile) {
-    labels = parseLabelsCsv(await readText(options.labelsFile, 'labels file'), `labels ${options.labelsFile}`);
+    labels = parseLabelRows(await readText(options.labelsFile, 'labels file'), `labels ${options.labelsFile}`);
     base = dirname(options.labelsFile);
   }
   const labeled: LabeledImage[] = [];
