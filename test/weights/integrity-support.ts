@@ -2,6 +2,9 @@
 // damage a file the way a bad disk, a bad download or a hand edit would.
 import { createHash } from 'node:crypto';
 
+/** The metadata key docs/ARCHITECTURE.md names for the digests. */
+export const TENSOR_DIGESTS_KEY = 'geolens.tensor_digests';
+
 export interface RawTensor {
   dtype: string;
   shape: number[];

@@ -8,11 +8,11 @@ import { loadGeoClip } from '../../src/api/geolocator.js';
 import { MemoryByteSource } from '../../src/weights/bytes.js';
 import { convertGeoClipSources } from '../../src/weights/convert.js';
 import { openFormat } from '../../src/weights/open.js';
-import { openWeights, TENSOR_DIGESTS_KEY } from '../../src/weights/index.js';
+import { openWeights } from '../../src/weights/index.js';
 import { runCli } from '../support/collection.js';
 import { testGpu } from '../support/gpu.js';
 import { ensureTinyModel, KAUAI, TINY_MODEL_DIR } from '../support/tiny-model.js';
-import { parseRaw, referenceDigest, resealed, tensorRange, withMetadata } from './integrity-support.js';
+import { TENSOR_DIGESTS_KEY, parseRaw, referenceDigest, resealed, tensorRange, withMetadata } from './integrity-support.js';
 
 const OUT = 'test/fixtures/generated/quantized-integrity';
 const Q4 = `${OUT}/geoclip.q4.safetensors`;
