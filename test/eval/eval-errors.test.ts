@@ -96,5 +96,26 @@ if (process.env[CHILD]) {
     assert.match(run.stderr, new RegExp(`eval: warning: 1 row of ${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} matches no photo: 'ghost\\.jpg'`));
   });
 
+  test('geolens eval --csv into a missing folder: refused before any photo is embedded; onto a full disk: the results still printed', async () => {
+    ensureTinyModel();
+    const dir = mkdtempSync(join(tmpdir(), 'geolens-eval-csv-'));
+    const labeled = await photos(dir);
+    const labels = join(dir, 'labels.csv');
+    writeFileSync(labels, `image,lat,lon\n${labeled.slice(1).map((p) => `${p.path.split('/').pop()},${p.lat},${p.lon}`).join('\n')}\n`);
+    const started = Date.now();
+    let run = runCli(['eval', dir, '--labels', labels, ...MODEL, '--quiet', '--csv', join(dir, 'missing', 'rows.csv')]);
+    const ms = Date.now() - started;
+    assert.is(run.status, 1, run.stdout);
+    assert.is(run.stdout, '');
+    assert.is(run.stderr.trim(), `geolens: GeolensError: eval: cannot write --csv ${join(dir, 'missing', 'rows.csv')}: the folder '${join(dir, 'missing')}' does not exist`);
+    console.log(`    missing --csv folder refused in ${ms} ms`);
+
+    run = runCli(['eval', dir, '--labels', labels, ...MODEL, '--quiet', '--json', '--csv', '/dev/full']);
+    assert.is(run.status, 1, run.stderr);
+    const json = JSON.parse(run.stdout) as { rows: { image: string }[] };
+    assert.is(json.rows.length, 2, 'the results were printed');
+    assert.match(run.stderr, /eval: could not write --csv \/dev\/full \(ENOSPC\); the results above are complete/);
+  });
+
   test.run();
 }

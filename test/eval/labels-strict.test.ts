@@ -1,7 +1,7 @@
 // The labels CSV and list files of `geolens eval`, read as strictly as the gallery CSV and through the
 // same regular-file checks; file names that two photos share, rows no photo matches.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -43,7 +43,7 @@ test('labels CSV: 0x10, 0b1, 0o7, Infinity, 1_0 are refused naming the line; pla
   assert.equal([...labels], [['a.jpg', { lat: 15, lon: -0.5 }], ['b.jpg', { lat: -33.9249, lon: 18.4241 }], ['c.jpg', { lat: 7, lon: 0 }]]);
 });
 
-test('a FIFO or /dev/zero as --labels, or a FIFO as a list file: a one-line error at once, no hang', async () => {
+test('a FIFO or /dev/zero as --labels or as a list file: a one-line error at once, no hang', async () => {
   const fifo = join(work, 'labels.fifo');
   execFileSync('mkfifo', [fifo]);
   const started = Date.now();
@@ -55,6 +55,10 @@ test('a FIFO or /dev/zero as --labels, or a FIFO as a list file: a one-line erro
   execFileSync('mkfifo', [list]);
   error = await within(refusal(() => collectImages([list])), 5000, 'FIFO list');
   assert.match(error.message, /^eval: list file '.*photos\.txt' is a FIFO \(named pipe\), not a regular file$/, error.message);
+  const zeros = join(work, 'zeros.txt');
+  symlinkSync('/dev/zero', zeros);
+  error = await within(refusal(() => collectImages([zeros])), 5000, '/dev/zero list');
+  assert.match(error.message, /^eval: list file '.*zeros\.txt' is a character device, not a regular file$/, error.message);
   assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
 });
 
