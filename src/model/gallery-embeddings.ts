@@ -15,7 +15,7 @@
 import { uploadGalleryChunks } from '../kernels/search.js';
 import { GeolensError, QUANT_BLOCK, type Gpu } from '../runtime/index.js';
 import {
-  encodeF16, isDigestChecked, isRanged, QUANTIZATION_KEY, QuantizedWeightSource, TENSOR_DIGESTS_KEY, tensorDigestsFor,
+  encodeF16, isDigestChecked, isQuantizedSource, isRanged, QUANTIZATION_KEY, QuantizedWeightSource, TENSOR_DIGESTS_KEY, tensorDigestsFor,
   type SafetensorsWriteEntry, type WeightSource,
 } from '../weights/index.js';
 import { quantizeMatrix } from '../kernels/quantize.js';
@@ -85,7 +85,8 @@ export async function loadGalleryEmbeddings(gpu: Gpu, model: GeoClip, given: Wei
   const metadata = (given as { metadata?: Readonly<Record<string, string>> }).metadata ?? {};
   let file = given;
   if (metadata[TENSOR_DIGESTS_KEY] === undefined) {
-    if (metadata[GALLERY_EMBEDDINGS_KEY] !== undefined) {
+    // A quantized file was already reported when it was opened (QuantizedWeightSource.wrap).
+    if (metadata[GALLERY_EMBEDDINGS_KEY] !== undefined && !isQuantizedSource(file)) {
       (options.warn ?? console.warn)('geolens: these gallery embeddings record no tensor digests (written before geolens recorded them), so a damaged row goes unnoticed; rebuild them with `geolens convert --gallery-embeddings`');
     }
   } else if (!isDigestChecked(file) && isRanged(file)) {
