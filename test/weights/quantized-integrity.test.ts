@@ -8,7 +8,7 @@ import { loadGeoClip } from '../../src/api/geolocator.js';
 import { MemoryByteSource } from '../../src/weights/bytes.js';
 import { convertGeoClipSources } from '../../src/weights/convert.js';
 import { openFormat } from '../../src/weights/open.js';
-import { openWeights } from '../../src/weights/index.js';
+import { openWeights, tensorDigest } from '../../src/weights/index.js';
 import { runCli } from '../support/collection.js';
 import { testGpu } from '../support/gpu.js';
 import { ensureTinyModel, KAUAI, TINY_MODEL_DIR } from '../support/tiny-model.js';
@@ -168,6 +168,30 @@ test('the check streams: loading reads no byte of tensor data more than loading 
   console.log(`    q4 heads: ${checked.total} bytes read with digests checked, ${unchecked.total} without (file ${bytes.byteLength})`);
   // The headers differ by the digests' metadata; everything after them is tensor data.
   assert.is(checked.total - checked.header, unchecked.total - unchecked.header, 'digest checking read extra bytes');
+});
+
+test('without WebCrypto (a page served over http) the plain-TS SHA-256 gives the same digests, and a damaged file is still refused', async () => {
+  const bytes = await q4File();
+  const damaged = Buffer.from(bytes);
+  const [scalesBegin] = tensorRange(parseRaw(damaged), q4Parts(bytes).scales);
+  damaged[scalesBegin + 1]! ^= 0x01;
+  const path = `${OUT}/no-webcrypto-damaged.safetensors`;
+  writeFileSync(path, damaged);
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+  Object.defineProperty(globalThis, 'crypto', { value: {}, configurable: true });
+  try {
+    assert.is(globalThis.crypto.subtle, undefined);
+    // 2.5 MiB of bytes: two whole pieces and a short one.
+    const sample = new Uint8Array(5 << 19).map((_, i) => (i * 2654435761) >>> 24);
+    assert.is(await tensorDigest(sample), referenceDigest(sample));
+    const model = await loadGeoClip(await testGpu(), Q4, {}, { dtype: 'q4' });
+    model.release();
+    const error = await loadError(path);
+    assert.match(error.message, /tensor '[^']+\.scales' does not match the digest the file records/);
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', descriptor);
+  }
+  assert.ok(globalThis.crypto.subtle, 'WebCrypto restored');
 });
 
 test.run();
