@@ -16,7 +16,7 @@ export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './safe
 export { openWeights, openBytes, type OpenOptions } from './open.js';
 export { uploadWeight, type UploadOptions } from './upload.js';
 export { PthSource } from './pth.js';
-export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme } from './quantized.js';
+export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme, DigestCheckedSource, TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsFor, isDigestChecked } from './quantized.js';
 export { writeSafetensors, writeSafetensorsToPath, encodeSafetensorsFile, safetensorsHeader, type SafetensorsEntry as SafetensorsWriteEntry } from './safetensors-writer.js';
 export { ZipArchive, crc32 } from './zip.js';
 export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './pickle.js';
