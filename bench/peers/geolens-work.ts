@@ -34,7 +34,8 @@ function now(): number {
   return performance.now();
 }
 
-async function embedOnce(e: Embedder): Promise<number> {
+/** The whole embedding, as a plain array so it crosses the page and worker boundaries unchanged. */
+async function embedOnce(e: Embedder): Promise<number[]> {
   const features = e.vision.imageFeatures(e.pixels);
   const hidden = linear(features, e.mlp[0]!, { bias: e.mlp[1]!, activation: 'relu' });
   features.release();
@@ -44,12 +45,14 @@ async function embedOnce(e: Embedder): Promise<number> {
   raw.release();
   const values = await embedding.read();
   embedding.release();
-  return values[0]!;
+  return Array.from(values);
 }
 
 export interface Run {
   ms: number;
   value?: number;
+  /** Every element of the embedding an embedding run produced (compared whole with PyTorch's). */
+  embedding?: number[];
   /** Process CPU ms per call (Node only). */
   cpuMs?: number;
 }
@@ -70,16 +73,16 @@ export async function embedCold(model: string, base: string, config: ClipVisionC
   await weights.close();
   const e: Embedder = { gpu, vision, mlp, pixels: gpu.upload(Float32Array.from(pixels), [1, 3, config.image_size, config.image_size]) };
   embedders.set(model, e);
-  const value = await embedOnce(e);
-  return { ms: now() - start, value };
+  const embedding = await embedOnce(e);
+  return { ms: now() - start, value: embedding[0], embedding };
 }
 
 export async function embedWarm(model: string): Promise<Run> {
   const e = embedders.get(model);
   if (!e) throw new Error(`embedWarm: ${model} was not loaded`);
   const start = now();
-  const value = await embedOnce(e);
-  return { ms: now() - start, value };
+  const embedding = await embedOnce(e);
+  return { ms: now() - start, value: embedding[0], embedding };
 }
 
 export function embedRelease(model: string): void {

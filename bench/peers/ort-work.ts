@@ -16,6 +16,8 @@ export type Ep = 'webgpu' | 'wasm' | 'cpu';
 export interface Run {
   ms: number;
   value?: number;
+  /** Every element of the embedding an embedding run produced (compared whole with PyTorch's). */
+  embedding?: number[];
 }
 
 const sessions = new Map<string, { session: Ort.InferenceSession; pixels: Ort.Tensor }>();
@@ -49,20 +51,20 @@ export class OrtWork {
     const session = await this.ort.InferenceSession.create(location, this.options());
     const input = new this.ort.Tensor('float32', Float32Array.from(pixels), [1, 3, 224, 224]);
     sessions.set(model, { session, pixels: input });
-    const value = await this.embedOnce(model);
-    return { ms: now() - start, value };
+    const embedding = await this.embedOnce(model);
+    return { ms: now() - start, value: embedding[0], embedding };
   }
 
-  private async embedOnce(model: string): Promise<number> {
+  private async embedOnce(model: string): Promise<number[]> {
     const { session, pixels } = sessions.get(model)!;
     const out = await session.run({ pixels });
-    return (out.embedding!.data as Float32Array)[0]!;
+    return Array.from(out.embedding!.data as Float32Array);
   }
 
   async embedWarm(model: string): Promise<Run> {
     const start = now();
-    const value = await this.embedOnce(model);
-    return { ms: now() - start, value };
+    const embedding = await this.embedOnce(model);
+    return { ms: now() - start, value: embedding[0], embedding };
   }
 
   async embedRelease(model: string): Promise<void> {

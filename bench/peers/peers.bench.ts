@@ -28,7 +28,9 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.js';
 import { CLIP_VISION_PRESETS, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip/vision.js';
 import * as geolens from './geolens-work.js';
 import { OrtWork } from './ort-work.js';
-import { writeReport, type PeerResults, type Measurement } from './report.js';
+import { agreement, writeReport, type PeerResults, type Measurement } from './report.js';
+
+type EmbedRun = { ms: number; value: number; embedding: number[] };
 import { startPeerServer } from './server.js';
 
 const args = new Set(process.argv.slice(2));
@@ -238,7 +240,7 @@ function record(m: Measurement): void {
   mkdirSync(OUT_DIR, { recursive: true });
   writeFileSync(join(GENERATED, `${quick ? 'peers-quick' : 'peers'}.partial.json`), JSON.stringify(results, null, 2) + '\n');
   const shown = m.ms === undefined ? (m.error ?? '?') : `${m.ms.toFixed(1)} ms${m.capped ? ' (capped)' : ''}`;
-  log(`${m.suite} ${m.case} ${m.system} ${m.phase ?? ''}: ${shown}${m.value !== undefined ? `  value ${m.value.toFixed(6)}` : ''}`);
+  log(`${m.suite} ${m.case} ${m.system} ${m.phase ?? ''}: ${shown}${m.value !== undefined ? `  value ${m.value.toFixed(6)}` : ''}${m.agreement ? `  max |Δ| ${m.agreement.maxAbsDiff.toExponential(1)} cos ${m.agreement.cosine.toFixed(6)} over ${m.agreement.elements}` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -260,10 +262,12 @@ async function embeddingSuite(key: string): Promise<void> {
   const base = (s: System) => (s === geolensNode ? folder : `${server.url}/models/vit-${key}`);
   const onnx = (s: System) => (s === ortCpu ? join(folder, 'model.onnx') : `${server.url}/models/vit-${key}/model.onnx`);
   const isOrt = (s: System) => s === ortCpu || s === ortWasm || s === ortWebgpu;
-  const entry = (s: System, phase: string, r: { result?: { ms: number; value?: number }; error?: string; capped?: boolean; limitS?: number }) =>
+  const want = expected.embedding!;
+  const entry = (s: System, phase: string, r: { result?: { ms: number; value?: number; embedding?: number[] }; error?: string; capped?: boolean; limitS?: number }) =>
     record({
       suite: 'embedding', case: caseName, system: s.name, phase, ms: r.result?.ms ?? (r.capped ? r.limitS! * 1000 : undefined), capped: r.capped, error: r.capped ? undefined : r.error,
-      value: r.result?.value, expected: expected.embedding![0], flops,
+      value: r.result?.value, expected: want[0], flops,
+      agreement: r.result ? agreement(r.result.embedding ?? [], want) : undefined,
     });
 
   const live = new Set<System>();
@@ -276,15 +280,15 @@ async function embeddingSuite(key: string): Promise<void> {
     }
     await s.restart();
     if (s === geolensNode || s === ortCpu) await s.call('embedRelease', key);
-    const r = await attempt(s, `${key} cold`, () => isOrt(s) ? s.call<{ ms: number; value: number }>('embedCold', key, onnx(s), pixels)
-      : s.call<{ ms: number; value: number }>('embedCold', key, base(s), config, pixels), cap);
+    const r = await attempt(s, `${key} cold`, () => isOrt(s) ? s.call<EmbedRun>('embedCold', key, onnx(s), pixels)
+      : s.call<EmbedRun>('embedCold', key, base(s), config, pixels), cap);
     entry(s, 'cold', r);
     if (r.result && !(big && s === ortWebgpu)) live.add(s);
   };
   const warmRun = async (s: System) => {
     if (!live.has(s)) return;
     // ORT-web WebGPU B/32 takes ~45 s a run on SwiftShader: fewer warm runs than the rest.
-    entry(s, 'warm', await attempt(s, `${key} warm`, () => s.call<{ ms: number; value: number }>('embedWarm', key), s === ortWebgpu ? 150 : undefined));
+    entry(s, 'warm', await attempt(s, `${key} warm`, () => s.call<EmbedRun>('embedWarm', key), s === ortWebgpu ? 150 : undefined));
   };
   const release = async (s: System) => {
     live.delete(s);

@@ -15,11 +15,42 @@ export interface Measurement {
   /** embedding[0], the best row, or a location embedding value: what must agree across systems. */
   value?: number;
   expected?: number;
+  /** An embedding run against PyTorch's embedding, over every element: cosine and the largest |difference|. */
+  agreement?: Agreement;
   flops?: number;
   bytes?: number;
   points?: number;
   /** Process CPU ms per call, geolens in Node only. */
   cpuMs?: number;
+}
+
+export interface Agreement {
+  cosine: number;
+  maxAbsDiff: number;
+  elements: number;
+}
+
+/**
+ * How closely `actual` matches `expected`, element by element. A length mismatch is no agreement at all
+ * (cosine NaN, difference Infinity), never a comparison of the common prefix.
+ */
+export function agreement(actual: ArrayLike<number>, expected: ArrayLike<number>): Agreement {
+  if (actual.length !== expected.length || expected.length === 0) return { cosine: NaN, maxAbsDiff: Infinity, elements: actual.length };
+  let dot = 0;
+  let aa = 0;
+  let ee = 0;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    dot += a * e;
+    aa += a * a;
+    ee += e * e;
+    // NaN never compares greater, so it is carried explicitly.
+    const d = Math.abs(a - e);
+    if (!(d <= maxAbsDiff)) maxAbsDiff = Number.isNaN(d) ? Infinity : d;
+  }
+  return { cosine: dot / Math.sqrt(aa * ee), maxAbsDiff, elements: expected.length };
 }
 
 export interface AdapterInfo {
@@ -71,6 +102,7 @@ interface Cell {
   capped: boolean;
   error?: string;
   values: number[];
+  agreements: Agreement[];
   m: Measurement;
 }
 
@@ -99,6 +131,7 @@ function cells(results: PeerResults, suite: Measurement['suite']): Map<string, M
         capped: timed.some((m) => m.capped),
         error: list.find((m) => m.error)?.error,
         values: list.filter((m) => m.value !== undefined).map((m) => m.value!),
+        agreements: list.filter((m) => m.agreement !== undefined).map((m) => m.agreement!),
         m: list[0]!,
       });
     }
@@ -165,14 +198,18 @@ export function writeReport(results: PeerResults, paths: { markdown: string; svg
 
   // (1) embedding
   lines.push('## 1. Image embedding (CLIP ViT + GeoCLIP image MLP + L2 normalize, one 224 px image)', '');
-  lines.push('Cold: device or session creation, weight loading (safetensors for geolens, ONNX for ORT, from disk in Node and from a loopback server in Chromium), pipeline compiles and the first image. Warm: one more image on the loaded model. `agrees` is the largest |embedding[0] − PyTorch| over the systems.', '');
+  lines.push('Cold: device or session creation, weight loading (safetensors for geolens, ONNX for ORT, from disk in Node and from a loopback server in Chromium), pipeline compiles and the first image. Warm: one more image on the loaded model. `agrees` compares every element of each system embedding with the PyTorch embedding: the largest |difference| and the lowest cosine over the systems and runs.', '');
   lines.push(`| model | phase | ${SYSTEMS.join(' | ')} | vs webgpu | vs wasm | vs ort-node | agrees |`);
   lines.push(`|---|---|${SYSTEMS.map(() => '---:').join('|')}|---:|---:|---:|---:|`);
   for (const [key, row] of cells(results, 'embedding')) {
     const [model, phase] = key.split('|');
-    const expected = [...row.values()][0]?.m.expected;
-    const values = [...row.values()].flatMap((c) => c.values);
-    const worst = expected === undefined || values.length === 0 ? '–' : Math.max(...values.map((v) => Math.abs(v - expected))).toExponential(1);
+    const agreements = [...row.values()].flatMap((c) => c.agreements);
+    // NaN and Infinity come back from the saved JSON as null: a length mismatch or a NaN is no agreement.
+    const diffs = agreements.map((a) => (typeof a.maxAbsDiff === 'number' ? a.maxAbsDiff : Infinity));
+    const cosines = agreements.map((a) => (typeof a.cosine === 'number' ? a.cosine : NaN));
+    const worst = agreements.length === 0 ? '–'
+      : diffs.some((d) => !Number.isFinite(d)) || cosines.some((c) => Number.isNaN(c)) ? 'no (NaN or length)'
+        : `${Math.max(...diffs).toExponential(1)}, cos ${Math.min(...cosines).toFixed(6)}`;
     lines.push(`| ${model} | ${phase} | ${SYSTEMS.map((s) => ms(row.get(s))).join(' | ')} | ${PEERS.map((p) => bar(`${model} ${phase} vs ${p}`, reference(row, p), row.get(p))).join(' | ')} | ${worst} |`);
   }
   if (results.l14WebgpuCapS && results.measurements.some((m) => m.suite === 'embedding' && m.case.includes('L/14') && m.system === 'ort-web webgpu')) {

@@ -36,7 +36,7 @@ try {
   for (const workers of [1, 2]) {
     const queue = `${redis.queue}-${workers}`;
     const children = Array.from({ length: workers }, () =>
-      spawnCli(['worker', '--redis', redis.url, '--queue', queue, ...MODEL_FLAGS, '--batch-size', String(BATCH), '--quiet'], { env: { GEOLENS_CACHE: join(root, 'cache') } }),
+      spawnCli(['worker', '--redis', redis.url, '--queue', queue, ...MODEL_FLAGS, '--batch-size', String(BATCH), '--no-merge', '--no-names', '--quiet'], { env: { GEOLENS_CACHE: join(root, 'cache') } }),
     );
     while ((await queueStatus({ redis: redis.url, queue })).workers < workers) await new Promise((r) => setTimeout(r, 200));
     started = performance.now();

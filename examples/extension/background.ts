@@ -45,6 +45,3 @@ chrome.runtime.onMessage.addListener((message: { target?: string; type?: string 
 chrome.storage.onChanged.addListener((changes) => {
   if (SETTINGS_KEY in changes) void chrome.runtime.sendMessage({ target: 'offscreen', type: 'reload' } satisfies ToOffscreen).catch(() => {});
 });
-
-// The same path the menu takes, for tests that cannot click a context menu.
-(self as unknown as { geolensLocateImage: typeof locateImage }).geolensLocateImage = locateImage;

@@ -1,8 +1,8 @@
 // Turning what locate() is given (bytes, a Blob, decoded pixels, a path or URL) into decoded pixels, one
 // micro-batch at a time; in settle mode an image that cannot be read becomes its one-line `{ error }`.
-import { ImageError, type RawImage } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
+import { readImage } from '../image/read.js';
 import { GeolensError, isNode } from '../runtime/index.js';
-import { readImageLocation } from './image-location.js';
 import type { ImageInput, LocateFailure, LocateResult } from './options.js';
 
 /** Decodes one micro-batch; with `settle`, an image that fails becomes its `{ error }` instead of a throw. */
@@ -20,25 +20,10 @@ export async function decodeMicroBatch(images: ImageInput[], firstIndex: number,
 }
 
 export async function decodeInput(input: ImageInput, index: number, signal?: AbortSignal): Promise<RawImage> {
-  if (typeof input === 'object' && input !== null && 'data' in input && 'width' in input && 'channels' in input) return input;
   try {
-    if (isNode()) {
-      const { decodeImage } = await import('../model/decode-node.js');
-      if (typeof input === 'string') return await decodeImage(await readImageLocation(input, { signal }));
-      if (input instanceof ArrayBuffer) return await decodeImage(new Uint8Array(input));
-      if (input instanceof Uint8Array) return await decodeImage(input);
-      if (typeof Blob !== 'undefined' && input instanceof Blob) return await decodeImage(new Uint8Array(await input.arrayBuffer()));
-      throw new ImageError('unsupported input in Node (give bytes, a Blob, decoded pixels or a path)');
-    }
-    const { decodeImage } = await import('../model/decode-browser.js');
-    if (typeof input === 'string') {
-      const response = await fetch(input, { signal });
-      if (!response.ok) throw new ImageError(`could not fetch the image (HTTP ${response.status})`);
-      return await decodeImage(await response.blob());
-    }
-    return await decodeImage(input as Uint8Array | ArrayBuffer | Blob | ImageBitmap);
+    return await readImage(input, { signal });
   } catch (error) {
-    if (error instanceof GeolensError) {
+    if (error instanceof GeolensError && error.name !== 'AbortError') {
       error.message = `image ${index}${typeof input === 'string' ? ` (${input})` : ''}: ${error.message}`;
     }
     throw error;

@@ -23,10 +23,11 @@ export {
   type LocateFailure,
   type EmbedOptions,
 } from './geolocator.js';
-export { AbortError } from './abort.js';
+export { AbortError } from '../runtime/abort.js';
 export { buildConceptBankFromClip, conceptBankToSafetensors, loadConceptBank, DEFAULT_CONCEPT_PROMPTS, type ConceptBank, type ConceptPrompt, type ConceptBankBuildOptions } from './concept-bank-builder.js';
 export { getDevice, createDevice, Gpu, Tensor, GeolensError, ShapeError, NoAdapterError, DeviceError, type DeviceOptions } from '../runtime/index.js';
-export { ImageError, preprocessImage, type RawImage } from '../model/image.js';
+export { ImageError, preprocessImage, type RawImage } from '../image/image.js';
+export { ImageFetchError, imageReadLimits, readImage, type ReadImageOptions } from '../image/read.js';
 export type { Prediction } from '../model/geoclip/gallery.js';
 export type { ConceptWeight, PlaceExplanation } from '../model/concepts/module.js';
 export { WeightsError, openWeights, downloadWeights } from '../weights/index.js';

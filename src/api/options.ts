@@ -4,7 +4,7 @@ import type { ClipVisionConfig } from '../model/clip/vision.js';
 import type { PlaceExplanation, ConceptWeight } from '../model/concepts/module.js';
 import type { ConceptBank } from '../model/concepts/bank.js';
 import type { GalleryCache, Prediction } from '../model/geoclip/gallery.js';
-import type { RawImage } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
 import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { checkPlaceOptions } from '../geo/places.js';
 import { checkHeatmapOptions, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';

@@ -4,7 +4,8 @@
 // Memory is bounded by two micro-batches of decoded pixels (the one on the GPU and the one being
 // decoded) plus the set of finished image names; it does not grow with the results.
 import type { GeoLocator, LocateOptions, LocateResult } from '../api/geolocator.js';
-import type { RawImage } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
+import { AbortError } from '../runtime/abort.js';
 import { DeviceError, GeolensError } from '../runtime/errors.js';
 import { loadImage } from './inputs.js';
 import { JsonlWriter, readDoneImages, type ResultLine } from './jsonl.js';
@@ -28,7 +29,10 @@ export interface LocateManyOptions {
   batchSize?: number;
   locate?: LocateOptions;
   onProgress?: (progress: FolderProgress) => void;
-  /** Stops after the micro-batch in flight is written. */
+  /**
+   * Stops the run: reads in flight are aborted and the micro-batch in flight is dropped (not written), so
+   * locateMany returns within milliseconds; lines written before stay, whole.
+   */
   signal?: AbortSignal;
 }
 
@@ -47,35 +51,66 @@ export async function locateMany(locator: GeoLocator, images: readonly string[],
   done.clear();
   const writer = options.out ? await JsonlWriter.open(options.out) : null;
   const print = options.writeLine ?? ((line: string) => process.stdout.write(line + '\n'));
+  const { signal } = options;
+  // A stop does not wait for the step in flight (a slow URL, a batch on a slow GPU): the run returns at
+  // once, and what that step would have written is left for the next run. Lines are written only
+  // between steps, whole, so a stop never tears one.
+  const stopped = signal ? new Promise<typeof STOPPED>((resolve) => (signal.aborted ? resolve(STOPPED) : signal.addEventListener('abort', () => resolve(STOPPED), { once: true }))) : null;
+  const unlessStopped = <T>(step: Promise<T>): Promise<T | typeof STOPPED> => {
+    if (!stopped) return step;
+    // Whatever the abandoned step ends with, nobody waits for it.
+    step.catch(() => {});
+    return Promise.race([step, stopped]);
+  };
   options.onProgress?.({ ...progress });
   try {
-    let next: Promise<Decoded[]> | null = todo.length > 0 ? decodeBatch(todo.slice(0, batchSize)) : null;
+    let next: Promise<Decoded[]> | null = todo.length > 0 && !signal?.aborted ? decodeBatch(todo.slice(0, batchSize), signal) : null;
     for (let start = 0; next; start += batchSize) {
-      const current = await next;
+      const current = await unlessStopped(next);
+      if (current === STOPPED) break;
       // The CPU decodes the next micro-batch while the GPU embeds this one.
       const following = start + batchSize < todo.length ? todo.slice(start + batchSize, start + 2 * batchSize) : null;
-      next = following && !options.signal?.aborted ? decodeBatch(following) : null;
-      const lines = await locateDecoded(locator, current, options.locate, batchSize);
-      if (writer) await writer.write(lines);
+      next = following && !signal?.aborted ? decodeBatch(following, signal) : null;
+      const lines = await unlessStopped(locateDecoded(locator, current, options.locate, batchSize));
+      if (lines === STOPPED) break;
+      if (writer) await writeOrPrint(writer, lines, options.out!, print);
       else for (const line of lines) print(JSON.stringify(line));
       progress.done += lines.length;
       progress.failed += lines.filter((line) => line.error !== undefined).length;
       options.onProgress?.({ ...progress });
-      if (options.signal?.aborted) break;
+      if (signal?.aborted) break;
     }
+    next?.catch(() => {});
   } finally {
     await writer?.close();
   }
   return progress;
 }
 
-function decodeBatch(images: string[]): Promise<Decoded[]> {
+const STOPPED = Symbol('stopped');
+
+/**
+ * Appends a micro-batch's lines; when the file cannot take them (a full disk), they are printed instead
+ * and the run stops with an error that says so, so no located image is lost.
+ */
+async function writeOrPrint(writer: JsonlWriter, lines: ResultLine[], out: string, print: (line: string) => void): Promise<void> {
+  try {
+    await writer.write(lines);
+  } catch (error) {
+    for (const line of lines) print(JSON.stringify(line));
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new GeolensError(`could not write to '${out}' (${code}); the last ${lines.length} results are printed above, and a run again resumes after what the file holds`);
+  }
+}
+
+function decodeBatch(images: string[], signal?: AbortSignal): Promise<Decoded[]> {
   return Promise.all(
     images.map((image) =>
-      loadImage(image).then(
+      loadImage(image, { signal }).then(
         (raw): Decoded => ({ image, raw }),
         (error: Error): Decoded => {
-          if (!(error instanceof GeolensError)) throw error;
+          // A stopped read is the run's, not the image's: it gets no line (the next run reads it again).
+          if (!(error instanceof GeolensError) || error instanceof AbortError) throw error;
           return { image, error: error.message };
         },
       ),

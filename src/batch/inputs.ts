@@ -1,16 +1,20 @@
 // What `geolens locate` and `geolens queue add` accept besides single files: folders (walked recursively),
 // globs (quoted so the shell leaves them alone: 'photos/**/*.jpg'), list files (one path or URL a line)
 // and http(s) URLs. Expansion is sorted, so two runs over the same inputs see the same order.
-import { opendir, readFile, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { decodeImage } from '../model/decode-node.js';
-import { ImageError, type RawImage } from '../model/image.js';
+import { AbortError } from '../runtime/abort.js';
+import type { RawImage } from '../image/image.js';
+import { readImage, type ReadImageOptions } from '../image/read.js';
 import { GeolensError } from '../runtime/errors.js';
+import { readRegularFile } from '../io/read-file.js';
 
 /** Files a folder or glob walk picks up (case-insensitive). A file named on its own is taken whatever its name. */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'] as const;
 /** A named file with one of these endings is a list of images, one per line ('#' starts a comment). */
 export const LIST_EXTENSIONS = ['.txt', '.lst', '.list'] as const;
+/** Largest list file read: 64 MiB, about a million paths. */
+export const MAX_LIST_BYTES = 64 << 20;
 
 const GLOB_CHARS = /[*?[{]/;
 
@@ -90,9 +94,17 @@ async function walkImages(folder: string, keep: (path: string) => boolean = () =
   return found;
 }
 
+/** A list file: a regular file (a FIFO or /dev/zero is refused by type, unopened), at most MAX_LIST_BYTES, UTF-8 text. */
 async function readList(listFile: string): Promise<string[]> {
   const base = dirname(listFile);
-  const text = await readFile(listFile, 'utf8');
+  const bytes = await readRegularFile(listFile, MAX_LIST_BYTES, 'list file', GeolensError);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new GeolensError(`list file '${listFile}' is not UTF-8 text (one image path or URL a line)`);
+  }
+  if (text.includes('\0')) throw new GeolensError(`list file '${listFile}' holds NUL bytes: not a text list of images`);
   return text
     .split(/\r?\n/)
     .map((line) => line.trim())
@@ -147,36 +159,16 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`, 'i');
 }
 
-/** The encoded bytes of an image path or http(s) URL. A missing file or an HTTP error status is an ImageError. */
-export async function readImageBytes(location: string): Promise<Uint8Array> {
-  if (isUrl(location)) {
-    let response: Response;
-    try {
-      response = await fetch(location);
-    } catch (error) {
-      // A network failure may pass: not an ImageError, so queue workers retry it.
-      throw new GeolensError(`${location}: fetch failed (${(error as Error).message})`);
-    }
-    if (!response.ok) {
-      if (response.status >= 500 || response.status === 429) throw new GeolensError(`${location}: HTTP ${response.status}`);
-      throw new ImageError(`${location}: HTTP ${response.status}`);
-    }
-    return new Uint8Array(await response.arrayBuffer());
-  }
+/**
+ * Reads and decodes one image (readImage: regular files, byte caps, URL timeouts, the pixel cap); the
+ * error names the image. An abort is passed on as it is: it belongs to the run, not to the image.
+ */
+export async function loadImage(location: string, options: ReadImageOptions = {}): Promise<RawImage> {
   try {
-    return new Uint8Array(await readFile(location));
+    return await readImage(location, options);
   } catch (error) {
-    throw new ImageError(`${location}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-}
-
-/** Reads and decodes one image; the error names it. */
-export async function loadImage(location: string): Promise<RawImage> {
-  const bytes = await readImageBytes(location);
-  try {
-    return await decodeImage(bytes);
-  } catch (error) {
-    if (error instanceof ImageError) error.message = `${location}: ${error.message}`;
+    // Named once: a file error already carries its path.
+    if (error instanceof GeolensError && !(error instanceof AbortError) && !error.message.includes(location)) error.message = `${location}: ${error.message}`;
     throw error;
   }
 }

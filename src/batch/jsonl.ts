@@ -15,12 +15,16 @@ export type ResultLine = { image: string; error?: string } & Record<string, unkn
  */
 export async function readDoneImages(path: string): Promise<Set<string>> {
   const done = new Set<string>();
+  let info;
   try {
-    if (!(await stat(path)).isFile()) throw new GeolensError(`--out '${path}' is not a file`);
+    info = await stat(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return done;
     throw error;
   }
+  // A character device (/dev/null, a terminal) holds no earlier results; anything else but a file is refused.
+  if (info.isCharacterDevice()) return done;
+  if (!info.isFile()) throw new GeolensError(`--out '${path}' is not a file`);
   let completeBytes = 0;
   let lineNumber = 0;
   let pending: Buffer[] = [];

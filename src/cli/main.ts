@@ -12,10 +12,24 @@ import { registerLocate } from './commands/locate.js';
 import { registerQueue } from './commands/queue.js';
 import { registerWorker } from './commands/worker.js';
 import { GEOLENS_VERSION } from './version.js';
+import { imageReadLimits } from '../image/read.js';
 
 // --debug is taken out before commander sees it, so it works anywhere on the line, with any command.
 const debug = process.argv.includes('--debug') || process.env.GEOLENS_DEBUG === '1';
 const argv = process.argv.filter((arg) => arg !== '--debug');
+
+// The image-URL timeouts for this process, in milliseconds (docs/LIMITS.md): slow links raise them, tests lower them.
+const URL_TIMEOUTS = { GEOLENS_URL_CONNECT_MS: 'connectTimeoutMs', GEOLENS_URL_IDLE_MS: 'idleTimeoutMs', GEOLENS_URL_TOTAL_MS: 'totalTimeoutMs' } as const;
+for (const [variable, limit] of Object.entries(URL_TIMEOUTS)) {
+  const value = process.env[variable];
+  if (value === undefined || value === '') continue;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms <= 0) {
+    console.error(`geolens: ${variable}=${value} is not a positive number of milliseconds`);
+    process.exit(1);
+  }
+  imageReadLimits[limit] = ms;
+}
 
 const program = new Command();
 program.name('geolens').description('Where on Earth was this photo taken, and why (GeoCLIP + geographic concepts, in WGSL).').version(GEOLENS_VERSION);

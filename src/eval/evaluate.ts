@@ -7,7 +7,7 @@
 import type { GeoLocator, LocateResult } from '../api/geolocator.js';
 import { haversineKm } from '../geo/distance.js';
 import { resolveRefineOptions, type RefineOptions } from '../geo/refine.js';
-import { GeolensError } from '../runtime/errors.js';
+import { DeviceError, GeolensError, NoAdapterError, ShapeError } from '../runtime/errors.js';
 import type { LabeledImage } from './labels.js';
 import { summarizeErrors, type AccuracySummary } from './metrics.js';
 
@@ -36,7 +36,7 @@ export interface EvalReport {
   rows: EvalRow[];
   /** One entry per method that ran, in table order. */
   methods: { method: EvalMethod; name: string; summary: AccuracySummary }[];
-  /** Photos that could not be read or decoded, with the reason. */
+  /** Photos that could not be read or decoded, with the reason (never a device fault: that stops the run). */
   failed: { image: string; error: string }[];
 }
 
@@ -77,13 +77,13 @@ export async function evaluate(locator: GeoLocator, images: readonly LabeledImag
     try {
       rows.push(...(await run(batch)));
     } catch (error) {
-      if (!(error instanceof GeolensError)) throw error;
+      if (!isImageFault(error)) throw error;
       // One unreadable photo must not cost the batch: redo it image by image and name the bad ones.
       for (const image of batch) {
         try {
           rows.push(...(await run([image])));
         } catch (single) {
-          if (!(single instanceof GeolensError)) throw single;
+          if (!isImageFault(single)) throw single;
           failed.push({ image: image.path, error: single.message });
         }
       }
@@ -91,12 +91,26 @@ export async function evaluate(locator: GeoLocator, images: readonly LabeledImag
     options.onProgress?.(Math.min(first + batchSize, images.length), images.length);
   }
 
+  if (rows.length === 0) {
+    const shown = failed.slice(0, 3).map(({ image, error }) => `${image}: ${error}`).join('; ');
+    throw new GeolensError(`eval: none of the ${images.length} photos could be read (${shown}${failed.length > 3 ? `; and ${failed.length - 3} more` : ''})`);
+  }
   const methods: EvalReport['methods'] = [];
   const add = (method: EvalMethod, errors: number[]) => methods.push({ method, name: METHOD_NAMES[method], summary: summarizeErrors(errors) });
   add('geoclip', rows.map((r) => r.geoclip.errorKm));
   if (concepts) add('concepts', rows.map((r) => r.concepts!.errorKm));
   if (refine) add('refined', rows.map((r) => r.refined!.errorKm));
   return { rows, methods, failed };
+}
+
+/**
+ * A fault of one photo (unreadable, undecodable, refused by a limit), which costs that photo only. A lost
+ * device or a GPU error (DeviceError), options that do not fit the model (ShapeError) and anything not
+ * thrown on purpose are faults of the run: every later photo would fail the same way, and filing them as
+ * unreadable photos would hide the cause.
+ */
+function isImageFault(error: unknown): error is GeolensError {
+  return error instanceof GeolensError && !(error instanceof DeviceError || error instanceof ShapeError || error instanceof NoAdapterError);
 }
 
 function guess(image: LabeledImage, lat: number, lon: number): EvalGuess {

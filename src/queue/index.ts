@@ -8,7 +8,6 @@
  *   await collectResults({ redis: 'redis://queue-host:6379', out: 'results.jsonl' });
  */
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { expandInputs } from '../batch/inputs.js';
@@ -112,9 +111,25 @@ export async function collectResults(options: QueueConnection & { out?: string; 
   const { redis, owned, queue } = await connect(options);
   const keys = resultKeys(queue);
   const file = options.out ? createWriteStream(options.out) : null;
+  // A write that fails (a full disk) is an error naming the file, not a crash of the process.
+  let writeError: Error | null = null;
+  file?.on('error', (error) => (writeError ??= error));
+  // Not events.once: it rejects on 'error', which is reported above instead.
+  const closed = file ? new Promise<void>((resolve) => file.once('close', () => resolve())) : null;
+  const drained = () => new Promise<void>((resolve) => {
+    const done = () => {
+      file!.off('drain', done);
+      file!.off('close', done);
+      resolve();
+    };
+    file!.once('drain', done);
+    file!.once('close', done);
+  });
+  const failed = () => new GeolensError(`could not write '${options.out}' (${(writeError as NodeJS.ErrnoException).code ?? writeError!.message})`);
   const emit = async (line: string) => {
     if (!file) return (options.writeLine ?? ((l: string) => process.stdout.write(l + '\n')))(line);
-    if (!file.write(line + '\n')) await once(file, 'drain');
+    if (writeError) throw failed();
+    if (!file.write(line + '\n')) await drained();
   };
   const counts = { results: 0, errors: 0 };
   const written = new Set<string>();
@@ -134,11 +149,12 @@ export async function collectResults(options: QueueConnection & { out?: string; 
     }
   } finally {
     if (file) {
-      file.end();
-      await once(file, 'close');
+      if (!file.destroyed) file.end();
+      await closed;
     }
     if (owned) await redis.quit();
   }
+  if (writeError) throw failed();
   return counts;
 }
 

@@ -2,18 +2,23 @@
 // in micro-batches. Jobs are gathered for a few milliseconds (or until a batch is full), decoded on the
 // CPU as they arrive, and embedded together; while one batch is on the GPU the next one's jobs are
 // already fetched and decoding (concurrency is two batches).
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { AbortError } from '../runtime/abort.js';
 import { GeoLocator, type GeoLocatorOptions, type LocateOptions, type LocateResult } from '../api/geolocator.js';
 import { FILLER, isImageFault, locateFixed } from '../batch/folder.js';
 import { loadImage } from '../batch/inputs.js';
-import type { RawImage } from '../model/image.js';
-import { ImageError } from '../model/image.js';
+import type { RawImage } from '../image/image.js';
+import { ImageError } from '../image/image.js';
 import { GeolensError } from '../runtime/errors.js';
 import { connect, resultKeys, type ImageJob, type QueueConnection } from './jobs.js';
 
 export interface GeolensWorkerOptions extends QueueConnection {
   /** A loaded locator, or the options to load one. */
   locator: GeoLocator | GeoLocatorOptions;
+  /**
+   * As locateMany's `locate`: with `mergeKm` and `names` the stored lines are merged, named places, the
+   * lines `geolens locate --out` writes (what `geolens worker` does unless --no-merge / --no-names).
+   */
   locate?: LocateOptions;
   /** Images per GPU micro-batch (default 8); the worker holds two batches of jobs at a time. */
   batchSize?: number;
@@ -33,8 +38,12 @@ export interface GeolensWorkerOptions extends QueueConnection {
 export interface GeolensWorker {
   readonly worker: Worker<ImageJob>;
   readonly locator: GeoLocator;
-  /** Finishes the jobs in flight, then disconnects. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and disconnects, within a few seconds: images still being read are dropped and
+   * their jobs go back to the queue (no attempt used), a micro-batch on the GPU is finished and stored.
+   * Resolves with the number of jobs handed back.
+   */
+  close(): Promise<number>;
 }
 
 type Pending = { raw: RawImage; image: string; resolve: (result: LocateResult) => void; reject: (error: unknown) => void };
@@ -57,6 +66,13 @@ class MicroBatcher {
     private readonly options: LocateOptions,
     private readonly onBatch?: GeolensWorkerOptions['onBatch'],
   ) {}
+
+  /** Rejects the jobs not yet on the GPU with `reason`; the batch on the GPU still finishes. */
+  stop(reason: Error): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const p of this.pending.splice(0)) p.reject(reason);
+  }
 
   submit(image: string, raw: RawImage): Promise<LocateResult> {
     return new Promise((resolve, reject) => {
@@ -128,13 +144,22 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
   const keys = resultKeys(queue);
   const batcher = new MicroBatcher(locator, batchSize, options.batchWaitMs ?? 20, locate, options.onBatch);
 
-  const processor = async (job: Job<ImageJob>): Promise<void> => {
+  const closing = new AbortController();
+  // Job ids, not a count: a job handed back may be fetched once more before the worker stops fetching.
+  const handedBack = new Set<string>();
+  const processor = async (job: Job<ImageJob>, token?: string): Promise<void> => {
     const image = job.data.image;
     const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
-      const result = await batcher.submit(image, await loadImage(image));
+      const result = await batcher.submit(image, await loadImage(image, { signal: closing.signal }));
       await redis.multi().hset(keys.results, job.id!, JSON.stringify({ image, ...result })).hdel(keys.errors, job.id!).exec();
     } catch (error) {
+      if (closing.signal.aborted && error instanceof AbortError) {
+        // Stopped, not failed: back to the queue for this or another worker, no attempt used.
+        await job.moveToWait(token);
+        handedBack.add(job.id!);
+        throw new WaitingError();
+      }
       const message = error instanceof Error ? error.message : String(error);
       const permanent = error instanceof ImageError;
       if (permanent || final) await redis.hset(keys.errors, job.id!, JSON.stringify({ image, error: message }));
@@ -159,8 +184,13 @@ export async function createWorker(options: GeolensWorkerOptions): Promise<Geole
     worker,
     locator,
     async close() {
-      await worker.close();
+      const closed = worker.close();
+      const reason = new AbortError('the worker is stopping');
+      closing.abort(reason);
+      batcher.stop(reason);
+      await closed;
       if (owned) await redis.quit();
+      return handedBack.size;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Rewrites checkpoints for small downloads: only the tensors a model reads, matrices stored as f16 or
  * block-quantized q8 / q4 (src/weights/quantized.ts), and what is needed to load the result recorded in
- * its metadata (`geolens.clip_config`, `geolens.quantization`), so the file alone is enough.
+ * its metadata (`geolens.clip_config`, `geolens.quantization`), so the file alone is enough; every file
+ * written records its tensors' digests (`geolens.tensor_digests`, checked at load: src/weights/quantized.ts).
  */
 import { quantizeMatrix } from '../kernels/quantize.js';
 import { QUANT_BLOCK, type QuantizedDType } from '../runtime/index.js';
@@ -9,8 +10,9 @@ import { encodeF16, type TensorInfo, type WeightDType } from './dtypes.js';
 import { WeightsError } from '../io/errors.js';
 import { checkTensors, clipTextShapes, clipVisionShapes, parseClipConfig, parseClipVisionConfig } from './config/clip-config.js';
 import { loadJson, type DownloadOptions } from './hub/download.js';
-import { QUANTIZATION_KEY } from './formats/quantized.js';
-import { writeSafetensorsToPath, type SafetensorsEntry } from './formats/safetensors-writer.js';
+import { describeCheckpointKind, identifyCheckpoint, type CheckpointKind } from './identify.js';
+import { QUANTIZATION_KEY, TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsMetadata } from './formats/quantized.js';
+import { safetensorsHeader, writeSafetensorsToPath, type SafetensorsEntry } from './formats/safetensors-writer.js';
 import type { WeightSource } from './source.js';
 
 export type ConvertDType = 'f32' | 'f16' | QuantizedDType;
@@ -171,7 +173,7 @@ export async function convertClip(options: ConvertClipOptions): Promise<string> 
     include: clipTensorFilter(!!options.text),
     metadata: { [CLIP_CONFIG_KEY]: JSON.stringify(configJson), 'geolens.source': options.clipLocation ?? 'unknown' },
   });
-  const bytes = await writeSafetensorsToPath(out, entries, metadata);
+  const bytes = await writeSealedSafetensors(out, entries, metadata);
   return `wrote ${out}: ${options.text ? 'vision + text towers' : 'vision tower'}, ${dtype}, ${entries.length} tensors, ${(bytes / 1e6).toFixed(1)} MB`;
 }
 
@@ -191,26 +193,58 @@ async function resolveConfigJson(options: ConvertClipOptions): Promise<Record<st
   return json as Record<string, unknown>;
 }
 
+type GeoClipParts<T> = { imageMlp: T; locationEncoder: T; logitScale: T };
+
 export interface ConvertGeoClipOptions {
   /** One checkpoint holding all three parts, or the three original files. */
-  sources: WeightSource | { imageMlp: WeightSource; locationEncoder: WeightSource; logitScale: WeightSource };
+  sources: WeightSource | GeoClipParts<WeightSource>;
+  /** Where each source came from, for error messages (paths or URLs). */
+  locations?: string | GeoClipParts<string>;
   dtype: ConvertDType;
   out: string;
 }
 
+const PART_KINDS: GeoClipParts<CheckpointKind> = {
+  imageMlp: 'geoclip-image-mlp', locationEncoder: 'geoclip-location-encoder', logitScale: 'geoclip-logit-scale',
+};
+
+/**
+ * Each source holds the part it is given for, told from its tensor names as `locate` tells them. Stricter
+ * than locate's check: nothing loads the result here, so a file geolens does not recognise is refused too,
+ * and a whole heads checkpoint is no single part (its names would be prefixed twice).
+ */
+function expectGeoClipRoles(options: ConvertGeoClipOptions): void {
+  const { sources, locations } = options;
+  if ('tensors' in sources) {
+    const kind = identifyCheckpoint(sources.tensors);
+    if (kind !== 'geoclip-heads') {
+      throw new WeightsError(`convert --geoclip: ${typeof locations === 'string' ? locations : 'the checkpoint'} is ${describeCheckpointKind(kind)}, expected ${describeCheckpointKind('geoclip-heads')}`);
+    }
+    return;
+  }
+  const wrong = (Object.keys(PART_KINDS) as (keyof GeoClipParts<unknown>)[]).flatMap((part) => {
+    const kind = identifyCheckpoint(sources[part].tensors);
+    const where = typeof locations === 'object' ? locations[part] : part;
+    return kind === PART_KINDS[part] ? [] : [`${where} is ${describeCheckpointKind(kind)}, expected ${describeCheckpointKind(PART_KINDS[part])}`];
+  });
+  if (wrong.length > 0) throw new WeightsError(`convert --geoclip: ${wrong.join('; ')}`);
+}
+
 /**
  * Writes GeoCLIP's heads to one file: the image MLP under `image_encoder.mlp.`, the location encoder under
- * `location_encoder.`, and `logit_scale` (the Hugging Face release's names), matrices as `dtype`.
+ * `location_encoder.`, and `logit_scale` (the Hugging Face release's names), matrices as `dtype`. Each
+ * source must hold its part (expectGeoClipRoles) before anything is written.
  */
 export async function convertGeoClipSources(options: ConvertGeoClipOptions): Promise<string> {
   const { sources, dtype, out } = options;
+  expectGeoClipRoles(options);
   const merged = 'tensors' in sources ? sources : mergeSources([
     ['image_encoder.mlp.', sources.imageMlp],
     ['location_encoder.', sources.locationEncoder],
     ['', sources.logitScale, (name) => (sources.logitScale.tensors.size === 1 ? 'logit_scale' : name)],
   ]);
   const { entries, metadata } = convertEntries(merged, { dtype });
-  const bytes = await writeSafetensorsToPath(out, entries, metadata);
+  const bytes = await writeSealedSafetensors(out, entries, metadata);
   return `wrote ${out}: GeoCLIP heads, ${dtype}, ${entries.length} tensors, ${(bytes / 1e6).toFixed(1)} MB`;
 }
 
@@ -234,4 +268,41 @@ function mergeSources(parts: [string, WeightSource, ((name: string) => string)?]
     },
     close: async () => {},
   };
+}
+
+/**
+ * Writes `entries` to `path` with their digests in the metadata (TENSOR_DIGESTS_KEY), in one pass: the
+ * header goes out with placeholder digests of the same length, each tensor is hashed as the writer asks
+ * for it, and the header is rewritten in place before the file takes its name. Converting never holds
+ * the whole output in memory, nor quantizes a matrix twice.
+ */
+export async function writeSealedSafetensors(path: string, entries: readonly SafetensorsEntry[], metadata: Record<string, string>): Promise<number> {
+  const digests = new Map<string, string>(entries.map((entry) => [entry.name, '0'.repeat(64)]));
+  const placeholder = { ...metadata, [TENSOR_DIGESTS_KEY]: tensorDigestsMetadata(digests) };
+  const hashed = entries.map((entry) => ({
+    ...entry,
+    data: async () => {
+      const bytes = await entry.data();
+      digests.set(entry.name, await tensorDigest(bytes));
+      return bytes;
+    },
+  }));
+  const { open, rename, rm } = await import('node:fs/promises');
+  const staging = `${path}.sealing`;
+  try {
+    const total = await writeSafetensorsToPath(staging, hashed, placeholder);
+    const { head } = safetensorsHeader(entries, { ...metadata, [TENSOR_DIGESTS_KEY]: tensorDigestsMetadata(digests) });
+    if (head.byteLength !== safetensorsHeader(entries, placeholder).head.byteLength) throw new WeightsError(`convert: the sealed header of ${path} changed length`);
+    const file = await open(staging, 'r+');
+    try {
+      await file.write(head, 0, head.byteLength, 0);
+    } finally {
+      await file.close();
+    }
+    await rename(staging, path);
+    return total;
+  } catch (error) {
+    await rm(staging, { force: true });
+    throw error;
+  }
 }

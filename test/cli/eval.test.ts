@@ -5,9 +5,10 @@ import { runCli } from '../support/collection.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { GeoLocator, type LocateResult } from '../../src/api/index.js';
 import { openWeights } from '../../src/weights/index.js';
-import { ensureTinyModel } from '../support/tiny-model.js';
+import { kauaiVariant, type KauaiVariant } from '../support/photos.js';
+import { ensureTinyModel, tinyModelOptions } from '../support/tiny-model.js';
 
 // `geolens eval` and `geolens locate --text` as users run them (dist/cli.js), on a synthetic labeled set.
 const DIR = 'test/fixtures/generated/api';
@@ -27,18 +28,11 @@ function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): num
   return 2 * 6371.0088 * Math.asin(Math.sqrt(h));
 }
 
-/** A seeded 48×40 noise picture, different per seed. */
-function pixels(seed: number): Buffer {
-  const out = Buffer.alloc(48 * 40 * 3);
-  let state = seed * 2654435761;
-  for (let i = 0; i < out.length; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    out[i] = (state >>> 16) & 255;
-  }
-  return out;
-}
-
-const raw = (seed: number) => sharp(pixels(seed), { raw: { width: 48, height: 40, channels: 3 } });
+// Each photo a different view of Kauai.png, so the tiny model answers each with a different place.
+const PHOTOS: Record<string, KauaiVariant> = {
+  'beach.png': 'full', 'market, old town.png': 'left', 'sub/glacier.png': 'center', 'unlabeled.png': 'grey',
+  'tokyo.jpg': 'negative', 'cape.jpg': 'sunset', 'harbour.jpg': 'mirrored',
+};
 /** DMS as EXIF rationals: 21.975 → '21/1 58/1 3000/100'. */
 function dms(value: number): string {
   const v = Math.abs(value);
@@ -51,6 +45,13 @@ const gpsExif = (lat: number, lon: number) => ({ IFD3: { GPSLatitudeRef: lat >= 
 const EXIF_LABELS: Record<string, [number, number]> = { 'tokyo.jpg': [35.6762, 139.6503], 'cape.jpg': [-33.9249, 18.4241], 'harbour.jpg': [10, 10] };
 
 type Guess = { lat: number; lon: number; errorKm: number };
+
+/** The refined point with the highest logit among a result's refined places. */
+function bestRefined(result: LocateResult, image: string): { lat: number; lon: number } {
+  const points = result.places.flatMap((place) => (place.refined ? [place.refined] : []));
+  assert.ok(points.length > 0, `${image}: no refined place`);
+  return points.reduce((a, b) => (b.logit > a.logit ? b : a));
+}
 type Row = { image: string; lat: number; lon: number; labelSource: string; geoclip: Guess; concepts?: Guess; refined?: Guess };
 type Summary = { images: number; accuracy: Record<string, number>; medianKm: number; meanKm: number; geoScore: number };
 let table = '';
@@ -61,12 +62,9 @@ test('geolens eval: labels from the CSV and from EXIF; the table equals the test
   ensureTinyModel();
   const photos = join(work, 'photos');
   mkdirSync(join(photos, 'sub'), { recursive: true });
-  await raw(1).png().toFile(join(photos, 'beach.png'));
-  await raw(2).png().toFile(join(photos, 'market, old town.png'));
-  await raw(3).png().toFile(join(photos, 'sub', 'glacier.png'));
-  await raw(4).png().toFile(join(photos, 'unlabeled.png'));
+  for (const name of ['beach.png', 'market, old town.png', 'sub/glacier.png', 'unlabeled.png']) await kauaiVariant(PHOTOS[name]!).png().toFile(join(photos, name));
   // The CSV's row wins over a photo's own EXIF (harbour.jpg carries a wrong 10°N 10°E).
-  for (const [i, [name, [lat, lon]]] of Object.entries(EXIF_LABELS).entries()) await raw(5 + i).jpeg({ quality: 95 }).withExif(gpsExif(lat, lon)).toFile(join(photos, name));
+  for (const [name, [lat, lon]] of Object.entries(EXIF_LABELS)) await kauaiVariant(PHOTOS[name]!).jpeg({ quality: 95 }).withExif(gpsExif(lat, lon)).toFile(join(photos, name));
   // Labels match by path relative to the CSV's folder or by file name, so the CSV is used where it lies.
   const labels = join(photos, 'labels.csv');
   writeFileSync(labels, readFileSync(LABELS, 'utf8'));
@@ -105,6 +103,36 @@ test('geolens eval: labels from the CSV and from EXIF; the table equals the test
   }
   // Refinement starts from GeoCLIP's own candidates; it moves at most a grid's reach from one of them.
   for (const row of json.rows) assert.ok(Number.isFinite(row.refined!.errorKm));
+
+  // Every row equals locate() on the same photo, called here one photo at a time: its top place (plain and
+  // re-ranked by concepts) and its best refined point, with the distances to the label worked out by the
+  // test's own haversine. Different photos answer differently, so the table is not all one number.
+  const locator = await GeoLocator.create(await tinyModelOptions({ geoclipWeights: `${DIR}/geoclip.safetensors`, concepts: { bank: `${DIR}/concepts.safetensors` } }));
+  try {
+    for (const row of json.rows) {
+      const [plain] = await locator.locate(row.image, { topK: 1, explain: false });
+      const [reranked] = await locator.locate(row.image, { topK: 1, explain: true, rerankCandidates: 20 });
+      const [refined] = await locator.locate(row.image, { topK: 3, explain: false, refine: { radiusKm: 40, steps: 2 } });
+      const best = bestRefined(refined!, row.image);
+      const expected = { geoclip: plain!.places[0]!, concepts: reranked!.places[0]!, refined: best };
+      for (const method of ['geoclip', 'concepts', 'refined'] as const) {
+        const got = row[method]!;
+        const want = expected[method];
+        const apart = distanceKm(got.lat, got.lon, want.lat, want.lon);
+        // Gallery answers are the same row exactly; a refined point is a float search, the same to a metre.
+        assert.ok(method === 'refined' ? apart < 1e-3 : got.lat === want.lat && got.lon === want.lon,
+          `${row.image} ${method}: eval (${got.lat}, ${got.lon}), locate() (${want.lat}, ${want.lon})`);
+        assert.ok(Math.abs(got.errorKm - distanceKm(row.lat, row.lon, want.lat, want.lon)) < 1e-3, `${row.image} ${method}: ${got.errorKm} km`);
+      }
+    }
+  } finally {
+    locator.release();
+  }
+  const answers = new Set(json.rows.map((row) => `${row.geoclip.lat},${row.geoclip.lon}`));
+  assert.ok(answers.size >= 5, `six different photos, ${answers.size} different answers`);
+  const cells = json.methods.flatMap(({ summary }) => [1, 25, 200, 750, 2500].map((t) => summary.accuracy[t]!));
+  assert.ok(cells.some((c) => c > 0) && cells.some((c) => c < 1), `accuracy cells ${cells.join(' ')}`);
+  assert.ok(new Set(json.rows.map((row) => Math.round(row.geoclip.errorKm))).size >= 5, 'the errors differ from photo to photo');
 
   const csv = readFileSync(csvOut, 'utf8').trim().split('\n');
   assert.is(csv[0], 'image,lat,lon,label_source,geoclip_lat,geoclip_lon,geoclip_error_km,concepts_lat,concepts_lon,concepts_error_km,refined_lat,refined_lon,refined_error_km');

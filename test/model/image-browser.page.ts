@@ -1,7 +1,7 @@
 // Browser side of image-browser.test.ts: decodes the served images with createImageBitmap + OffscreenCanvas
 // (decode-browser.ts), preprocesses them, and leaves the results on window for the Node test.
-import { decodeImage } from '../../src/model/decode-browser.js';
-import { preprocessImage, resizeAndCrop } from '../../src/model/image.js';
+import { decodeImage } from '../../src/image/decode-browser.js';
+import { preprocessImage, resizeAndCrop } from '../../src/image/image.js';
 
 declare global {
   interface Window {

@@ -1,6 +1,6 @@
 // Browser side of image-cap-browser.test.ts: the pixel cap in decode-browser.ts, checked from the header
 // before createImageBitmap, on a 20000×20000 PNG header and on a real image under a lowered cap.
-import { decodeImage } from '../../src/model/decode-browser.js';
+import { decodeImage } from '../../src/image/decode-browser.js';
 
 declare global {
   interface Window {

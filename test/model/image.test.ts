@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeImage, sniffImageFormat } from '../../src/model/decode-node.js';
-import { ImageError, normalizeImage, preprocessImage, resizeAndCrop, resizeOutputSize, type RawImage } from '../../src/model/image.js';
+import { decodeImage, sniffImageFormat } from '../../src/image/decode-node.js';
+import { ImageError, normalizeImage, preprocessImage, resizeAndCrop, resizeOutputSize, type RawImage } from '../../src/image/image.js';
 
 const FIXTURE = 'test/fixtures/clip-vision/preprocess.safetensors';
 const KAUAI = '../shared/data/geoclip/Kauai.png';

@@ -10,6 +10,8 @@ import { ensureTinyModel } from '../support/tiny-model.js';
 
 const API = 'test/fixtures/generated/api';
 const POINTS = 8;
+// docs/REFINEMENT.md: in Chromium the first 8 hidden points refine to a 0.22 km mean, as in Node.
+const DOCUMENTED_REFINED_MEAN_KM = 0.22;
 
 test('in headless Chromium: refinement finds the hidden points as Node does', async () => {
   ensureTinyModel();
@@ -30,7 +32,8 @@ test('in headless Chromium: refinement finds the hidden points as Node does', as
   const browser = await withBrowserPage(files, `/?points=${POINTS}`, (run) => pageResult<RefineResult>(run, 'refineResult'));
   console.log(`  Chromium (${browser.adapter}), ${POINTS} hidden points: GeoCLIP top-1 mean ${mean(browser.plainKm).toFixed(1)} km, refined mean ${mean(browser.refinedKm).toFixed(2)} km (Node: ${mean(node.plainKm).toFixed(1)} → ${mean(node.refinedKm).toFixed(2)} km)`);
   assert.ok(Math.min(...browser.gains) >= 0, 'a refined point scored below its start');
-  assert.ok(mean(browser.refinedKm) < 0.25 * mean(browser.plainKm), `browser refined ${mean(browser.refinedKm)} km vs plain ${mean(browser.plainKm)} km`);
+  assert.ok(mean(browser.refinedKm) <= 1.5 * DOCUMENTED_REFINED_MEAN_KM, `browser refined mean ${mean(browser.refinedKm)} km, documented ${DOCUMENTED_REFINED_MEAN_KM}`);
+  browser.refinedKm.forEach((km, i) => assert.ok(km < browser.plainKm[i]!, `point ${i}: refined ${km} km, GeoCLIP ${browser.plainKm[i]} km`));
   for (let i = 0; i < POINTS; i++) {
     const apart = haversineKm(browser.refined[2 * i]!, browser.refined[2 * i + 1]!, node.refined[2 * i]!, node.refined[2 * i + 1]!);
     assert.ok(apart < 1, `point ${i}: browser and Node refined points ${apart.toFixed(3)} km apart`);

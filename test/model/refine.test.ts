@@ -16,6 +16,10 @@ import { ensureTinyModel } from '../support/tiny-model.js';
 const API = 'test/fixtures/generated/api';
 const OUT = 'test/fixtures/generated/refine';
 const REFINE_POINTS = 32;
+// docs/REFINEMENT.md's table for this seeded case (km to P): the refined mean and median are held to
+// 1.5× of it, the plain search's (fixed by the seed and the gallery) to 5%, so the case cannot get easier.
+const DOCUMENTED = { nearestMean: 27.5, plainMean: 45.8, refinedMean: 0.22, refinedMedian: 0.19 };
+const MARGIN = 1.5;
 
 let model: GeoClip;
 let gallery: Gallery;
@@ -35,8 +39,14 @@ test('refinement moves GeoCLIP\'s answer measurably closer to a hidden point P',
     `GeoCLIP top-1 mean ${mean(result.plainKm).toFixed(1)} / median ${median(result.plainKm).toFixed(1)}, ` +
     `refined mean ${mean(result.refinedKm).toFixed(2)} / median ${median(result.refinedKm).toFixed(2)}; closer for ${better}/${REFINE_POINTS}`);
   assert.ok(Math.min(...result.gains) >= 0, `a refined point scored below its start (gain ${Math.min(...result.gains)})`);
-  assert.ok(mean(result.refinedKm) < 0.25 * mean(result.plainKm), `refined mean ${mean(result.refinedKm)} km vs plain ${mean(result.plainKm)} km`);
-  assert.ok(better >= 0.9 * REFINE_POINTS, `closer for only ${better} of ${REFINE_POINTS}`);
+  const near = (value: number, documented: number) => Math.abs(value - documented) <= 0.05 * documented;
+  assert.ok(near(mean(result.nearestKm), DOCUMENTED.nearestMean), `nearest gallery row mean ${mean(result.nearestKm)} km, documented ${DOCUMENTED.nearestMean}`);
+  assert.ok(near(mean(result.plainKm), DOCUMENTED.plainMean), `GeoCLIP top-1 mean ${mean(result.plainKm)} km, documented ${DOCUMENTED.plainMean}`);
+  assert.ok(mean(result.refinedKm) <= MARGIN * DOCUMENTED.refinedMean, `refined mean ${mean(result.refinedKm)} km, documented ${DOCUMENTED.refinedMean}`);
+  assert.ok(median(result.refinedKm) <= MARGIN * DOCUMENTED.refinedMedian, `refined median ${median(result.refinedKm)} km, documented ${DOCUMENTED.refinedMedian}`);
+  assert.is(better, REFINE_POINTS, `closer than GeoCLIP's top place for ${better} of ${REFINE_POINTS}`);
+  // Off the gallery grid: every refined point beats the best any gallery row could do for its P.
+  result.refinedKm.forEach((km, i) => assert.ok(km < result.nearestKm[i]!, `P ${i}: refined ${km} km, nearest gallery row ${result.nearestKm[i]} km`));
 });
 
 test('every refined grid score equals PyTorch\'s evaluation of the same points', async () => {

@@ -1,18 +1,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { jobId as sourceJobId } from '../../src/queue/jobs.js';
 import { openWeights } from '../../src/weights/index.js';
 import { filesUnder, modulePage, pageResult, withBrowserPage } from '../support/browser.js';
 import { ensureTinyModel } from '../support/tiny-model.js';
 
-// geolens as a user gets it: `npm pack` (which builds on prepack), the tarball unpacked into fresh consumer
-// projects under a temporary folder, and each project built or run with its own tools and no extra config.
-// The consumers' node_modules link the package's declared dependencies from this checkout (npm's cache
-// need not hold them all), so a dependency missing from package.json is missing there too.
+// geolens as a user gets it: `npm pack` (which builds on prepack), then `npm install <tarball>` into a fresh
+// project under a temporary folder (npm resolves the declared dependencies itself, from its cache when it
+// holds them, else the registry), and apps in that project built or run with their own tools and no extra
+// config: the bin from node_modules/.bin, Node scripts, TypeScript, and bundles run in headless Chromium.
+// A dependency missing from package.json is missing there too.
 const ROOT = process.cwd();
 const TOOLS = join(ROOT, 'node_modules');
 const FIXTURES = resolve('test/fixtures/generated/api');
@@ -22,7 +24,7 @@ const WORK = mkdtempSync(join(tmpdir(), 'geolens-consumer-'));
 interface Packed {
   tarball: string;
   files: string[];
-  manifest: { dependencies: Record<string, string>; main: string; browser: string; bin: Record<string, string>; exports: Record<string, Record<string, string> | string>; scripts: Record<string, string> };
+  manifest: { version: string; dependencies: Record<string, string>; main: string; browser: string; bin: Record<string, string>; exports: Record<string, Record<string, string> | string>; scripts: Record<string, string> };
 }
 
 let packed: Packed | null = null;
@@ -36,20 +38,56 @@ function pack(): Packed {
   return packed;
 }
 
-/** A fresh project folder with the tarball installed as node_modules/geolens and `extra` tools linked beside it. */
+let project: string | null = null;
+
+/** A fresh project with the tarball installed by `npm install <tarball>`, once for every test here. */
+function installedProject(): string {
+  if (project) return project;
+  const { tarball } = pack();
+  const dir = join(WORK, 'project');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'geolens-consumer', private: true, type: 'module' }));
+  const started = performance.now();
+  const run = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', tarball], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
+  assert.is(run.status, 0, `npm install ${tarball} failed:\n${run.stdout}\n${run.stderr}`);
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.ok(manifest.dependencies.geolens?.startsWith('file:'), `the project depends on the tarball: ${JSON.stringify(manifest.dependencies)}`);
+  console.log(`  npm install <tarball>: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  project = dir;
+  return dir;
+}
+
+/**
+ * An app folder inside the installed project: 'geolens' resolves through the project's node_modules, as
+ * in a user's project. `extra` tools a consumer brings along (not geolens dependencies) are linked there.
+ */
 function consumer(name: string, extra: string[] = []): string {
-  const { tarball, manifest } = pack();
-  const dir = join(WORK, name);
-  const installed = join(dir, 'node_modules', 'geolens');
-  mkdirSync(installed, { recursive: true });
-  execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
-  for (const dependency of [...Object.keys(manifest.dependencies), ...extra]) {
-    const link = join(dir, 'node_modules', dependency);
+  const root = installedProject();
+  for (const tool of extra) {
+    const link = join(root, 'node_modules', tool);
+    if (existsSync(link)) continue;
     mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(join(TOOLS, dependency), link, 'dir');
+    symlinkSync(join(TOOLS, tool), link, 'dir');
   }
+  const dir = join(root, name);
+  mkdirSync(dir);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
   return dir;
+}
+
+type Located = { places: { galleryIndex: number; probability: number }[] };
+
+/** Opens a built app in headless Chromium and holds its answer to PyTorch's top-5 (page errors fail it). */
+async function runInChromium(where: string, app: Record<string, string | Uint8Array>, path: string): Promise<void> {
+  const want = await expectedTop5();
+  // The browser asks for a favicon on its own; served, so every request the app makes must succeed.
+  const files = { '/favicon.ico': new Uint8Array(0), ...app, ...filesUnder('/fixtures/', FIXTURES), '/data/Kauai.png': KAUAI };
+  await withBrowserPage(files, path, async (run) => {
+    const located = await pageResult<Located>(run, 'geolensResult');
+    assertTop5(located.places, want, where);
+    assert.equal(run.server.log.filter((r) => r.status >= 400).map((r) => `${r.path} ${r.status}`), [], `${where}: failed requests`);
+    assert.equal(run.consoleErrors, [], `${where}: console errors`);
+  });
 }
 
 function fixture(): void {
@@ -115,7 +153,7 @@ test('the tarball holds the built library, its declarations and README, and noth
 });
 
 test('the browser bundle names no Node module', () => {
-  const dir = consumer('inspect');
+  const dir = installedProject();
   const browser = readFileSync(join(dir, 'node_modules/geolens/dist/browser.js'), 'utf8');
   assert.equal(nodeImports(browser), []);
   assert.not.match(browser, /\bimport\s*\(\s*[^"'`\s]/, 'a dynamic import with a computed specifier');
@@ -153,7 +191,8 @@ test('esbuild --platform=browser bundles the package as it is; in Chromium the b
   });
 });
 
-test('Vite builds the package with no config and no warning', () => {
+test('Vite builds the package with no config and no warning; in Chromium the bundle locates Kauai.png as PyTorch does', async () => {
+  fixture();
   const dir = consumer('vite');
   writeFileSync(join(dir, 'app.js'), BROWSER_APP);
   writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/app.js"></script>\n');
@@ -171,9 +210,11 @@ test('Vite builds the package with no config and no warning', () => {
     const code = readFileSync(join(dir, 'dist/assets', asset), 'utf8');
     assert.equal(nodeImports(code), [], asset);
   }
+  await runInChromium('Vite bundle', filesUnder('/', join(dir, 'dist')), '/index.html');
 });
 
-test('webpack 5 builds the package with its defaults and no warning', () => {
+test('webpack 5 builds the package with its defaults and no warning; in Chromium the bundle locates Kauai.png as PyTorch does', async () => {
+  fixture();
   const dir = consumer('webpack');
   // webpack's defaults: ./src/index.js in, ./dist/main.js out, production mode, browser target.
   mkdirSync(join(dir, 'src'));
@@ -196,6 +237,9 @@ webpack({ context: process.cwd(), mode: 'production' }, (error, stats) => {
   const code = readFileSync(join(dir, 'dist/main.js'), 'utf8');
   assert.equal(nodeImports(code), []);
   assert.match(code, /@compute/);
+  // webpack's default output is a classic script (its runtime finds its own URL through currentScript).
+  const page = new TextEncoder().encode('<!doctype html><meta charset="utf-8"><script src="/main.js"></script>');
+  await runInChromium('webpack bundle', { ...filesUnder('/', join(dir, 'dist')), '/index.html': page }, '/index.html');
 });
 
 const TYPED_APP = `import { GeoLocator, GeolensError, clearCache, listCache, type CacheEntry, type LocateResult, type Place } from 'geolens';
@@ -224,21 +268,53 @@ export async function cachedBytes(): Promise<number> {
 export const isGeolensError = (error: unknown): boolean => error instanceof GeolensError;
 `;
 
-// A browser app (DOM lib, bundler resolution, no Node types) and a Node app (nodenext, @types/node, no DOM lib).
+/** A Node service over both entry points: the library and the queue (which is Node-only). */
+const TYPED_QUEUE_APP = `import { GeoLocator, type LocateResult } from 'geolens';
+import { collectResults, createWorker, enqueue, jobId, queueStatus, type EnqueueSummary, type GeolensWorker, type QueueStatus } from 'geolens/queue';
+
+const connection = { redis: 'redis://127.0.0.1:6379', queue: 'photos' };
+
+export async function addPhotos(folder: string): Promise<EnqueueSummary> {
+  return enqueue([folder], connection);
+}
+
+export async function startWorker(locator: GeoLocator): Promise<GeolensWorker> {
+  return createWorker({ ...connection, locator, batchSize: 4 });
+}
+
+export async function backlog(): Promise<number> {
+  const status: QueueStatus = await queueStatus(connection);
+  return status.waiting + status.active;
+}
+
+export async function drain(lines: LocateResult[]): Promise<number> {
+  const done = await collectResults({ ...connection, writeLine: (line) => void lines.push(JSON.parse(line) as LocateResult) });
+  return done.results + done.errors;
+}
+
+export const idOf = (photo: string): string => jobId(photo);
+`;
+
+// A browser app (DOM lib, bundler resolution, no Node types) and a Node app (nodenext, @types/node, no DOM
+// lib) that also imports geolens/queue.
 const TS_SETUPS = [
-  { name: 'dom', compilerOptions: { lib: ['ES2022', 'DOM'], types: [], module: 'esnext', moduleResolution: 'bundler' } },
-  { name: 'no-dom', compilerOptions: { lib: ['ES2022'], types: ['node'], module: 'nodenext', moduleResolution: 'nodenext' } },
+  { name: 'dom', compilerOptions: { lib: ['ES2022', 'DOM'], types: [], module: 'esnext', moduleResolution: 'bundler' }, files: ['app.ts', 'wrong.ts'] },
+  { name: 'no-dom', compilerOptions: { lib: ['ES2022'], types: ['node'], module: 'nodenext', moduleResolution: 'nodenext' }, files: ['app.ts', 'queue-app.ts', 'redis-errors.d.ts', 'wrong.ts'] },
 ];
 
-test('a TypeScript app type-checks against the declarations with TypeScript 5 and 7, with and without the DOM lib (strict, no skipLibCheck)', () => {
+test('a TypeScript app type-checks against the declarations of both entry points with TypeScript 5 and 7, with and without the DOM lib (strict, no skipLibCheck)', () => {
   const dir = consumer('typescript', ['@types/node']);
   writeFileSync(join(dir, 'app.ts'), TYPED_APP);
+  writeFileSync(join(dir, 'queue-app.ts'), TYPED_QUEUE_APP);
+  // ioredis' own declarations import 'redis-errors', which ships no types: any strict project that checks
+  // ioredis without skipLibCheck needs this one line, with geolens or without.
+  writeFileSync(join(dir, 'redis-errors.d.ts'), `declare module 'redis-errors';\n`);
   // In the same program, so every run shows it can fail: a wrong type is reported, and only that one.
   writeFileSync(join(dir, 'wrong.ts'), `import type { Place } from 'geolens';\nexport const place: Place = { lat: 'north', lon: 0, probability: 1, galleryIndex: 0 };\n`);
   const failures: string[] = [];
   for (const setup of TS_SETUPS) {
     const config = `tsconfig.${setup.name}.json`;
-    writeFileSync(join(dir, config), JSON.stringify({ compilerOptions: { ...setup.compilerOptions, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true }, files: ['app.ts', 'wrong.ts'] }));
+    writeFileSync(join(dir, config), JSON.stringify({ compilerOptions: { ...setup.compilerOptions, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true }, files: setup.files }));
     for (const compiler of ['typescript-5', 'typescript']) {
       const run = spawnSync(process.execPath, [join(TOOLS, compiler, 'bin/tsc'), '-p', config, '--pretty', 'false'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
       const errors = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line));
@@ -247,6 +323,38 @@ test('a TypeScript app type-checks against the declarations with TypeScript 5 an
     }
   }
   assert.equal(failures, []);
+});
+
+test('the installed bin (node_modules/.bin/geolens) prints its version and device, and names a bad flag', () => {
+  const bin = join(installedProject(), 'node_modules/.bin/geolens');
+  assert.ok(existsSync(bin), 'npm linked no node_modules/.bin/geolens');
+  const env = { ...process.env, GEOLENS_CACHE: join(WORK, 'cli-cache'), GEOLENS_QUIET: '1' };
+  const geolens = (...args: string[]) => spawnSync(bin, args, { cwd: installedProject(), encoding: 'utf8', env, timeout: 150_000 });
+  const version = geolens('--version');
+  assert.is(version.status, 0, version.stderr);
+  assert.is(version.stdout.trim(), pack().manifest.version);
+  const info = geolens('info');
+  assert.is(info.status, 0, info.stderr);
+  assert.match(info.stdout + info.stderr, /adapter: \S/);
+  // A bad flag is one line naming it (the CLI's option parsing, resolved from the install).
+  const wrong = geolens('locate', '--top-k', 'many');
+  assert.is(wrong.status, 1);
+  assert.match(wrong.stderr.trim(), /^error: option .*--top-k <n>' argument 'many' is invalid\. 'many' is not a positive integer$/);
+});
+
+test('geolens/queue imports in Node from the installed package, with the functions its declarations name', () => {
+  const dir = consumer('queue');
+  writeFileSync(join(dir, 'queue.mjs'), `import * as queue from 'geolens/queue';
+const kinds = Object.fromEntries(Object.entries(queue).map(([name, value]) => [name, typeof value]));
+console.log(JSON.stringify({ kinds, id: queue.jobId('/photos/a.jpg'), other: queue.jobId('/photos/b.jpg') }));
+`);
+  const run = spawnSync(process.execPath, ['queue.mjs'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  assert.is(run.status, 0, run.stderr);
+  const { kinds, id, other } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { kinds: Record<string, string>; id: string; other: string };
+  for (const name of ['enqueue', 'createWorker', 'queueStatus', 'collectResults', 'jobId', 'locateMany', 'expandInputs', 'imageLocation']) assert.is(kinds[name], 'function', name);
+  assert.is(kinds.DEFAULT_QUEUE, 'string');
+  assert.is(id, sourceJobId('/photos/a.jpg'), 'the packaged jobId is the source\'s');
+  assert.is.not(id, other);
 });
 
 test('a Node ESM script locates Kauai.png as PyTorch does and exits on its own', async () => {
@@ -271,6 +379,11 @@ locator.gpu.destroy();
   assert.is(run.status, 0, run.stderr);
   assertTop5(JSON.parse(run.stdout.trim().split('\n').pop()!), await expectedTop5(), 'Node');
 });
+
+// GEOLENS_TEST_TIMES=1 prints each test's seconds (the file has a time budget in the default suite).
+let testStarted = 0;
+test.before.each(() => void (testStarted = performance.now()));
+test.after.each(() => void (process.env.GEOLENS_TEST_TIMES && console.log(`  ${((performance.now() - testStarted) / 1000).toFixed(1)} s`)));
 
 test.after(() => rmSync(WORK, { recursive: true, force: true }));
 

@@ -21,8 +21,8 @@ export interface ServedFile {
 export interface TestServer {
   url: string;
   files: Map<string, ServedFile>;
-  /** Every request seen: path and Range header. */
-  log: { path: string; range: string | null; status: number }[];
+  /** Every request seen: method, path and Range header. */
+  log: { method: string; path: string; range: string | null; status: number }[];
   /** When false the server ignores Range and always answers 200. */
   ranges: boolean;
   close(): Promise<void>;
@@ -37,7 +37,7 @@ export async function startServer(files: Record<string, string | Uint8Array> = {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
     const file = served.get(path);
     const range = request.headers.range ?? null;
-    const respond = (status: number): void => void state.log.push({ path, range, status });
+    const respond = (status: number): void => void state.log.push({ method: request.method ?? 'GET', path, range, status });
     if (!file) {
       respond(404);
       response.writeHead(404).end('not found');

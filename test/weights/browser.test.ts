@@ -1,5 +1,6 @@
 // The browser bundle of src/weights in headless Chromium: HTTP Range reads of every fixture equal the
-// PyTorch dumps, and the Cache API download path checks sha256 and works offline.
+// PyTorch dumps, and the Cache API download path checks sha256, refuses a captive portal's page and works
+// offline.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
@@ -15,13 +16,17 @@ const CASES: Record<string, string> = {
   'mixed_zip64.pth': 'mixed_pth.expected.json',
 };
 
-test('in Chromium: Range reads match PyTorch, Cache API downloads check sha256 and work offline', async () => {
+const PORTAL = new TextEncoder().encode('<!DOCTYPE html><html><head><title>Sign in to the hotel Wi-Fi</title></head><body>…</body></html>');
+
+test('in Chromium: Range reads match PyTorch, Cache API downloads check sha256, refuse a portal page and work offline', async () => {
   const html = new TextEncoder().encode('<!doctype html><script type="module" src="/page.js"></script>');
   const sha = createHash('sha256').update(readFileSync(`${FIXTURES}/mixed.safetensors`)).digest('hex');
   const files = {
     '/': html,
     '/page.js': pageBundle('weights/weights-browser'),
     '/sha256': new TextEncoder().encode(sha),
+    '/portal/model.safetensors': PORTAL,
+    '/portal/config.json': PORTAL,
     ...Object.fromEntries(Object.keys(CASES).map((file) => [`/fixtures/${file}`, `${FIXTURES}/${file}`])),
   };
   await withBrowserPage(files, '/', async ({ page: tab, server, errors, consoleErrors }) => {
@@ -48,6 +53,11 @@ test('in Chromium: Range reads match PyTorch, Cache API downloads check sha256 a
     assert.match(ok.wrongSha, /WeightsError: download of .* refused: sha256 [0-9a-f]{64}, expected 0{64}/);
     assert.is(ok.cachedTensors.length, loadExpected(`${FIXTURES}/mixed.expected.json`).size);
     assert.equal(ok.offlineTensors, ok.cachedTensors);
+    for (const file of ['model.safetensors', 'config.json']) {
+      assert.match(ok.portal[file]!.error, new RegExp(`WeightsError: download of .*/portal/${file.replace('.', '\\.')} refused: it is an HTML page`), file);
+      assert.is(ok.portal[file]!.cached, false, `${file}: the portal page entered the Cache API`);
+    }
+    assert.equal(server.log.filter((r) => r.path.startsWith('/portal/')).map((r) => r.path), ['/portal/model.safetensors', '/portal/config.json'], 'each fetched once');
     assert.match(ok.offlineMissing, /WeightsError: offline: .*not-served\/mixed\.safetensors is not in the cache 'geolens-test'/);
   });
 });

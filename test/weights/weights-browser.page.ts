@@ -10,6 +10,8 @@ export interface WeightsBrowserResult {
   wrongSha: string;
   offlineMissing: string;
   rangeRequests: boolean;
+  /** Per captive-portal URL: the download's error, and whether the Cache API holds anything for it after. */
+  portal: Record<string, { error: string; cached: boolean }>;
 }
 
 declare global {
@@ -53,6 +55,13 @@ async function run(): Promise<WeightsBrowserResult> {
   const cachedTensors = [...cached.tensors.keys()];
   const offline = await openWeights(`${location.origin}/not-served/mixed.safetensors`, { cacheName: 'geolens-test', offline: true }).catch(() => null);
   const fromCache = await openWeights(`${base}/mixed.safetensors`, { cacheName: 'geolens-test', offline: true, sha256: sha });
+  // A captive portal's sign-in page served for weights and for a config, as a hotel Wi-Fi does.
+  const portal: WeightsBrowserResult['portal'] = {};
+  const cache = await caches.open('geolens-test');
+  for (const file of ['model.safetensors', 'config.json']) {
+    const url = `${location.origin}/portal/${file}`;
+    portal[file] = { error: await message(() => downloadWeights(url, { cacheName: 'geolens-test' })), cached: (await cache.match(url)) !== undefined };
+  }
   return {
     files,
     cachedTensors,
@@ -60,6 +69,7 @@ async function run(): Promise<WeightsBrowserResult> {
     wrongSha,
     offlineMissing: offline === null ? await message(() => openWeights(`${location.origin}/not-served/mixed.safetensors`, { cacheName: 'geolens-test', offline: true })) : 'loaded',
     rangeRequests: true,
+    portal,
   };
 }
 

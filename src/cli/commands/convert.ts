@@ -80,7 +80,7 @@ export function registerConvert(program: Command): void {
         const sources = typeof geoclip === 'string'
           ? await open(geoclip)
           : { imageMlp: await open(geoclip!.imageMlp), locationEncoder: await open(geoclip!.locationEncoder), logitScale: await open(geoclip!.logitScale) };
-        summary = await convertGeoClipSources({ sources, dtype, out: flags.out });
+        summary = await convertGeoClipSources({ sources, locations: geoclip, dtype, out: flags.out });
       }
       } finally {
         for (const source of opened) await source.close();

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { GeoLocator } from '../../api/geolocator.js';
@@ -17,6 +18,13 @@ type EvalFlags = ModelFlags & Pick<LocateExtraFlags, 'refine' | 'refineKm' | 're
   batchSize: number;
   candidates: number;
 };
+
+/** Refuses a --csv target whose folder is missing or which is a folder, before any photo is embedded. */
+async function checkCsvTarget(path: string): Promise<void> {
+  const folder = await stat(dirname(path)).catch(() => null);
+  if (!folder?.isDirectory()) throw new GeolensError(`eval: cannot write --csv ${path}: the folder '${dirname(path)}' does not exist`);
+  if ((await stat(path).catch(() => null))?.isDirectory()) throw new GeolensError(`eval: cannot write --csv ${path}: it is a folder`);
+}
 
 function progressBar(quiet: boolean): { update: (done: number, total: number) => void; stop: () => void } {
   if (quiet) return { update: () => {}, stop: () => {} };
@@ -52,9 +60,16 @@ export function registerEval(program: Command): void {
       .option('--json', 'print the summary and per-image rows as JSON')
       .option('--csv <file>', 'write per-image rows as CSV'),
   ).action(async (inputs: string[], flags: EvalFlags) => {
+    if (flags.csv) await checkCsvTarget(flags.csv);
     const images = await collectImages(inputs);
     if (images.length === 0) throw new GeolensError(`eval: no photos found in ${inputs.join(', ')}`);
-    const { labeled, unlabeled } = await resolveLabels(images, { labelsFile: flags.labels, exif: flags.exif });
+    const { labeled, unlabeled, unmatchedLabels } = await resolveLabels(images, { labelsFile: flags.labels, exif: flags.exif });
+    // A CSV for a larger set evaluated on part of it is normal use, so unmatched rows warn rather than fail;
+    // they are named because a typo in a file name would otherwise quietly shrink the set.
+    if (unmatchedLabels.length > 0) {
+      const shown = unmatchedLabels.slice(0, 10).map((name) => `'${name}'`).join(', ');
+      process.stderr.write(`eval: warning: ${unmatchedLabels.length} row${unmatchedLabels.length === 1 ? '' : 's'} of ${flags.labels} match${unmatchedLabels.length === 1 ? 'es' : ''} no photo: ${shown}${unmatchedLabels.length > 10 ? `, and ${unmatchedLabels.length - 10} more` : ''}\n`);
+    }
     if (labeled.length === 0) {
       throw new GeolensError(`eval: none of the ${images.length} photos has a label (${flags.labels ? `not in ${flags.labels}` : 'give --labels'}${flags.exif ? ' and no EXIF GPS' : ''})`);
     }
@@ -67,7 +82,8 @@ export function registerEval(program: Command): void {
       onProgress: bar.update,
     });
     bar.stop();
-    if (flags.csv) await writeFile(flags.csv, evalRowsToCsv(report));
+    // A write that fails this late (a full disk) must not cost the results: they are printed first.
+    const csvWritten = flags.csv ? writeFile(flags.csv, evalRowsToCsv(report)).then(() => null, (error: NodeJS.ErrnoException) => error) : Promise.resolve(null);
     const fromExif = report.rows.filter((r) => r.labelSource === 'exif').length;
     const table = [
       formatAccuracyTable(report.methods.map((m) => ({ method: m.name, summary: m.summary }))),
@@ -77,10 +93,12 @@ export function registerEval(program: Command): void {
     ].join('\n');
     if (!flags.json) {
       console.log(table);
-      return;
+    } else {
+      console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, unmatchedLabels, failed: report.failed }, null, 2));
+      // JSON owns stdout; the table still goes to the terminal.
+      if (!flags.quiet) process.stderr.write(`${table}\n`);
     }
-    console.log(JSON.stringify({ methods: report.methods, rows: report.rows, unlabeled, failed: report.failed }, null, 2));
-    // JSON owns stdout; the table still goes to the terminal.
-    if (!flags.quiet) process.stderr.write(`${table}\n`);
+    const csvError = await csvWritten;
+    if (csvError) throw new GeolensError(`eval: could not write --csv ${flags.csv} (${csvError.code ?? csvError.message}); the results above are complete`);
   });
 }

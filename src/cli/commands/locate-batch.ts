@@ -1,10 +1,12 @@
 // `geolens locate` over folders, globs and list files, or with --out: the batch path of the locate
-// command (src/batch/folder.ts does the work; this file adds the flags' meaning, the progress bar and Ctrl-C).
+// command (src/batch/folder.ts does the work; this file adds the flags' meaning, the progress bar and
+// stopping on SIGINT / SIGTERM, stop-signals.ts).
 import cliProgress from 'cli-progress';
 import { GeoLocator, type LocateOptions } from '../../api/geolocator.js';
 import { locateMany, type FolderProgress } from '../../batch/folder.js';
 import { expandInputs, isManyImagesInput } from '../../batch/inputs.js';
 import { locatorOptions, type ModelFlags } from '../options.js';
+import { catchStopSignals } from '../stop-signals.js';
 
 export interface BatchFlags extends ModelFlags {
   topK: number;
@@ -21,32 +23,29 @@ export async function wantsBatch(images: string[], flags: { out?: string }): Pro
 }
 
 export async function locateBatch(inputs: string[], flags: BatchFlags, placeOptions: Pick<LocateOptions, 'mergeKm' | 'names'> = {}): Promise<void> {
-  const images = await expandInputs(inputs);
-  const locator = await GeoLocator.create(locatorOptions(flags));
-  const stop = new AbortController();
-  // The first Ctrl-C lets the micro-batch in flight be written; a second one ends at once.
-  const onSignal = () => {
-    if (stop.signal.aborted) process.exit(130);
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const progress = progressBar(!!flags.quiet);
-  const summary = await locateMany(locator, images, {
-    out: flags.out,
-    batchSize: flags.batchSize,
-    locate: { topK: flags.topK, rerankCandidates: flags.candidates, ...placeOptions },
-    onProgress: progress.update,
-    signal: stop.signal,
-  });
-  progress.stop();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (!flags.quiet) {
-    const skipped = summary.skipped > 0 ? `, ${summary.skipped} already in ${flags.out}` : '';
-    process.stderr.write(`located ${summary.done - summary.failed} images, ${summary.failed} errors${skipped}${stop.signal.aborted ? ' (stopped; run again to resume)' : ''}\n`);
+  const kept = flags.out ? `; the lines in ${flags.out} are kept, run again to resume` : '';
+  const stop = catchStopSignals((signal) => `stopped by ${signal}${kept}`);
+  try {
+    const images = await expandInputs(inputs);
+    // A stop while the model loads has nothing to save.
+    const locator = await stop.unlessStopped(GeoLocator.create(locatorOptions(flags)), (signal) => `stopped by ${signal} before any image was located`);
+    const progress = progressBar(!!flags.quiet);
+    const summary = await locateMany(locator, images, {
+      out: flags.out,
+      batchSize: flags.batchSize,
+      locate: { topK: flags.topK, rerankCandidates: flags.candidates, ...placeOptions },
+      onProgress: progress.update,
+      signal: stop.signal,
+    });
+    progress.stop();
+    if (stop.received) stop.exit(`stopped by ${stop.received} after ${summary.done} of ${summary.total} images${kept}`);
+    if (!flags.quiet) {
+      const skipped = summary.skipped > 0 ? `, ${summary.skipped} already in ${flags.out}` : '';
+      process.stderr.write(`located ${summary.done - summary.failed} images, ${summary.failed} errors${skipped}\n`);
+    }
+  } finally {
+    stop.release();
   }
-  if (stop.signal.aborted) process.exit(130);
 }
 
 function progressBar(quiet: boolean): { update: (p: FolderProgress) => void; stop: () => void } {

@@ -27,22 +27,28 @@ function grid(value: string): { width: number; height: number } {
   return { width: Number(match[1]), height: Number(match[2]) };
 }
 
-export function placeOptions(command: Command): Command {
+/** How places are reported (merged, named): the same flags for `locate` and `worker`, so their lines match. */
+export function mergeOptions(command: Command): Command {
   return command
     .option('--merge-km <km>', 'merge gallery hits within this great-circle radius into one place', nonNegative, DEFAULT_MERGE_KM)
     .option('--no-merge', 'list raw gallery rows, unmerged')
-    .option('--no-names', 'skip place names (country, region, nearest town)')
+    .option('--no-names', 'skip place names (country, region, nearest town)');
+}
+
+/** The LocateOptions of mergeOptions' flags. */
+export function mergeFromFlags(flags: Pick<PlaceFlags, 'merge' | 'mergeKm' | 'names'>): Pick<LocateOptions, 'mergeKm' | 'names'> {
+  return { mergeKm: flags.merge ? flags.mergeKm : undefined, names: flags.names };
+}
+
+export function placeOptions(command: Command): Command {
+  return mergeOptions(command)
     .option('--map <file>', 'draw the probability heat map and the places on a world map (.png or .svg)')
     .option('--map-grid <WxH>', 'heat-map cells (equirectangular)', grid, { width: 360, height: 180 });
 }
 
 export function locateOptionsFor(flags: PlaceFlags): Pick<LocateOptions, 'mergeKm' | 'names' | 'heatmap'> {
   if (flags.map && !/\.(png|svg)$/i.test(flags.map)) throw new GeolensError(`--map ${flags.map}: the file must end in .png or .svg`);
-  return {
-    mergeKm: flags.merge ? flags.mergeKm : undefined,
-    names: flags.names,
-    heatmap: flags.map ? flags.mapGrid : undefined,
-  };
+  return { ...mergeFromFlags(flags), heatmap: flags.map ? flags.mapGrid : undefined };
 }
 
 /** "Līhuʻe, Hawaii, United States of America (3.2 km away)" */
@@ -60,11 +66,15 @@ export async function writeMaps(path: string, results: LocateResult[]): Promise<
   for (let i = 0; i < results.length; i++) {
     const target = i === 0 ? path : path.replace(/(\.\w+)$/, `-${i}$1`);
     const svg = renderMapSvg({ heatmap: results[i]!.heatmap, places: results[i]!.places, countries });
-    if (/\.svg$/i.test(target)) {
-      await writeFile(target, svg);
-    } else {
+    let bytes: Uint8Array | string = svg;
+    if (!/\.svg$/i.test(target)) {
       const { default: sharp } = await import('sharp');
-      await sharp(Buffer.from(svg)).png().toFile(target);
+      bytes = await sharp(Buffer.from(svg)).png().toBuffer();
+    }
+    try {
+      await writeFile(target, bytes);
+    } catch (error) {
+      throw new GeolensError(`--map: could not write ${target} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
     written.push(target);
   }

@@ -3,8 +3,9 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { GeoLocator, type LocateFailure, type LocateResult } from '../../api/geolocator.js';
 import { GeolensError } from '../../runtime/errors.js';
-import { ImageError } from '../../model/image.js';
+import { ImageError } from '../../image/image.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
+import { checkOutputTarget } from '../output-target.js';
 import { locateBatch, wantsBatch } from './locate-batch.js';
 import { locateExtraOptions, refineFromFlags, runLocateText, type LocateExtraFlags } from './locate-text-refine.js';
 import { locateOptionsFor, nameText, placeOptions, writeMaps, type PlaceFlags } from './locate-places.js';
@@ -44,18 +45,30 @@ export function registerLocate(program: Command): void {
       .option('--batch-size <n>', 'images per GPU micro-batch (folders, globs, lists, --out)', positiveInteger, 8),
   ))).action(async (images: string[], flags: ModelFlags & PlaceFlags & LocateExtraFlags & { topK: number; json?: boolean; candidates: number; out?: string; batchSize: number }) => {
     const placeFlags = locateOptionsFor(flags);
+    // Where results go is checked before the model loads (a missing folder is a second's error, not a lost run).
+    if (flags.out) await checkOutputTarget(flags.out, '--out');
+    if (flags.map) await checkOutputTarget(flags.map, '--map');
     const print = async (names: string[], results: (LocateResult | LocateFailure)[]) => {
-      const located = results.filter((r): r is LocateResult => !('error' in r));
-      if (flags.map) for (const file of await writeMaps(flags.map, located)) if (!flags.quiet) console.error(`map: ${file}`);
       // The heat map is for the picture; JSON keeps it as plain numbers only when a map was asked for.
       const plain = (r: LocateResult | LocateFailure) => ('error' in r || !r.heatmap ? r : { ...r, heatmap: { ...r.heatmap, values: Array.from(r.heatmap.values) } });
       if (flags.json) console.log(JSON.stringify(results.map((r, i) => ({ image: names[i], ...plain(r) })), null, 2));
       else printResults(names, results);
+      if (!flags.map) return;
+      // The results come first: a map that cannot be written (a full disk) does not take them with it.
+      try {
+        for (const file of await writeMaps(flags.map, results.filter((r): r is LocateResult => !('error' in r)))) if (!flags.quiet) console.error(`map: ${file}`);
+      } catch (error) {
+        if (error instanceof GeolensError) error.message += '; the results are printed above';
+        throw error;
+      }
     };
     if (flags.text.length > 0) return runLocateText(images, flags, print, placeFlags);
     if (images.length === 0) throw new GeolensError('give one or more photos, or --text "a description"');
-    // A results file holds names and merged places; heat maps belong to single photos (--map).
-    if (await wantsBatch(images, flags)) return locateBatch(images, flags, { mergeKm: placeFlags.mergeKm, names: placeFlags.names });
+    if (await wantsBatch(images, flags)) {
+      // A results file holds names and merged places; heat maps belong to single photos.
+      if (flags.map) throw new GeolensError('--map draws the map of single photos; it does not go with folders, lists or --out');
+      return locateBatch(images, flags, { mergeKm: placeFlags.mergeKm, names: placeFlags.names });
+    }
     // Fail on a mistyped path now, not after minutes of loading weights.
     for (const image of images) {
       if (/^(https?|file):/i.test(image)) continue;

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { collectResults, enqueue, queueStatus, DEFAULT_QUEUE } from '../../queue/index.js';
 import { positiveInteger } from '../options.js';
+import { checkOutputTarget } from '../output-target.js';
 
 export function redisOptions(command: Command): Command {
   return command
@@ -33,9 +34,14 @@ export function registerQueue(program: Command): void {
       for (const failure of status.recentFailures) console.log(`  failed ${failure.image}: ${failure.reason}`);
     });
 
-  redisOptions(queue.command('results').description('write every stored result and error as JSON lines'))
+  redisOptions(
+    queue
+      .command('results')
+      .description('write every stored result and error as JSON lines, the lines `geolens locate --out` writes (places merged and named, or raw rows when the workers ran with --no-merge --no-names); `image` is the absolute path or URL queued'),
+  )
     .option('--out <results.jsonl>', 'file to write (replaced); default stdout')
     .action(async (flags: { redis?: string; queue: string; out?: string }) => {
+      if (flags.out) await checkOutputTarget(flags.out, '--out');
       const counts = await collectResults({ redis: flags.redis, queue: flags.queue, out: flags.out });
       if (flags.out) console.error(`wrote ${counts.results} results and ${counts.errors} errors to ${flags.out}`);
     });

@@ -1,8 +1,11 @@
 // `geolens worker`: loads the models once and geolocates jobs from the Redis queue until stopped
-// (SIGINT/SIGTERM finish the jobs in flight first). Run one per GPU, on as many machines as you like.
+// (SIGINT/SIGTERM: images being read go back to the queue, a batch on the GPU is stored, then the process
+// ends with 128 + the signal's number). Run one per GPU, on as many machines as you like.
 import type { Command } from 'commander';
 import { createWorker } from '../../queue/index.js';
 import { locatorOptions, modelOptions, positiveInteger, type ModelFlags } from '../options.js';
+import { catchStopSignals } from '../stop-signals.js';
+import { mergeFromFlags, mergeOptions } from './locate-places.js';
 import { redisOptions } from './queue.js';
 
 interface WorkerFlags extends ModelFlags {
@@ -13,10 +16,13 @@ interface WorkerFlags extends ModelFlags {
   batchSize: number;
   lockMs: number;
   stalledMs: number;
+  merge: boolean;
+  mergeKm: number;
+  names: boolean;
 }
 
 export function registerWorker(program: Command): void {
-  modelOptions(
+  mergeOptions(modelOptions(
     redisOptions(
       program
         .command('worker')
@@ -27,16 +33,18 @@ export function registerWorker(program: Command): void {
         .option('--lock-ms <ms>', 'job lock: a dead worker\'s jobs return to the queue after this long', positiveInteger, 30_000)
         .option('--stalled-ms <ms>', 'how often to look for jobs of dead workers', positiveInteger, 30_000),
     ),
-  ).action(async (flags: WorkerFlags) => {
+  )).action(async (flags: WorkerFlags) => {
     let images = 0;
+    const stop = catchStopSignals((signal) => `worker stopped by ${signal} after ${images} images`);
     let failed = 0;
     let lastReport = performance.now();
     const started = performance.now();
-    const worker = await createWorker({
+    const starting = createWorker({
       redis: flags.redis,
       queue: flags.queue,
       locator: locatorOptions(flags),
-      locate: { topK: flags.topK, rerankCandidates: flags.candidates },
+      // Stored lines read like `geolens locate --out`'s: merged and named unless --no-merge / --no-names.
+      locate: { topK: flags.topK, rerankCandidates: flags.candidates, ...mergeFromFlags(flags) },
       batchSize: flags.batchSize,
       lockDurationMs: flags.lockMs,
       stalledIntervalMs: flags.stalledMs,
@@ -49,13 +57,11 @@ export function registerWorker(program: Command): void {
         process.stderr.write(`worker: ${images} images, ${failed} errors, ${(images / ((now - started) / 1000)).toFixed(1)} images/s\n`);
       },
     });
+    // A stop while the models load leaves no job behind.
+    const worker = await stop.unlessStopped(starting, (signal) => `worker stopped by ${signal} before taking any job`);
     if (!flags.quiet) process.stderr.write(`worker: ready on queue '${flags.queue}' (${worker.locator.gpu.adapterName})\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
-    await worker.close();
-    if (!flags.quiet) process.stderr.write(`worker: stopped after ${images} images\n`);
+    const signal = await stop.stopped;
+    const handedBack = await worker.close();
+    stop.exit(`worker stopped by ${signal} after ${images} images${handedBack > 0 ? `; ${handedBack} job${handedBack === 1 ? '' : 's'} being read went back to the queue` : ''}`);
   });
 }

@@ -6,11 +6,18 @@
  * q8 (`embeddings.q8` I8 + `embeddings.scales` F16 per 32 values, read through src/weights/quantized.ts);
  * metadata `geolens.gallery_embeddings` JSON {version, dtype, locationDigest, galleryDigest, key}:
  * the digest of the location-encoder weights (GeoClip.locationDigest), of the coordinates, and the
- * gallery cache key they make. A file is used only with the very weights it was made from.
+ * gallery cache key they make. A file is used only with the very weights it was made from, and only for
+ * the gallery it was made from when the caller names one. `geolens.tensor_digests` records the digest of
+ * every stored tensor (src/weights/quantized.ts), checked as the rows are read: a swapped, edited or
+ * damaged row is refused naming the file and the tensor. A file written before those digests existed
+ * still loads, with a warning.
  */
 import { uploadGalleryChunks } from '../../kernels/search.js';
 import { GeolensError, QUANT_BLOCK, type Gpu } from '../../runtime/index.js';
-import { encodeF16, QUANTIZATION_KEY, type SafetensorsWriteEntry, type WeightSource } from '../../weights/index.js';
+import {
+  encodeF16, isDigestChecked, isQuantizedSource, isRanged, QUANTIZATION_KEY, QuantizedWeightSource, TENSOR_DIGESTS_KEY, tensorDigestsFor,
+  type SafetensorsWriteEntry, type WeightSource,
+} from '../../weights/index.js';
 import { quantizeMatrix } from '../../kernels/quantize.js';
 import { Gallery, galleryCacheKey } from './gallery.js';
 import type { GeoClip } from './geoclip.js';
@@ -57,12 +64,15 @@ export async function galleryEmbeddingsEntries(model: GeoClip, gps: Float32Array
     entries.push({ name: 'embeddings.scales', dtype: 'F16', shape: [size, Math.ceil(dim / QUANT_BLOCK)], data: () => new Uint8Array(q.scales.buffer) });
     metadata[QUANTIZATION_KEY] = JSON.stringify({ block: QUANT_BLOCK, tensors: { embeddings: { scheme: 'q8', shape: [size, dim] } } });
   }
+  Object.assign(metadata, await tensorDigestsFor(entries));
   return { entries, metadata };
 }
 
 export interface LoadGalleryEmbeddingsOptions {
   /** The gallery the caller means; the file must hold exactly these points. Default: the file's own. */
   gps?: Float32Array;
+  /** Where a file without tensor digests is reported (default console.warn). */
+  warn?: (message: string) => void;
   dtype?: 'f32' | 'f16';
   maxRowsPerChunk?: number;
 }
@@ -71,8 +81,18 @@ export interface LoadGalleryEmbeddingsOptions {
  * A Gallery from an embeddings file, after checking it was made from `model`'s location-encoder weights
  * (and from `options.gps` when given). Rows are renormalized after f16 / q8 rounding.
  */
-export async function loadGalleryEmbeddings(gpu: Gpu, model: GeoClip, file: WeightSource, options: LoadGalleryEmbeddingsOptions = {}): Promise<Gallery> {
-  const metadata = (file as { metadata?: Readonly<Record<string, string>> }).metadata ?? {};
+export async function loadGalleryEmbeddings(gpu: Gpu, model: GeoClip, given: WeightSource, options: LoadGalleryEmbeddingsOptions = {}): Promise<Gallery> {
+  const metadata = (given as { metadata?: Readonly<Record<string, string>> }).metadata ?? {};
+  let file = given;
+  if (metadata[TENSOR_DIGESTS_KEY] === undefined) {
+    // A quantized file was already reported when it was opened (QuantizedWeightSource.wrap).
+    if (metadata[GALLERY_EMBEDDINGS_KEY] !== undefined && !isQuantizedSource(file)) {
+      (options.warn ?? console.warn)('geolens: these gallery embeddings record no tensor digests (written before geolens recorded them), so a damaged row goes unnoticed; rebuild them with `geolens convert --gallery-embeddings`');
+    }
+  } else if (!isDigestChecked(file) && isRanged(file)) {
+    // A source opened by the caller rather than by openWeights: checked here all the same.
+    file = QuantizedWeightSource.wrap(file, 'gallery embeddings');
+  }
   const text = metadata[GALLERY_EMBEDDINGS_KEY];
   if (text === undefined) throw new GalleryEmbeddingsError(`not a gallery embeddings file: no '${GALLERY_EMBEDDINGS_KEY}' metadata (write one with \`geolens convert --gallery-embeddings\`)`);
   let identity: Identity;

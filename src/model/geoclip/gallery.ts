@@ -133,7 +133,8 @@ export function parseGalleryDegrees(text: string, what = 'gallery CSV'): Float64
 /** Plain decimal numbers only: Number() would also read '0x10' as 16, '0b1' as 1 and '1_0'… as NaN. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-function parseDecimal(text: string): number {
+/** `text` as a number when it is a plain decimal (the labels CSV of `geolens eval` reads its cells so too), else NaN. */
+export function parseDecimal(text: string): number {
   return DECIMAL.test(text) ? Number(text) : NaN;
 }
 

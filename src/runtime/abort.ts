@@ -1,4 +1,4 @@
-import { GeolensError } from '../runtime/index.js';
+import { GeolensError } from './errors.js';
 
 /** The caller's AbortSignal fired; work stopped between two steps and nothing was half-written. */
 export class AbortError extends GeolensError {

@@ -7,7 +7,7 @@
  * JPEGs, nearly all photos) decode exactly.
  */
 import { checkPixelCap, ImageError, imageLimits, type RawImage } from './image.js';
-import { imageDimensions } from './image-header.js';
+import { imageDimensions } from './header.js';
 
 export type BrowserImageSource = Uint8Array | ArrayBuffer | Blob | ImageBitmap;
 
