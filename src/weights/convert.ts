@@ -11,7 +11,8 @@ import { WeightsError } from '../io/errors.js';
 import { checkTensors, clipTextShapes, clipVisionShapes, parseClipConfig, parseClipVisionConfig } from './config/clip-config.js';
 import { loadJson, type DownloadOptions } from './hub/download.js';
 import { describeCheckpointKind, identifyCheckpoint, type CheckpointKind } from './identify.js';
-import { QUANTIZATION_KEY, TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsMetadata } from './formats/quantized.js';
+import { QUANTIZATION_KEY } from './formats/quantized.js';
+import { TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsMetadata } from './formats/tensor-digests.js';
 import { safetensorsHeader, writeSafetensorsToPath, type SafetensorsEntry } from './formats/safetensors-writer.js';
 import type { WeightSource } from './source.js';
 

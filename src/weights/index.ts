@@ -16,7 +16,8 @@ export { SafetensorsSource, parseHeader as parseSafetensorsHeader } from './form
 export { openWeights, openBytes, type OpenOptions } from './open.js';
 export { uploadWeight, type UploadOptions } from './upload.js';
 export { PthSource } from './formats/pth.js';
-export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme, DigestCheckedSource, TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsFor, isDigestChecked } from './formats/quantized.js';
+export { QuantizedWeightSource, QUANTIZATION_KEY, isQuantizedSource, storedScheme, isDigestChecked } from './formats/quantized.js';
+export { DigestCheckedSource, TENSOR_DIGESTS_KEY, tensorDigest, tensorDigestsFor } from './formats/tensor-digests.js';
 export { writeSafetensors, writeSafetensorsToPath, encodeSafetensorsFile, encodeSafetensors, safetensorsHeader, type SafetensorsEntry as SafetensorsWriteEntry } from './formats/safetensors-writer.js';
 export { ZipArchive, crc32 } from './formats/zip.js';
 export { unpickle, PickleGlobal, PickleTuple, type PickleValue } from './formats/pickle.js';
