@@ -19,6 +19,10 @@ for (const v of ceiling.variants) {
   const mark = v.gflops === ceiling.fmaGflops ? ' ←' : '';
   console.log(formatRow([String(v.workgroupSize), String(v.accumulators), String(v.iterations), v.gflops.toFixed(2)], widths) + mark);
 }
+for (const v of ceiling.copyVariants) {
+  const mark = v.gbps === ceiling.copyGBps ? ' ←' : '';
+  console.log(`copy: workgroup ${v.workgroupSize}, ${v.vectors} vec4s per invocation: ${v.gbps.toFixed(2)} GB/s${mark}`);
+}
 console.log(ceilingLine(ceiling));
 console.log(`(${ceiling.timing} timing, ${ceiling.seconds.toFixed(1)} s)`);
 if (jsonIndex > 0) {

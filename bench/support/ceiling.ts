@@ -32,7 +32,7 @@ export function benchCeiling(gpu: Gpu, options: CeilingOptions = {}, print = tru
 export function ceilingLine(ceiling: Ceiling): string {
   const { workgroupSize, accumulators } = ceiling.fmaBest;
   return `ceiling: FMA ${ceiling.fmaGflops.toFixed(1)} GFLOPS (workgroup ${workgroupSize}, ${accumulators} accumulators), ` +
-    `copy ${ceiling.copyGBps.toFixed(1)} GB/s (${ceiling.copyBufferBytes / 2 ** 20} MiB), load average ${loadavg()[0]!.toFixed(2)}`;
+    `copy ${ceiling.copyGBps.toFixed(2)} GB/s (${ceiling.copyBufferBytes / 2 ** 20} MiB, workgroup ${ceiling.copyBest.workgroupSize}, ${ceiling.copyBest.vectors} vec4s each), load average ${loadavg()[0]!.toFixed(2)}`;
 }
 
 /** A kernel's rate as a fraction of its bounding ceiling (0.25 = 25 %). */

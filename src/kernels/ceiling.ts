@@ -1,14 +1,18 @@
+import copySource from '../../shaders/ceiling-copy.wgsl';
 import source from '../../shaders/ceiling-fma.wgsl';
-import { DeviceError, type Gpu, ShapeError, type Tensor } from '../runtime/index.js';
-import { copyBytes, copyKernel } from './copy.js';
+import { DeviceError, type Gpu, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
+import { copyBytes } from './copy.js';
 
 // The adapter's own roofline, measured: the best fp32 FMA rate over a few workgroup shapes and
-// accumulator counts (shaders/ceiling-fma.wgsl), and the bandwidth of a vec4 copy (shaders/copy.wgsl).
+// accumulator counts (shaders/ceiling-fma.wgsl), and the best vec4 copy bandwidth over a few workgroup
+// shapes and vec4s per invocation (shaders/ceiling-copy.wgsl).
 // Benchmarks print every kernel as a fraction of the ceiling that bounds it; on a GPU the figures are
 // what the card reaches, not what its spec sheet promises.
 
 export const CEILING_WORKGROUP_SIZES = [64, 128, 256] as const;
 export const CEILING_ACCUMULATORS = [1, 2, 4, 8] as const;
+export const COPY_WORKGROUP_SIZES = [64, 256] as const;
+export const COPY_VECTORS = [1, 4, 16] as const;
 /** Steps each chain takes per loop iteration (the shader writes four out). */
 const STEPS_PER_ITERATION = 4;
 /** Keeps every value of the exact (multiplier 1, addend 1) run below 2^24, where f32 counts exactly. */
@@ -86,6 +90,24 @@ export function fmaProbeReference(probe: FmaProbe, multiplier = 1, addend = 1): 
   return out;
 }
 
+/**
+ * Copies a into out with the bandwidth probe: f32 tensors of equal size, a whole number of blocks of
+ * workgroupSize · vectors vec4s.
+ */
+export function copyProbe(a: Tensor, out: Tensor, workgroupSize: number, vectors: number): void {
+  const block = workgroupSize * vectors * 4;
+  if (a.dtype !== 'f32' || out.dtype !== 'f32' || a.size !== out.size || a.size % block !== 0 || a.buffer === out.buffer) {
+    throw new ShapeError(`copyProbe: needs two distinct f32 tensors of one size, a multiple of ${block} elements; got ${a} and ${out}`);
+  }
+  a.gpu.dispatch({
+    label: 'ceiling.copy',
+    code: copySource,
+    constants: { WORKGROUP_SIZE: workgroupSize, VECTORS: vectors },
+    buffers: [a, out],
+    workgroups: linearWorkgroups(a.size / block, 1, a.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
 export interface CeilingVariant {
   workgroupSize: number;
   accumulators: number;
@@ -101,8 +123,11 @@ export interface Ceiling {
   /** The variant that reached it. */
   fmaBest: { workgroupSize: number; accumulators: number };
   variants: CeilingVariant[];
-  /** vec4 copy bandwidth, GB/s (bytes read + bytes written per second). */
+  /** Best vec4 copy bandwidth, GB/s (bytes read + bytes written per second). */
   copyGBps: number;
+  /** The copy variant that reached it. */
+  copyBest: { workgroupSize: number; vectors: number };
+  copyVariants: { workgroupSize: number; vectors: number; gbps: number }[];
   /** Size of the copied buffer, bytes. */
   copyBufferBytes: number;
   /** 'timestamp' (GPU timestamps) or 'wall' (submit to done, what software adapters get). */
@@ -166,7 +191,9 @@ export async function measureCeiling(gpu: Gpu, options: CeilingOptions = {}): Pr
     fmaGflops: best.gflops,
     fmaBest: { workgroupSize: best.workgroupSize, accumulators: best.accumulators },
     variants,
-    copyGBps: copy.gbps,
+    copyGBps: copy.best.gbps,
+    copyBest: { workgroupSize: copy.best.workgroupSize, vectors: copy.best.vectors },
+    copyVariants: copy.variants,
     copyBufferBytes: copy.bytes,
     timing,
     seconds: (performance.now() - started) / 1000,
@@ -185,31 +212,42 @@ function checkFma(probe: FmaProbe, got: Float32Array): void {
   }
 }
 
-async function measureCopy(gpu: Gpu, timing: Ceiling['timing'], targetMs: number, repeats: number, quick: boolean): Promise<{ gbps: number; bytes: number }> {
+async function measureCopy(gpu: Gpu, timing: Ceiling['timing'], targetMs: number, repeats: number, quick: boolean) {
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   // Large enough to leave every CPU cache behind, small enough for WebGPU's default 128 MiB binding.
   const wanted = quick ? 16 * 2 ** 20 : gpu.isSoftware ? 64 * 2 ** 20 : 256 * 2 ** 20;
-  const bytes = Math.floor(Math.min(wanted, limit) / 16) * 16;
+  const largestBlock = Math.max(...COPY_WORKGROUP_SIZES) * Math.max(...COPY_VECTORS) * 16;
+  const bytes = Math.floor(Math.min(wanted, limit) / largestBlock) * largestBlock;
   const elements = bytes / 4;
   const input = new Float32Array(elements);
   for (let i = 0; i < elements; i++) input[i] = i;
+  const zeros = new Float32Array(elements);
   const a = gpu.upload(input, [elements], 'f32', 'ceiling.copy.in');
   const b = gpu.empty([elements], 'f32', 'ceiling.copy.out');
+  const variants: Ceiling['copyVariants'] = [];
   try {
-    copyKernel(a, b);
-    await gpu.sync();
-    const { count, ms } = await calibrate(gpu, timing, targetMs, 1024, repeats, (n) => {
-      for (let r = 0; r < n; r++) copyKernel(a, b);
-    });
-    const copied = await b.read();
-    for (let i = 0; i < elements; i++) {
-      if (copied[i] !== i) throw new DeviceError(`ceiling copy probe returned ${copied[i]} at element ${i}, expected ${i}`);
+    for (const workgroupSize of quick ? [256] : COPY_WORKGROUP_SIZES) {
+      if (workgroupSize > gpu.limits.maxComputeInvocationsPerWorkgroup) continue;
+      for (const vectors of quick ? [1, 4] : COPY_VECTORS) {
+        gpu.write(b.buffer, zeros);
+        copyProbe(a, b, workgroupSize, vectors); // builds the pipeline outside the timed runs
+        await gpu.sync();
+        const { count, ms } = await calibrate(gpu, timing, targetMs, 1024, repeats, (n) => {
+          for (let r = 0; r < n; r++) copyProbe(a, b, workgroupSize, vectors);
+        });
+        const copied = await b.read();
+        for (let i = 0; i < elements; i++) {
+          if (copied[i] !== i) throw new DeviceError(`ceiling copy probe (workgroup ${workgroupSize}, ${vectors} vec4s each) returned ${copied[i]} at element ${i}, expected ${i}`);
+        }
+        variants.push({ workgroupSize, vectors, gbps: (copyBytes(elements) * count) / ms / 1e6 });
+      }
     }
-    return { gbps: (copyBytes(elements) * count) / ms / 1e6, bytes };
   } finally {
     a.release();
     b.release();
   }
+  const best = variants.reduce((x, y) => (y.gbps > x.gbps ? y : x));
+  return { best, variants, bytes };
 }
 
 /**

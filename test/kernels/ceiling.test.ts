@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CEILING_ACCUMULATORS, fmaProbe, fmaProbeReference, MAX_FMA_ITERATIONS, measureCeiling, type FmaProbe } from '../../src/kernels/ceiling.js';
+import { CEILING_ACCUMULATORS, copyProbe, fmaProbe, fmaProbeReference, MAX_FMA_ITERATIONS, measureCeiling, type FmaProbe } from '../../src/kernels/ceiling.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 
@@ -58,6 +58,21 @@ test('FMA probe refuses accumulator counts, invocation counts and iteration coun
   assert.throws(() => fmaProbe(gpu, { ...ok, workgroupSize: 4096 }), (e: Error) => e instanceof ShapeError && /workgroup size 4096/.test(e.message));
 });
 
+test('copy probe reproduces every bit for each vec4 count, and refuses sizes that are not whole blocks', async () => {
+  const gpu = await testGpu();
+  const n = 64 * 16 * 4 * 3;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i * 0.5 - 7;
+  const input = gpu.upload(a, [n]);
+  for (const vectors of [1, 4, 16]) {
+    const out = gpu.upload(new Float32Array(n), [n]);
+    copyProbe(input, out, 64, vectors);
+    assert.equal(Array.from(await out.read()), Array.from(a), `${vectors} vec4s per invocation`);
+  }
+  const odd = gpu.upload(new Float32Array(n - 4), [n - 4]);
+  assert.throws(() => copyProbe(odd, gpu.empty([n - 4]), 64, 16), (e: Error) => e instanceof ShapeError && /multiple of 4096/.test(e.message));
+});
+
 test('measureCeiling (quick) reports the best variant, a copy bandwidth, and a copy that fits the binding limit', async () => {
   const gpu = await testGpu();
   const ceiling = await measureCeiling(gpu, { quick: true });
@@ -67,6 +82,8 @@ test('measureCeiling (quick) reports the best variant, a copy bandwidth, and a c
   const best = ceiling.variants.find((v) => v.gflops === ceiling.fmaGflops)!;
   assert.equal(ceiling.fmaBest, { workgroupSize: best.workgroupSize, accumulators: best.accumulators });
   assert.ok(Number.isFinite(ceiling.copyGBps) && ceiling.copyGBps > 0, `copy ${ceiling.copyGBps} GB/s`);
+  assert.is(ceiling.copyVariants.length, 2);
+  assert.is(ceiling.copyGBps, Math.max(...ceiling.copyVariants.map((v) => v.gbps)));
   assert.ok(ceiling.copyBufferBytes <= gpu.limits.maxStorageBufferBindingSize);
   assert.is(ceiling.adapter, gpu.adapterName);
 });
