@@ -241,7 +241,7 @@ export function writeReport(results: PeerResults, paths: { markdown: string; svg
   for (const suite of ['gemm', 'attention'] as const) {
     lines.push(suite === 'gemm' ? '## 2a. GEMM at ViT shapes (M×K×N), f32, against a one-op MatMul graph' : '## 2b. Fused attention (head dim 64), against one com.microsoft MultiHeadAttention node', '');
     lines.push('GFLOPS from the median call, for geolens with its fraction of the device\'s FMA ceiling (inputs and outputs stay on the GPU for the WebGPU EP; geolens\' call includes its sync). The CPU-time column is what the Node figure would be on otherwise idle cores: flops × cores / process CPU time, which other processes move much less than the wall clock.', '');
-    lines.push(`| shape | ${SYSTEMS.map((s) => `${s} GFLOPS`).join(' | ')} | geolens node, CPU time, @2 cores | vs webgpu | vs wasm | vs ort-node |`);
+    lines.push(`| shape | ${SYSTEMS.map((s) => `${s} GFLOPS`).join(' | ')} | ${GEOLENS}, CPU time, @${results.machine.cpus} cores | vs webgpu | vs wasm | vs ort-node |`);
     lines.push(`|---|${SYSTEMS.map(() => '---:').join('|')}|---:|---:|---:|---:|`);
     for (const [shape, row] of cells(results, suite)) {
       const flops = [...row.values()][0]!.m.flops!;
