@@ -227,7 +227,13 @@ async function loadWebGpu(): Promise<WebGpuModule> {
  * VK_ICD_FILENAMES each time Dawn creates an instance, so each ICD gets an instance of its own; the
  * variable is restored afterwards, and child processes see what this one was started with.
  */
-export async function listAdapters(options: { powerPreference?: GPUPowerPreference; system?: boolean; icds?: boolean } = {}): Promise<AdapterList> {
+export async function listAdapters(options: {
+  powerPreference?: GPUPowerPreference;
+  system?: boolean;
+  icds?: boolean;
+  /** Stop once nothing still to open could rank higher (a hardware adapter or lavapipe is found). */
+  bestOnly?: boolean;
+} = {}): Promise<AdapterList> {
   const webgpu = await loadWebGpu();
   const env = process.env;
   const { existsSync } = await import('node:fs');
@@ -254,9 +260,15 @@ export async function listAdapters(options: { powerPreference?: GPUPowerPreferen
       restore('VK_DRIVER_FILES', given.driver);
     }
   };
+  const done = () => !!options.bestOnly && adapters.some((a) => a.kind === 'hardware' || a.kind === 'lavapipe');
   if (options.system ?? true) await open('system');
   if (options.icds ?? true) {
     for (const icd of [...LAVAPIPE_ICD_PATHS, ...SWIFTSHADER_ICD_PATHS]) {
+      if (done()) break;
+      // One adapter per kind: opening lavapipe again (the loader's own search often finds it) would only
+      // repeat Dawn's start-up warnings.
+      const kind: AdapterKind = LAVAPIPE_ICD_PATHS.includes(icd) ? 'lavapipe' : 'swiftshader';
+      if (adapters.some((a) => a.kind === kind)) continue;
       if (existsSync(icd)) await open(icd);
     }
   }
@@ -283,7 +295,11 @@ async function nodeAdapter(options: DeviceOptions): Promise<AdapterCandidate> {
   const wanted = options.adapter ?? (process.env.GEOLENS_ADAPTER || undefined);
   // A VK_ICD_FILENAMES of the user's own is their choice: no fallback past it, unless an adapter is named.
   const icdGiven = !!process.env.VK_ICD_FILENAMES;
-  const { adapters, refused } = await listAdapters({ powerPreference: options.powerPreference, icds: !icdGiven || !!wanted || !!options.forceSoftware });
+  const { adapters, refused } = await listAdapters({
+    powerPreference: options.powerPreference,
+    icds: !icdGiven || !!wanted || !!options.forceSoftware,
+    bestOnly: !wanted && !options.forceSoftware,
+  });
   const usable = options.forceSoftware ? adapters.filter((a) => a.kind !== 'hardware') : adapters;
   if (wanted) {
     const chosen = pickAdapter(usable, wanted);
