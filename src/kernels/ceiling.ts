@@ -139,9 +139,9 @@ export interface Ceiling {
 export interface CeilingOptions {
   /** Fewer variants, shorter runs, a 16 MiB copy: a smoke test in about a second. */
   quick?: boolean;
-  /** Timed runs per variant; the best counts (default 3, quick 1). */
+  /** Timed runs per variant; the best counts (default 3, quick 2). */
   repeats?: number;
-  /** Each timed run is made to last at least this long (default 40 ms on software, 5 ms otherwise). */
+  /** Each timed run is made to last at least this long (default 40 ms on software, 20 quick, 5 ms otherwise). */
   targetMs?: number;
 }
 
@@ -153,8 +153,9 @@ export interface CeilingOptions {
 export async function measureCeiling(gpu: Gpu, options: CeilingOptions = {}): Promise<Ceiling> {
   const started = performance.now();
   const quick = options.quick ?? false;
-  const repeats = options.repeats ?? (quick ? 1 : 3);
-  const targetMs = options.targetMs ?? (quick ? 5 : gpu.isSoftware ? 40 : 5);
+  const repeats = options.repeats ?? (quick ? 2 : 3);
+  // Runs shorter than this drown in the submit-and-wait overhead a wall clock measures.
+  const targetMs = options.targetMs ?? (gpu.isSoftware ? (quick ? 20 : 40) : 5);
   const timing: Ceiling['timing'] = gpu.isSoftware || !gpu.features.timestamps ? 'wall' : 'timestamp';
   // Software adapters run a workgroup per CPU thread: a few dozen keep every core busy. A GPU needs
   // hundreds of thousands of invocations in flight.
