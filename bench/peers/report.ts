@@ -302,7 +302,7 @@ export function writeReport(results: PeerResults, paths: { markdown: string; svg
   }
   const cpuWorst = gemmRows.map(([shape, row]) => ({ shape, gflops: cpuGflops(row.get(GEOLENS), results.machine.cpus) }))
     .filter((x) => x.gflops !== undefined).sort((x, y) => x.gflops! - y.gflops!)[0];
-  if (cpuWorst) lines.push(`- every ViT GEMM shape ≥ 4.0 GFLOPS (geolens node, CPU time on ${results.machine.cpus} idle cores): ${cpuWorst.gflops! >= 4 ? 'met' : 'not met'} (slowest: ${cpuWorst.shape} at ${rate(cpuWorst.gflops!)} GFLOPS)`);
+  if (cpuWorst) lines.push(`- every ViT GEMM shape ≥ 4.0 GFLOPS (${GEOLENS}, CPU time on ${results.machine.cpus} idle cores): ${cpuWorst.gflops! >= 4 ? 'met' : 'not met'} (slowest: ${cpuWorst.shape} at ${rate(cpuWorst.gflops!)} GFLOPS)`);
   const embedding = cells(results, 'embedding');
   const b32 = embedding.get('ViT-B/32 + MLP|warm');
   const b32Cold = embedding.get('ViT-B/32 + MLP|cold');
