@@ -9,9 +9,11 @@
 //   GEOLENS_ADAPTER=swiftshader node test/devices.mjs
 //                                    the whole suite on that adapter only (e.g. SwiftShader alone)
 //   GEOLENS_TEST_SECOND='kernels/'   what the other devices run (a regex on the path under test/)
+//   GEOLENS_TEST_FIRST='runtime/'    what the first device runs instead of the whole suite
 import { spawn, spawnSync } from 'node:child_process';
 
 const SECOND = process.env.GEOLENS_TEST_SECOND || '^(kernels|runtime|model|api)/';
+const FIRST = process.env.GEOLENS_TEST_FIRST || null;
 const SOFTWARE = ['lavapipe', 'swiftshader'];
 
 /** The adapter `geolens info` reports for a GEOLENS_ADAPTER value, or null when there is none. */
@@ -53,7 +55,7 @@ const started = Date.now();
 const runs = [];
 const chosen = process.env.GEOLENS_ADAPTER;
 if (chosen) {
-  runs.push(await runSuite(chosen, adapterFor(chosen) ?? chosen, null));
+  runs.push(await runSuite(chosen, adapterFor(chosen) ?? chosen, FIRST));
 } else {
   const primary = adapterFor(null);
   if (!primary) {
@@ -62,7 +64,7 @@ if (chosen) {
   }
   const names = Object.fromEntries(SOFTWARE.map((kind) => [kind, adapterFor(kind)]));
   const primaryKind = SOFTWARE.find((kind) => names[kind] === primary) ?? 'hardware';
-  runs.push(await runSuite(primaryKind === 'hardware' ? primary : primaryKind, primary, null));
+  runs.push(await runSuite(primaryKind === 'hardware' ? primary : primaryKind, primary, FIRST));
   for (const kind of SOFTWARE) {
     if (kind === primaryKind) continue;
     const name = names[kind];
