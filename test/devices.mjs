@@ -1,7 +1,9 @@
 // Runs the suite on every WebGPU device this machine has, the way `npm test` and CI do: the whole suite
-// on the adapter geolens picks by itself (a hardware GPU, else lavapipe, else SwiftShader), then the files
-// that exercise the kernels (kernel, runtime, model and API tests) on each other software device, so a
-// kernel shaped for one device's limits (lavapipe binds 128 MiB, SwiftShader 1 GiB) is tried on both.
+// on a hardware GPU if there is one, else on SwiftShader (else lavapipe), then the files that exercise
+// the kernels (kernel, runtime, model and API tests) on each other software device, so a kernel shaped
+// for one device's limits (lavapipe binds 128 MiB, SwiftShader 1 GiB) is tried on both. Without a GPU the
+// whole suite goes to SwiftShader because lavapipe costs more per test file: LLVM compiles the q8/q4 GEMM
+// pipelines in 15-20 s each on a cold Mesa shader cache, Subzero in about 1 s.
 // Prints each run's closing line as test/run.mjs does, then one closing "N passed, N failed" line that
 // counts every run (the line CI reads).
 //
@@ -10,6 +12,7 @@
 //                                    the whole suite on that adapter only (e.g. SwiftShader alone)
 //   GEOLENS_TEST_SECOND='kernels/'   what the other devices run (a regex on the path under test/)
 //   GEOLENS_TEST_FIRST='runtime/'    what the first device runs instead of the whole suite
+//   GEOLENS_TEST_WHOLE=lavapipe      which device runs the whole suite (default: hardware, else swiftshader)
 import { spawn, spawnSync } from 'node:child_process';
 
 const SECOND = process.env.GEOLENS_TEST_SECOND || '^(kernels|runtime|model|api)/';
@@ -57,19 +60,23 @@ const chosen = process.env.GEOLENS_ADAPTER;
 if (chosen) {
   runs.push(await runSuite(chosen, adapterFor(chosen) ?? chosen, FIRST));
 } else {
-  const primary = adapterFor(null);
-  if (!primary) {
+  const best = adapterFor(null);
+  if (!best) {
     console.error('no WebGPU adapter: `node dist/cli.js info` says why (run `node build.mjs` first if dist/cli.js is missing)');
     process.exit(1);
   }
   const names = Object.fromEntries(SOFTWARE.map((kind) => [kind, adapterFor(kind)]));
-  const primaryKind = SOFTWARE.find((kind) => names[kind] === primary) ?? 'hardware';
-  runs.push(await runSuite(primaryKind === 'hardware' ? primary : primaryKind, primary, FIRST));
+  const bestKind = SOFTWARE.find((kind) => names[kind] === best) ?? 'hardware';
+  // [GEOLENS_ADAPTER value, adapter name] of every device here, in the order they run.
+  const devices = [...(bestKind === 'hardware' ? [[best, best]] : []), ...SOFTWARE.filter((kind) => names[kind]).map((kind) => [kind, names[kind]])];
+  const wanted = process.env.GEOLENS_TEST_WHOLE || (bestKind === 'hardware' ? best : 'swiftshader');
+  const whole = devices.find(([value, name]) => value === wanted || name.toLowerCase().includes(wanted.toLowerCase())) ?? devices[0];
+  runs.push(await runSuite(whole[0], whole[1], FIRST));
+  for (const [value, name] of devices) {
+    if (value !== whole[0]) runs.push(await runSuite(value, name, SECOND));
+  }
   for (const kind of SOFTWARE) {
-    if (kind === primaryKind) continue;
-    const name = names[kind];
-    if (name) runs.push(await runSuite(kind, name, SECOND));
-    else console.log(`\n(no ${kind} adapter here: its run is skipped; \`geolens info\` lists what there is)`);
+    if (!names[kind]) console.log(`\n(no ${kind} adapter here: its run is skipped; \`geolens info\` lists what there is)`);
   }
 }
 
