@@ -12,6 +12,7 @@
 import { attention } from '../../src/kernels/attention.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, gpuMilliseconds, timeGpu } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 
 interface Shape {
   heads: number;
@@ -39,7 +40,8 @@ function bytes({ heads, seq, headDim, batch }: Shape): number {
 
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
-const widths = [72, 10, 16, 14, 14, 14];
+const ceiling = await benchCeiling(gpu);
+const widths = [72, 10, 16, 11, 14, 14, 14];
 for (const shape of SHAPES) {
   const width = shape.heads * shape.headDim;
   const data = new Float32Array(shape.batch * shape.seq * 3 * width).map((_, i) => Math.sin(i) * 0.5);
@@ -58,6 +60,7 @@ for (const shape of SHAPES) {
         name,
         `${formatMs(gpuTime.ms)}`,
         formatGflops(flops(shape), gpuTime.ms),
+        ofCeiling(ceiling, 'fma', flops(shape), gpuTime.ms),
         formatGBs(bytes(shape), gpuTime.ms),
         `wall ${formatMs(wall.ms)}`,
         gpu.isSoftware ? `cpu ${formatMs(wall.cpuMs)}` : '',

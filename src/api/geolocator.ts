@@ -63,7 +63,7 @@ export class GeoLocator {
     if (!Number.isInteger(microBatch) || microBatch < 1) throw new ShapeError(`GeoLocator.create: microBatch must be a positive integer, got ${microBatch}`);
     const aborted = (step: string) => throwIfAborted(signal, `GeoLocator.create (${step})`);
     aborted('start');
-    const gpu = options.gpu ?? (await getDevice(log ? { log } : {}));
+    const gpu = options.gpu ?? (await getDevice({ ...(log ? { log } : {}), ...(options.adapter ? { adapter: options.adapter } : {}) }));
     if (isDeviceLost(gpu)) throw deviceLostError(gpu, 'GeoLocator.create with options.gpu');
     const progress = options.onProgress ?? (() => {});
     let parts: LocatorParts | null = null;

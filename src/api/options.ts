@@ -47,6 +47,8 @@ export interface GeoLocatorOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** A device to share; default the process-wide one from getDevice(). */
   gpu?: Gpu;
+  /** Node: the adapter for that device ('hardware', 'lavapipe', 'swiftshader' or part of a name); default $GEOLENS_ADAPTER, else the best found. */
+  adapter?: string;
   /** Stops loading between steps (files, gallery chunks, compiling) with an AbortError. */
   signal?: AbortSignal;
   /** Where the library's notes go (the adapter line, an inferred config, a cache not written). Default: stderr in Node. */

@@ -1,4 +1,4 @@
-export { getDevice, createDevice, describeAdapter, isDeviceLost, deviceLostReason, deviceLostError, type DeviceOptions } from './device.js';
+export { getDevice, createDevice, describeAdapter, listAdapters, pickAdapter, adapterKind, isDeviceLost, deviceLostReason, deviceLostError, LAVAPIPE_ICD_PATHS, SWIFTSHADER_ICD_PATHS, type DeviceOptions, type AdapterKind, type AdapterCandidate, type AdapterList } from './device.js';
 export { Gpu, type GpuFeatures, type Dispatch } from './gpu.js';
 export { halfToFloat, floatToHalf, floatsToHalves, halvesToFloats, encodeF16, toHalves } from './f16.js';
 export { isNode } from './env.js';
