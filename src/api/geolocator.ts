@@ -7,6 +7,7 @@ import type { PlaceName, CitiesSource } from '../geo/names.js';
 import { candidatesForMerging, checkPlaceOptions, finishPlaces } from '../geo/places.js';
 import { checkHeatmapOptions, galleryHeatmaps, releaseHeatmapCells, type Heatmap, type HeatmapOptions } from '../geo/heatmap.js';
 import { SEARCH_MAX_K } from '../kernels/search.js';
+import { clipVisionGemmShapes, prepareTuning } from '../kernels/tuning.js';
 import { ImageError, preprocessImage, type RawImage } from '../model/image.js';
 import { TextQueryEncoder } from './text-query.js';
 import { attachExifGps, type ExifReport } from '../geo/exif.js';
@@ -115,6 +116,8 @@ export interface GeoLocatorOptions {
    * the first locate is as fast as later ones. Default true; false compiles on first use instead.
    */
   precompile?: boolean;
+  /** Time the GEMM variants at this model's shapes now and store the fastest per adapter (a stored table is used either way; `geolens tune` does it ahead of time). */
+  tune?: boolean;
 }
 
 /** Per image, in settle mode, when that image could not be located: one line naming the image and the problem. */
@@ -249,6 +252,7 @@ export class GeoLocator {
     aborted('GeoCLIP heads');
     let geoclip: GeoClip;
     try {
+      await prepareTuning(gpu, { tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog, shapes: clipVisionGemmShapes(clip.config, dtype ?? 'f32', [1, microBatch]) });
       geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download, { dtype, onProgress: progress });
     } catch (error) {
       clip.release();
