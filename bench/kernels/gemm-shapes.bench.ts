@@ -6,55 +6,10 @@
 // the best of GEMM_REPEATS (default 3) timed passes: other processes can only make a pass slower.
 // GEMM_SHAPES=b32|l14 limits the shapes; GEMM_VARIANTS_ONLY=a,b limits the variants.
 import { GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
-import type { Gpu } from '../../src/runtime/index.js';
 import { randomArray } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
+import { bestMs, fmaCeilingGflops, setCpuClock } from './fma-probe.js';
 import { cpus, loadavg } from 'node:os';
-
-const CEILING_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<uniform> iterations: vec4u;
-@group(0) @binding(1) var<storage, read_write> sink: array<vec4f>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3u) {
-  let m = vec4f(0.999999);
-  let c = vec4f(1e-7);
-  var a = vec4f(f32(g.x) * 1e-9);
-  var b = a + 0.25;
-  var d = a + 0.5;
-  var f = a + 0.75;
-  for (var i = 0u; i < iterations.x; i++) {
-    a = fma(a, m, c); b = fma(b, m, c); d = fma(d, m, c); f = fma(f, m, c);
-  }
-  sink[g.x] = a + b + d + f;
-}`;
-const CEILING_INVOCATIONS = 64 * 256;
-
-/**
- * Best of `repeats` passes, in wall ms and in process CPU ms. On a software adapter the device is this
- * process's threads, so CPU time counts the work itself and barely moves when neighbours load the cores;
- * `cpu` figures are GFLOPS on idle cores (flops over CPU seconds per core in use).
- */
-let useCpu = false;
-async function best(gpu: Gpu, work: () => void, repeats: number): Promise<number> {
-  work();
-  await gpu.sync();
-  let ms = Infinity;
-  for (let r = 0; r < repeats; r++) {
-    const cpu0 = process.cpuUsage();
-    const wall = (await gpu.time(work)).ns / 1e6;
-    const cpu = process.cpuUsage(cpu0);
-    ms = Math.min(ms, useCpu ? (cpu.user + cpu.system) / 1000 / cpus().length : wall);
-  }
-  return ms;
-}
-
-async function ceilingGflops(gpu: Gpu, repeats: number): Promise<number> {
-  const sink = gpu.empty([CEILING_INVOCATIONS * 4], 'f32', 'ceiling.sink');
-  const iterations = 1024;
-  const ms = await best(gpu, () => gpu.dispatch({ label: 'bench.ceiling', code: CEILING_WGSL, uniforms: new Uint32Array([iterations, 0, 0, 0]), buffers: [sink], workgroups: [CEILING_INVOCATIONS / 64] }), repeats);
-  sink.release();
-  return (CEILING_INVOCATIONS * iterations * 16 * 2) / ms / 1e6;
-}
 
 const SHAPES = [
   { label: 'B/32 qkv 50×768×2304', m: 50, k: 768, n: 2304, set: 'b32' },
@@ -66,7 +21,8 @@ const SHAPES = [
 ];
 
 const gpu = await benchGpu();
-useCpu = process.env.GEMM_CLOCK === 'cpu';
+const useCpu = process.env.GEMM_CLOCK === 'cpu';
+setCpuClock(useCpu);
 const repeats = Number(process.env.GEMM_REPEATS ?? 3);
 const only = process.env.GEMM_VARIANTS_ONLY?.split(',');
 const variants = GEMM_VARIANTS.filter((v) => (only ? only.includes(v.name) : v.kind !== 'naive' && v.kind !== 'tiled'));
@@ -74,7 +30,7 @@ const shapes = SHAPES.filter((s) => !process.env.GEMM_SHAPES || process.env.GEMM
 console.log(adapterLine(gpu));
 console.log(`${useCpu ? 'process CPU time over ' + cpus().length + ' cores' : 'wall clock'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
 // The ceiling is the best of every measurement in the run: a slow sample is a neighbour's doing.
-let ceiling = await ceilingGflops(gpu, repeats);
+let ceiling = await fmaCeilingGflops(gpu, repeats);
 const table: { shape: string; rows: [string, number][] }[] = [];
 for (const shape of shapes) {
   const x = gpu.upload(randomArray(shape.m * shape.k, 1), [shape.m, shape.k]);
@@ -83,8 +39,8 @@ for (const shape of shapes) {
   const flops = gemmFlops(shape.m, shape.k, shape.n);
   const rows: [string, number][] = [];
   for (const variant of [...variants.map((v) => v.name), 'linear()']) {
-    const ms = await best(gpu, () => linear(x, w, { out: y, variant: variant === 'linear()' ? undefined : variant }), repeats);
-    ceiling = Math.max(ceiling, await ceilingGflops(gpu, 1));
+    const ms = await bestMs(gpu, () => linear(x, w, { out: y, variant: variant === 'linear()' ? undefined : variant }), repeats);
+    ceiling = Math.max(ceiling, await fmaCeilingGflops(gpu, 1));
     rows.push([variant, flops / ms / 1e6]);
   }
   table.push({ shape: shape.label, rows });

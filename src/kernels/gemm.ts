@@ -151,12 +151,12 @@ export function setTunedGemmChoices(gpu: Gpu, choices: Readonly<Record<string, s
  * A hardware GPU gets workgroup-memory tiles (tiled64x64, untimed here: `geolens tune` times it).
  */
 export function defaultVariantName(gpu: Gpu, rows = 1024): string {
-  if (gpu.isSoftware) return 'register16x16';
+  // lavapipe counts as software too (a CPU adapter), so it is asked first.
   if (/llvmpipe|lavapipe/i.test(gpu.adapterName)) {
     if (!gemmVariantRuns(gpu, gemmVariant('subgroup32x16'))) return 'register16x16w8';
     return rows <= 16 ? 'subgroup16x16' : 'subgroup32x16';
   }
-  return 'tiled64x64';
+  return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
 }
 
 /** The variant linear() uses on this adapter when no shape is given: forced, else autotuned, else the default. */
