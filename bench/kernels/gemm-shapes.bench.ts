@@ -5,7 +5,7 @@
 // ceiling, interleaved (variant, ceiling, variant, …) so a neighbour's load moves both alike. Each figure is
 // the best of GEMM_REPEATS (default 3) timed passes: other processes can only make a pass slower.
 // GEMM_SHAPES=b32|l14 limits the shapes; GEMM_VARIANTS_ONLY=a,b limits the variants.
-import { GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
+import { GEMM_VARIANTS, gemmFlops, gemmVariantRuns, linear } from '../../src/kernels/gemm.js';
 import { randomArray } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
 import { bestMs, fmaCeilingGflops, setCpuClock } from './fma-probe.js';
@@ -25,7 +25,7 @@ const useCpu = process.env.GEMM_CLOCK === 'cpu';
 setCpuClock(useCpu);
 const repeats = Number(process.env.GEMM_REPEATS ?? 3);
 const only = process.env.GEMM_VARIANTS_ONLY?.split(',');
-const variants = GEMM_VARIANTS.filter((v) => (only ? only.includes(v.name) : v.kind !== 'naive' && v.kind !== 'tiled'));
+const variants = GEMM_VARIANTS.filter((v) => gemmVariantRuns(gpu, v) && (only ? only.includes(v.name) : v.kind !== 'naive' && v.kind !== 'tiled'));
 const shapes = SHAPES.filter((s) => !process.env.GEMM_SHAPES || process.env.GEMM_SHAPES.split(',').includes(s.set));
 console.log(adapterLine(gpu));
 console.log(`${useCpu ? 'process CPU time over ' + cpus().length + ' cores' : 'wall clock'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);

@@ -186,7 +186,10 @@ export async function saveTuningTable(gpu: Gpu, table: TuningTable, options: { s
 }
 
 export interface TuneOptions {
-  /** Wall-clock bound for the whole run, ms (default 60,000); shapes not reached keep the defaults. */
+  /**
+   * Wall-clock bound, ms (default 60,000): no compile or timing round starts after it, except that a shape
+   * already begun gets one timed pass of what it compiled. Shapes not reached keep the defaults.
+   */
   budgetMs?: number;
   /** Timed passes per candidate (default 3); the best counts, since a neighbour only ever slows one. */
   repeats?: number;
@@ -239,9 +242,14 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
     const y = gpu.empty([shape.rows, shape.n], 'f32', 'tune.out');
     const ms: Record<string, number> = {};
     try {
-      for (const name of names) linear(x, w, { bias, out: y, variant: name }); // compiles outside the timed rounds
-      await gpu.sync();
-      let alive = [...names];
+      // Compiles outside the timed rounds, one at a time so the budget can stop between them.
+      let alive: string[] = [];
+      for (const name of names) {
+        if (alive.length > 0 && performance.now() > deadline) break;
+        linear(x, w, { bias, out: y, variant: name });
+        await gpu.sync();
+        alive.push(name);
+      }
       for (let round = 0; round < repeats; round++) {
         for (const name of alive) {
           const t = (await gpu.time(() => linear(x, w, { bias, out: y, variant: name }))).ns / 1e6;

@@ -5,7 +5,7 @@ import { clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTa
 import { CLIP_VISION_PRESETS } from '../../model/clip-vision.js';
 import { getDevice } from '../../runtime/index.js';
 import { GeolensError } from '../../runtime/errors.js';
-import { positiveNumber } from '../options.js';
+import { positiveInteger, positiveNumber } from '../options.js';
 
 interface TuneFlags {
   model: string;
@@ -63,7 +63,7 @@ export function registerTune(program: Command): void {
     .option('--f16', 'same as --dtype f16')
     .option('--batch <sizes>', 'image batch sizes to tune, comma-separated', batches, [1])
     .option('--budget <seconds>', 'stop timing after this long; shapes not reached keep the defaults', positiveNumber, 60)
-    .option('--repeats <n>', 'timed passes per candidate (the best counts)', positiveNumber, 3)
+    .option('--repeats <n>', 'timed passes per candidate (the best counts)', positiveInteger, 3)
     .option('--fresh', 'retime shapes the stored table already has')
     .option('--cache-dir <dir>', 'where the table is kept (default $GEOLENS_CACHE or ~/.cache/geolens)')
     .option('-q, --quiet', 'print only where the table went')
