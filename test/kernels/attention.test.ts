@@ -35,10 +35,10 @@ test('attention matches the float64 reference: ViT shapes (S 50, 257) with odd b
 });
 
 test('every workgroup size a tuner may pick matches the reference, causal or not', async () => {
-  for (const workgroupSize of ATTENTION_WORKGROUP_SIZES) {
-    // 2 heads × 13 query blocks: workgroups of 4…64 all end partly empty.
-    await check({ batch: 1, seq: 50, heads: 2, headDim: 64, seed: 4 }, 1e-5, workgroupSize);
-    await check({ batch: 1, seq: 19, heads: 3, headDim: 20, causal: true, seed: 5 }, 1e-5, workgroupSize);
+  // 3 heads × 5 query blocks: workgroups of 4…64 all end partly empty. Causal and not alternate (each
+  // pipeline is a compile, seconds on a software adapter).
+  for (const [i, workgroupSize] of ATTENTION_WORKGROUP_SIZES.entries()) {
+    await check({ batch: 1, seq: 19, heads: 3, headDim: 20, causal: i % 2 === 0, seed: 5 }, 1e-5, workgroupSize);
   }
   const gpu = await testGpu();
   assert.throws(() => attention(gpu.upload(new Float32Array(2 * 3 * 8), [1, 2, 24]), 2, { workgroupSize: 12 }),
