@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU suite on whatever adapter Dawn finds (GEMM ladder, ViT GEMMs, attention, copy bandwidth,
-# gallery search, ViT-B/32 and ViT-L/14 image embeddings), each kernel as a fraction of the card's fp32
-# peak; JSON under bench/results/gpu-<adapter>.json names the adapter. Under 8 minutes on a hardware GPU.
+# gallery search, ViT-B/32 and ViT-L/14 image embeddings), each kernel as a fraction of the adapter's
+# measured ceiling (FMA or copy bandwidth, whichever bounds it) and of the card's fp32 peak; JSON under bench/results/gpu-<adapter>.json names the adapter. Under 8 minutes on a hardware GPU.
 #
 #   bench/gpu.sh            full suite
 #   bench/gpu.sh --quick    smoke test (small shapes, B/32 only): runs end to end on SwiftShader

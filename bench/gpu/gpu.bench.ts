@@ -1,5 +1,7 @@
 // The GPU suite: GEMM ladder, attention, gallery search, copy bandwidth and both image embeddings on
-// whatever adapter Dawn finds, each kernel as a fraction of the card's fp32 peak (bench/gpu/peaks.ts).
+// whatever adapter Dawn finds, each kernel as a fraction of the adapter's measured ceiling (FMA for
+// compute-bound kernels, copy bandwidth for memory-bound ones: src/kernels/ceiling.ts) and of the card's
+// fp32 peak (bench/gpu/peaks.ts).
 // Run through bench/gpu.sh (which builds first); `--quick` is the SwiftShader smoke test.
 //
 // Writes bench/results/gpu-<adapter>.json (or GPU_BENCH_OUT) and prints one line per kernel. Times are
@@ -17,6 +19,7 @@ import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
 import { unitRows } from '../peers/shared.js';
 import { benchGpu } from '../support/bench.js';
+import { benchCeiling, ceilingFraction, formatFraction, type Bound } from '../support/ceiling.js';
 import { encoderLayerShapes, fillRandom, randomWeightSource } from '../support/clip-weights.js';
 import { peakFor } from './peaks.js';
 
@@ -24,6 +27,8 @@ const quick = process.argv.includes('--quick');
 const started = Date.now();
 const gpu = await benchGpu();
 const peak = peakFor(gpu.adapterName, gpu.isSoftware, cpus().length);
+console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}`);
+const ceiling = await benchCeiling(gpu, { quick });
 
 interface Kernel {
   kernel: string;
@@ -36,6 +41,9 @@ interface Kernel {
   peakFraction?: number;
   /** gbs / the card's memory bandwidth. */
   bandwidthFraction?: number;
+  /** What bounds it ('fma' or 'bandwidth') and its rate as a fraction of that measured ceiling. */
+  bound: Bound;
+  ceilingFraction?: number;
 }
 const kernels: Kernel[] = [];
 
@@ -66,16 +74,17 @@ async function measure(work: () => void, repeats: number, multiPass = false): Pr
   return { ms: times[times.length >> 1]!, source };
 }
 
-function report(kernel: string, shape: string, t: { ms: number; source: string }, flops?: number, bytes?: number): void {
+function report(kernel: string, shape: string, bound: Bound, t: { ms: number; source: string }, flops?: number, bytes?: number): void {
   const gflops = flops ? flops / t.ms / 1e6 : undefined;
   const gbs = bytes ? bytes / t.ms / 1e6 : undefined;
-  const entry: Kernel = { kernel, shape, ms: t.ms, timing: t.source, gflops, gbs };
+  const entry: Kernel = { kernel, shape, ms: t.ms, timing: t.source, gflops, gbs, bound, ceilingFraction: ceilingFraction(ceiling, bound, { gflops, gbs }) };
   if (gflops && peak) entry.peakFraction = gflops / peak.gflops;
   if (gbs && peak && Number.isFinite(peak.gbs)) entry.bandwidthFraction = gbs / peak.gbs;
   kernels.push(entry);
   const parts = [`${kernel.padEnd(22)} ${shape.padEnd(26)} ${t.ms.toFixed(3).padStart(10)} ms`];
   if (gflops) parts.push(`${gflops.toFixed(1).padStart(9)} GFLOPS${entry.peakFraction !== undefined ? ` (${(entry.peakFraction * 100).toFixed(1)}% of peak)` : ''}`);
   if (gbs) parts.push(`${gbs.toFixed(1).padStart(8)} GB/s${entry.bandwidthFraction !== undefined ? ` (${(entry.bandwidthFraction * 100).toFixed(1)}%)` : ''}`);
+  parts.push(`[${formatFraction(entry.ceilingFraction, bound)} ceiling]`);
   console.log(parts.join('  '));
 }
 
@@ -83,7 +92,7 @@ function release(...tensors: (Tensor | undefined)[]): void {
   for (const t of tensors) t?.release();
 }
 
-console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing ${gpu.features.timestamps && !gpu.isSoftware ? 'timestamp-query' : 'wall clock'}, ` +
+console.log(`timing ${gpu.features.timestamps && !gpu.isSoftware ? 'timestamp-query' : 'wall clock'}, ` +
   `peak ${peak ? `${peak.gflops} GFLOPS fp32 (${peak.source})` : 'unknown (set GEOLENS_PEAK_GFLOPS)'}`);
 
 // GEMM ladder: every variant at one square-ish shape; naive only where it is affordable.
@@ -96,7 +105,7 @@ const ladder = quick ? { m: 64, k: 256, n: 256 } : gpu.isSoftware ? { m: 256, k:
   for (const variant of GEMM_VARIANTS) {
     if ((variant.kind === 'naive' && !quick && gpu.isSoftware) || !gemmVariantRuns(gpu, variant)) continue; // naive: ~10 s a call on 2 cores
     const t = await measure(() => void linear(x, w, { out: y, variant: variant.name }), quick ? 1 : 5);
-    report(`gemm ${variant.name}`, `${m}×${k}×${n}`, t, gemmFlops(m, k, n), (m * k + n * k + m * n) * 4);
+    report(`gemm ${variant.name}`, `${m}×${k}×${n}`, 'fma', t, gemmFlops(m, k, n), (m * k + n * k + m * n) * 4);
   }
   release(x, w, y);
 }
@@ -107,7 +116,7 @@ for (const [m, k, n] of VIT_GEMMS) {
   const x = gpu.upload(fillRandom(new Float32Array(m * k), 3, 1), [m, k]);
   const w = gpu.upload(fillRandom(new Float32Array(n * k), 4, 1 / Math.sqrt(k)), [n, k]);
   const y = gpu.empty([m, n]);
-  report('gemm linear()', `${m}×${k}×${n}`, await measure(() => void linear(x, w, { out: y }), quick ? 1 : 5), gemmFlops(m, k, n), (m * k + n * k + m * n) * 4);
+  report('gemm linear()', `${m}×${k}×${n}`, 'fma', await measure(() => void linear(x, w, { out: y }), quick ? 1 : 5), gemmFlops(m, k, n), (m * k + n * k + m * n) * 4);
   release(x, w, y);
 }
 
@@ -119,16 +128,18 @@ for (const [heads, seq] of quick ? [[12, 50]] : [[12, 50], [16, 257], [16, 1024]
     out?.release();
     out = attention(qkv, heads!);
   }, quick ? 1 : 5);
-  report('attention', `heads ${heads} seq ${seq} hd 64`, t, 4 * seq! * seq! * 64 * heads!, 4 * seq! * 64 * heads! * 4);
+  report('attention', `heads ${heads} seq ${seq} hd 64`, 'fma', t, 4 * seq! * seq! * 64 * heads!, 4 * seq! * 64 * heads! * 4);
   release(qkv, out);
 }
 
 // Copy bandwidth and search (memory-bound: GB/s against the card's bandwidth).
 {
-  const elements = (quick ? 16 : 256) * 2 ** 20 / 4;
+  // 256 MiB, or what the adapter binds at once (WebGPU's default, and lavapipe's, is 128 MiB).
+  const binding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const elements = Math.floor(Math.min((quick ? 16 : 256) * 2 ** 20, binding) / 16) * 4;
   const a = gpu.upload(new Float32Array(elements).fill(1), [elements]);
   const out = gpu.empty([elements]);
-  report('copy', `${(elements * 4) / 2 ** 20} MiB`, await measure(() => void copyKernel(a, out), quick ? 1 : 5), undefined, copyBytes(elements));
+  report('copy', `${(elements * 4) / 2 ** 20} MiB`, 'bandwidth', await measure(() => void copyKernel(a, out), quick ? 1 : 5), undefined, copyBytes(elements));
   release(a, out);
 }
 for (const rows of quick ? [10_000] : gpu.isSoftware ? [100_000] : [100_000, 1_000_000]) {
@@ -136,7 +147,7 @@ for (const rows of quick ? [10_000] : gpu.isSoftware ? [100_000] : [100_000, 1_0
   for (const queries of quick ? [1] : [1, 32]) {
     const q = gpu.upload(unitRows(rows + 1, queries, 512), [queries, 512]);
     const t = await measure(() => dispatchSearch(q, gallery, { k: 5, scale: 39.7 }).release(), quick ? 1 : 5);
-    report('search', `${rows / 1000}k×512 Q=${queries}`, t, 2 * rows * 512 * queries, rows * 512 * 4);
+    report('search', `${rows / 1000}k×512 Q=${queries}`, 'bandwidth', t, 2 * rows * 512 * queries, rows * 512 * 4);
     q.release();
   }
   release(...gallery);
@@ -162,7 +173,7 @@ async function tower(gpu: Gpu, name: keyof typeof CLIP_VISION_PRESETS): Promise<
     out?.release();
     out = model.imageFeatures(pixels);
   }, quick || gpu.isSoftware ? 1 : 5, true);
-  report('image embedding', name, t, clipVisionFlops(config));
+  report('image embedding', name, 'fma', t, clipVisionFlops(config));
   release(pixels, out);
   model.release();
 }
@@ -174,7 +185,7 @@ const path = process.env.GPU_BENCH_OUT ?? join('bench', 'results', `gpu-${slug}$
 mkdirSync(dirname(path), { recursive: true });
 writeFileSync(path, JSON.stringify({
   date: new Date().toISOString(), quick, adapter: gpu.adapterName, software: gpu.isSoftware,
-  features: Object.entries(gpu.features).filter(([, on]) => on).map(([f]) => f), peak, seconds: (Date.now() - started) / 1000, kernels,
+  features: Object.entries(gpu.features).filter(([, on]) => on).map(([f]) => f), peak, ceiling, seconds: (Date.now() - started) / 1000, kernels,
 }, null, 2) + '\n');
 console.log(`wrote ${path} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 process.exit(0);

@@ -13,6 +13,7 @@ import { attention, ATTENTION_WORKGROUP_SIZES, attentionWorkgroupSize } from '..
 import type { Tensor } from '../../src/runtime/index.js';
 import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, gpuMilliseconds, timeGpu } from '../support/bench.js';
 import { bestMs, fmaCeilingGflops } from './fma-probe.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 
 interface Shape {
   heads: number;
@@ -40,7 +41,8 @@ function bytes({ heads, seq, headDim, batch }: Shape): number {
 
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
-const widths = [72, 10, 16, 14, 14, 14];
+const ceiling = await benchCeiling(gpu);
+const widths = [72, 10, 16, 11, 14, 14, 14];
 for (const shape of SHAPES) {
   const width = shape.heads * shape.headDim;
   const data = new Float32Array(shape.batch * shape.seq * 3 * width).map((_, i) => Math.sin(i) * 0.5);
@@ -59,6 +61,7 @@ for (const shape of SHAPES) {
         name,
         `${formatMs(gpuTime.ms)}`,
         formatGflops(flops(shape), gpuTime.ms),
+        ofCeiling(ceiling, 'fma', flops(shape), gpuTime.ms),
         formatGBs(bytes(shape), gpuTime.ms),
         `wall ${formatMs(wall.ms)}`,
         gpu.isSoftware ? `cpu ${formatMs(wall.cpuMs)}` : '',
@@ -72,7 +75,7 @@ for (const shape of SHAPES) {
 
 // Each workgroup size the tuner may pick, best of 5, against the FMA ceiling (best of every sample).
 console.log(`\nworkgroup sizes (default here ${attentionWorkgroupSize(gpu)}), best of 5, fraction of the FMA ceiling`);
-let ceiling = await fmaCeilingGflops(gpu, 3);
+let probe = await fmaCeilingGflops(gpu, 3);
 const sweep: [string, number, number][] = [];
 for (const shape of SHAPES) {
   const width = shape.heads * shape.headDim;
@@ -84,11 +87,11 @@ for (const shape of SHAPES) {
       out = attention(qkv, shape.heads, { causal: shape.causal, workgroupSize });
     }, 5);
     (out as Tensor | null)?.release();
-    ceiling = Math.max(ceiling, await fmaCeilingGflops(gpu, 1));
+    probe = Math.max(probe, await fmaCeilingGflops(gpu, 1));
     sweep.push([`  heads ${shape.heads} seq ${shape.seq}${shape.causal ? ' causal' : ''} workgroup ${workgroupSize}`, ms, flops(shape) / ms / 1e6]);
   }
   qkv.release();
 }
-console.log(`FMA ceiling ${ceiling.toFixed(1)} GFLOPS`);
-for (const [name, ms, gflops] of sweep) console.log(`${name.padEnd(44)} ${formatMs(ms).padStart(10)}  ${gflops.toFixed(2).padStart(6)} GFLOPS  ${((100 * gflops) / ceiling).toFixed(1).padStart(5)}%`);
+console.log(`FMA probe ${probe.toFixed(1)} GFLOPS (measureCeiling above: ${ceiling.fmaGflops.toFixed(1)})`);
+for (const [name, ms, gflops] of sweep) console.log(`${name.padEnd(44)} ${formatMs(ms).padStart(10)}  ${gflops.toFixed(2).padStart(6)} GFLOPS  ${((100 * gflops) / probe).toFixed(1).padStart(5)}% of probe  ${((100 * gflops) / ceiling.fmaGflops).toFixed(1).padStart(5)}% of measureCeiling`);
 process.exit(0);

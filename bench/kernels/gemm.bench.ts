@@ -14,6 +14,7 @@ import { quantizeMatrix, uploadQuantized } from '../../src/kernels/quantize.js';
 import { floatsToHalves, type Gpu, type QuantizedDType, type Tensor } from '../../src/runtime/index.js';
 import { randomArray } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, timeGpu, type Timing } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 
 interface Shape {
   label: string;
@@ -32,7 +33,7 @@ const VIT: Shape[] = [
   { label: 'L/14 fc2   257×4096×1024', m: 257, k: 4096, n: 1024 },
   { label: 'L/14       257×768×768', m: 257, k: 768, n: 768 },
 ];
-const WIDTHS = [34, 11, 7, 14, 12, 11, 30];
+const WIDTHS = [34, 11, 7, 14, 12, 11, 11, 30];
 
 function bytes({ m, k, n }: Shape, weightBytes = 4): number {
   return (m * k + m * n) * 4 + n * k * weightBytes;
@@ -48,7 +49,7 @@ function operands(gpu: Gpu, { m, k, n }: Shape, f16 = false): { x: Tensor; w: Te
 function row(gpu: Gpu, name: string, shape: Shape, t: Timing, weightBytes: number, extra: string): string {
   const flops = gemmFlops(shape.m, shape.k, shape.n);
   const cpu = gpu.isSoftware ? `cpu ${formatMs(t.cpuMs)} ≈ ${formatGflops(2 * flops, t.cpuMs)}@2` : '';
-  return formatRow([name, formatMs(t.ms), `±${t.rme.toFixed(0)}%`, formatGflops(flops, t.ms), formatGBs(bytes(shape, weightBytes), t.ms), extra, cpu], WIDTHS);
+  return formatRow([name, formatMs(t.ms), `±${t.rme.toFixed(0)}%`, formatGflops(flops, t.ms), formatGBs(bytes(shape, weightBytes), t.ms), ofCeiling(ceiling, 'fma', flops, t.ms), extra, cpu], WIDTHS);
 }
 
 /** variant undefined: what linear() does by itself (its chosen variant, plus a smaller block for a short tail). */
@@ -76,6 +77,7 @@ async function timeQuantized(gpu: Gpu, shape: Shape, dtype: QuantizedDType): Pro
 const gpu = await benchGpu();
 const chosen = chosenVariantName(gpu);
 console.log(adapterLine(gpu));
+const ceiling = await benchCeiling(gpu);
 console.log(`linear() uses "${chosen}" here; timings are wall clock per call, noisy on a shared machine\n`);
 
 console.log(`ladder at M×K×N = ${LADDER.label}, f32 weights`);

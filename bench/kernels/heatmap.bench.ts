@@ -10,6 +10,7 @@ import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js
 import { parseGalleryCsv } from '../../src/model/gallery.js';
 import { getDevice } from '../../src/runtime/index.js';
 import { gpuMilliseconds } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 import { unitRows } from '../support/rows.js';
 
 const ROWS = 100_000;
@@ -19,6 +20,7 @@ const CSV = '../shared/data/geoclip/coordinates_100K.csv';
 
 const gpu = await getDevice({ log: () => {} });
 console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing: ${gpu.features.timestamps ? 'timestamp-query' : 'wall clock'}`);
+const ceiling = await benchCeiling(gpu);
 let gps: Float32Array;
 if (existsSync(CSV)) {
   gps = parseGalleryCsv(readFileSync(CSV, 'utf8'));
@@ -41,7 +43,7 @@ for (const dtype of ['f32', 'f16'] as const) {
     const search = await gpuMilliseconds(gpu, () => dispatchSearch(queries, gallery, { k: 1, scale: SCALE }).release(), 3);
     console.log(
       `heatmap ${`${ROWS}x${DIM} ${dtype} Q=${queryCount} 360x180`.padEnd(32)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +
-        `${(bytes / ms / 1e6).toFixed(2).padStart(7)} GB/s   (search pass k=1: ${search.ms.toFixed(2)} ms)`,
+        `${(bytes / ms / 1e6).toFixed(2).padStart(7)} GB/s ${ofCeiling(ceiling, 'bandwidth', bytes, ms).padStart(12)}   (search pass k=1: ${search.ms.toFixed(2)} ms)`,
     );
     queries.release();
   }

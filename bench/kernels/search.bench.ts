@@ -8,6 +8,7 @@ import Benchmark from 'benchmark';
 import { dispatchSearch, searchTopK, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { getDevice, type Tensor } from '../../src/runtime/index.js';
 import { gpuMilliseconds } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 import { unitRows } from '../support/rows.js';
 
 const ROWS = 100_000;
@@ -35,6 +36,7 @@ function wallMilliseconds(queries: Tensor, gallery: Tensor[]): Promise<number> {
 
 const gpu = await getDevice({ log: () => {} });
 console.log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}, timing: ${gpu.features.timestamps ? 'timestamp-query' : 'wall clock'}`);
+const ceiling = await benchCeiling(gpu);
 const data = unitRows(0, ROWS, DIM);
 for (const dtype of ['f32', 'f16'] as const) {
   const gallery = uploadGalleryChunks(gpu, data, ROWS, DIM, undefined, dtype);
@@ -47,7 +49,7 @@ for (const dtype of ['f32', 'f16'] as const) {
       const name = `${ROWS}x${DIM} ${dtype} Q=${queryCount} k=${K} tiles/wg ${tiling.tilesPerWorkgroup}`;
       console.log(
         `search ${name.padEnd(54)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +
-          `${(galleryBytes / ms / 1e6).toFixed(2).padStart(7)} GB/s  ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOPS`,
+          `${(galleryBytes / ms / 1e6).toFixed(2).padStart(7)} GB/s ${ofCeiling(ceiling, 'bandwidth', galleryBytes, ms).padStart(12)}  ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOPS`,
       );
     }
     const wall = await wallMilliseconds(queries, gallery);

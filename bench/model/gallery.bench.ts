@@ -17,6 +17,7 @@ import { LocationEncoder } from '../../src/model/location-encoder.js';
 import type { TensorInfo, WeightSource } from '../../src/weights/index.js';
 import { seededRandom } from '../../test/support/numeric.js';
 import { adapterLine, benchGpu, formatGflops, formatMs, timeGpu } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 import { randomLocationWeights } from '../support/location-weights.js';
 
 const POINTS = Number(process.env.GALLERY_POINTS ?? 1000);
@@ -24,6 +25,7 @@ const FULL_GALLERY = 100_000;
 
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
+const ceiling = await benchCeiling(gpu);
 const allGps = parseGalleryCsv(readFileSync('../shared/data/geoclip/coordinates_100K.csv', 'utf8'));
 const gps = allGps.subarray(0, 2 * POINTS);
 
@@ -53,7 +55,7 @@ for (const dtype of ['f32', 'f16'] as const) {
   const t = await timeGpu(gpu, `embed ${POINTS}`, () => encoder.encode(input).release(), { minSamples: 2, maxTime: 1 });
   const pointsPerSecond = POINTS / (t.ms / 1000);
   console.log(`location encoder, ${dtype} weights, ${POINTS} points: ${formatMs(t.ms)} ±${t.rme.toFixed(1)}% (${t.samples} samples), ` +
-    `${pointsPerSecond.toFixed(0)} points/s, ${formatGflops(flops, t.ms)}; ` +
+    `${pointsPerSecond.toFixed(0)} points/s, ${formatGflops(flops, t.ms)} (${ofCeiling(ceiling, 'fma', flops, t.ms)} ceiling); ` +
     `100k gallery extrapolated: ${(FULL_GALLERY / pointsPerSecond).toFixed(0)} s for ${(encoder.flops(FULL_GALLERY) / 1e12).toFixed(2)} TFLOP`);
   if (dtype === 'f32') {
     const b = gpu.upload(new Float32Array(3 * 256 * 2).map((_, i) => Math.sin(i)), [3, 256, 2]);

@@ -14,6 +14,7 @@
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip-vision.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { adapterLine, benchGpu } from '../support/bench.js';
+import { benchCeiling, ofCeiling } from '../support/ceiling.js';
 import { fillRandom, randomVisionWeights } from '../support/clip-weights.js';
 
 async function runOnce(gpu: Gpu, model: ClipVisionModel, pixels: Float32Array): Promise<{ seconds: number; cpuSeconds: number; features: Float32Array }> {
@@ -57,6 +58,7 @@ async function bench(gpu: Gpu, name: keyof typeof CLIP_VISION_PRESETS, dtype: 'f
     `${name.padEnd(8)} ${dtype}  ${(flops / 1e9).toFixed(1).padStart(6)} GFLOP  load ${loadSeconds.toFixed(1)} s` +
       (warm ? `  warm-up ${warmSeconds.toFixed(2)} s` : '') +
       `  forward ${seconds.toFixed(2)} s (${timedRuns === 1 ? '1 run' : `median of ${timedRuns}`}, CPU ${cpuSeconds.toFixed(2)} s)  ${(flops / seconds / 1e9).toFixed(2)} GFLOPS` +
+      ` [${ofCeiling(ceiling, 'fma', flops, seconds * 1000)} ceiling]` +
       ` (${(flops / cpuSeconds / 1e9).toFixed(2)} per CPU-second)` +
       `  ${(gpu.dispatchCount - dispatches) / timedRuns} dispatches, ${gpu.pipelines.compiles - compiles} new pipelines while timed` +
       `${finite ? '' : '  NON-FINITE OUTPUT'}`,
@@ -73,6 +75,7 @@ for (const m of models) if (!(m in CLIP_VISION_PRESETS)) throw new Error(`unknow
 
 const gpu = await benchGpu();
 console.log(adapterLine(gpu));
+const ceiling = await benchCeiling(gpu);
 let warmed = false;
 for (const name of models) {
   const big = name === 'ViT-L/14';

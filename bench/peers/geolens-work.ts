@@ -3,6 +3,7 @@
 // JSON so the runner treats both alike. Times are wall-clock milliseconds around record + submit + wait
 // (+ the small readback a user needs), as a user of the library sees them; the peers are timed the same.
 import { attention } from '../../src/kernels/attention.js';
+import { measureCeiling } from '../../src/kernels/ceiling.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { linear } from '../../src/kernels/gemm.js';
 import { l2Normalize } from '../../src/kernels/l2-normalize.js';
@@ -173,8 +174,24 @@ export async function copy(bytes: number, repeats: number): Promise<Run & { gbs:
   return { ms, gbs: copyBytes(elements) / ms / 1e6 };
 }
 
+/** The device's FMA ceiling and copy bandwidth (src/kernels/ceiling.ts), what every kernel is held against. */
+export async function ceiling(quick: boolean): Promise<CeilingFigures> {
+  const c = await measureCeiling(await device(), { quick });
+  return { fmaGflops: c.fmaGflops, copyGBps: c.copyGBps, fmaBest: c.fmaBest, copyBest: c.copyBest, copyBufferBytes: c.copyBufferBytes, timing: c.timing, seconds: c.seconds };
+}
+
+export interface CeilingFigures {
+  fmaGflops: number;
+  copyGBps: number;
+  fmaBest: { workgroupSize: number; accumulators: number };
+  copyBest: { workgroupSize: number; vectors: number };
+  copyBufferBytes: number;
+  timing: string;
+  seconds: number;
+}
+
 /** Location encoder over `points` GPS rows (a seeded spread over the globe) → embeddings read back. */
-export async function locate(base: string, points: number, repeats: number): Promise<Run & { value: number }> {
+export async function locate(base: string, points: number, repeats: number): Promise<Run & { value: number; flops: number }> {
   const gpu = await device();
   const weights = await openWeights(`${base}/model.safetensors`);
   const encoder = await LocationEncoder.load(gpu, weights);
@@ -186,8 +203,9 @@ export async function locate(base: string, points: number, repeats: number): Pro
     value = (await out.read())[0]!;
     out.release();
   });
+  const flops = encoder.flops(points);
   encoder.release();
-  return { ms, value };
+  return { ms, value, flops };
 }
 
 export async function adapter(): Promise<{ name: string; software: boolean; features: string[]; limits: Record<string, number> }> {

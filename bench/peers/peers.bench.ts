@@ -4,19 +4,23 @@
 //   npm run bench:peers [-- --quick] [-- --no-l14]
 //   (= node build.mjs --bench peers && node .build/bench/peers/peers.bench.mjs ...)
 //
-// Systems: geolens in Node (Dawn) and in headless Chromium (navigator.gpu), onnxruntime-web's WebGPU EP
-// and wasm EP (1 thread) in headless Chromium on the same SwiftShader adapter, onnxruntime-node's CPU EP.
+// Systems: geolens in Node (Dawn) on every device it finds (a hardware GPU, lavapipe, SwiftShader: one
+// child process each, bench/peers/node-device.ts) and in headless Chromium (navigator.gpu, Chromium's own
+// SwiftShader), onnxruntime-web's WebGPU EP and wasm EP (1 thread) in headless Chromium on that same
+// adapter, onnxruntime-node's CPU EP. `--devices=lavapipe,swiftshader` names the Node devices.
 // Graphs and weights come from scripts/bench/peer_models.py (run here when bench/generated/ lacks them).
 // Calls go round the systems in turn (A, B, C, A, B, C, ...) so a burst of load from other processes on
 // the machine lands on all of them rather than on one system's whole series.
 //
-// Suites: (1) image embedding (CLIP ViT + GeoCLIP image MLP + normalize) B/32 and L/14, cold (device or
+// Suites: (0) each geolens device's ceilings (FMA GFLOPS and copy GB/s, src/kernels/ceiling.ts), which
+// every geolens figure below is also given as a fraction of; (1) image embedding (CLIP ViT + GeoCLIP image MLP + normalize) B/32 and L/14, cold (device or
 // session creation, weight loading, compiles, first image) and warm; (2) GEMM and attention at ViT shapes
 // against one-op ORT graphs; (3) gallery search against MatMul + TopK, with a copy kernel's bandwidth as
-// the practical roofline; (4) location-encoder points/s.
+// the copy ceiling as the practical roofline; (4) location-encoder points/s.
 //
-// Writes bench/results/peers.json, and from it bench/RESULTS.md and bench/results/peers.svg (report.ts).
-import { spawnSync } from 'node:child_process';
+// Writes bench/results/peers.json, and from it bench/RESULTS.md, bench/results/peers.svg (report.ts) and
+// the performance table in README.md (readme.ts); --quick writes the -quick files and leaves README alone.
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,9 +30,11 @@ import type * as Ort from 'onnxruntime-common';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.js';
 import { CLIP_VISION_PRESETS, clipVisionFlops, type ClipVisionConfig } from '../../src/model/clip-vision.js';
-import * as geolens from './geolens-work.js';
+import { listAdapters } from '../../src/runtime/index.js';
+import type { CeilingFigures } from './geolens-work.js';
 import { OrtWork } from './ort-work.js';
-import { writeReport, type PeerResults, type Measurement } from './report.js';
+import { updateReadme } from './readme.js';
+import { writeReport, type AdapterInfo, type PeerResults, type Measurement } from './report.js';
 import { startPeerServer } from './server.js';
 
 const args = new Set(process.argv.slice(2));
@@ -50,6 +56,7 @@ function writeOutputs(r: PeerResults): void {
     svg: join(OUT_DIR, `${stem}.svg`),
     svgLink: r.quick ? `${stem}.svg` : `results/${stem}.svg`,
   });
+  if (!r.quick) updateReadme(r, resolve('README.md'));
 }
 const quick = args.has('--quick');
 const withL14 = !args.has('--no-l14');
@@ -98,6 +105,57 @@ interface System {
   close(): Promise<void>;
 }
 
+/** geolens in a child process on one adapter (GEOLENS_ADAPTER): started on first call, ended by close(). */
+function deviceSystem(name: string, adapter: string): System {
+  let child: ChildProcess | null = null;
+  let ready: Promise<void> | null = null;
+  let nextId = 0;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const start = () => {
+    const process_ = fork(NODE_DEVICE, [], { env: { ...process.env, GEOLENS_ADAPTER: adapter, GEOLENS_QUIET: '1' }, execArgv: ['--enable-source-maps'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = process_;
+    ready = new Promise((resolve, reject) => {
+      process_.on('message', (m: { ready?: boolean; id?: number; result?: unknown; error?: string }) => {
+        if (m.ready) return resolve();
+        const entry = waiting.get(m.id!);
+        waiting.delete(m.id!);
+        if (m.error !== undefined) entry?.reject(new Error(m.error));
+        else entry?.resolve(m.result);
+      });
+      process_.on('exit', (code, signal) => {
+        const error = new Error(`${name}: its process ended (${signal ?? `exit code ${code}`})`);
+        reject(error);
+        for (const entry of waiting.values()) entry.reject(error);
+        waiting.clear();
+        if (child === process_) child = null;
+      });
+    });
+  };
+  const system: System = {
+    name,
+    async call<T>(fn: string, ...a: unknown[]): Promise<T> {
+      if (!child) start();
+      await ready;
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child!.send({ id, fn, args: a });
+      });
+    },
+    restart: async () => {},
+    async close() {
+      const c = child;
+      child = null;
+      if (c && c.exitCode === null) {
+        const ended = new Promise((resolve) => c.once('exit', resolve));
+        c.kill('SIGKILL');
+        await ended;
+      }
+    },
+  };
+  return system;
+}
+
 function nodeSystem(name: string, target: Record<string, unknown>): System {
   return {
     name,
@@ -111,6 +169,11 @@ await build({
   bundle: true, format: 'esm', target: 'es2022', platform: 'browser', loader: { '.wgsl': 'text' }, logLevel: 'warning',
   entryPoints: { geolens: 'bench/peers/geolens.page.ts', ort: 'bench/peers/ort.page.ts' },
   outdir: PAGES, external: ['webgpu', 'node:*', 'sharp', '/ort/*'],
+});
+const NODE_DEVICE = join(PAGES, '..', 'node-device.mjs');
+await build({
+  bundle: true, format: 'esm', target: 'es2022', platform: 'node', loader: { '.wgsl': 'text' }, logLevel: 'warning', sourcemap: true,
+  entryPoints: ['bench/peers/node-device.ts'], outfile: NODE_DEVICE, packages: 'external',
 });
 const page = (script: string) => `<!doctype html><meta charset="utf-8"><script type="module" src="/pages/${script}.js"></script>`;
 const server = await startPeerServer(
@@ -160,24 +223,32 @@ function browserSystem(name: string, path: string): System {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.error(`bench:peers: ${signal}, closing the browsers`);
-    void Promise.allSettled([geolensBrowser, ortWebgpu, ortWasm].map((s) => s.close())).then(() => process.exit(130));
+    void Promise.allSettled([geolensBrowser, ortWebgpu, ortWasm, ...nodeDevices].map((s) => s.close())).then(() => process.exit(130));
   });
 }
 
-const geolensNode = nodeSystem('geolens node', geolens as unknown as Record<string, unknown>);
+// The Node devices: hardware first, then lavapipe, then SwiftShader (listAdapters' order), or --devices=.
+const deviceArg = process.argv.find((a) => a.startsWith('--devices='))?.slice('--devices='.length).split(',').filter(Boolean);
+const found = (await listAdapters()).adapters;
+const nodeChoices = deviceArg
+  ? deviceArg.map((wanted) => found.find((a) => a.kind === wanted || a.name.toLowerCase().includes(wanted.toLowerCase())) ?? wanted)
+  : found.filter((a) => a.kind !== 'software');
+const nodeDevices = nodeChoices.map((a) => (typeof a === 'string' ? deviceSystem(`geolens node ${a}`, a) : deviceSystem(`geolens node ${a.kind === 'hardware' ? 'gpu' : a.kind}`, a.kind === 'hardware' ? a.name : a.kind)));
+if (nodeDevices.length === 0) throw new Error('bench:peers: no WebGPU adapter in Node (`geolens info` says why)');
+const isNodeDevice = (s: System) => nodeDevices.includes(s);
 const geolensBrowser = browserSystem('geolens chromium', '/geolens.html');
 const ortWebgpu = browserSystem('ort-web webgpu', '/ort.html?ep=webgpu');
 const ortWasm = browserSystem('ort-web wasm', '/ort.html?ep=wasm&threads=1');
 const ortCpu = nodeSystem('ort-node cpu', new OrtWork(ortNode as unknown as typeof Ort, 'cpu', cpus().length) as unknown as Record<string, unknown>);
 
 /**
- * Seconds each suite may take (full run: 22 min in all, so the whole command stays under 25 on this
- * 2-core machine even when other processes slow it several-fold). A call gets what is left of its
+ * Seconds each suite may take (full run: 21.5 min at most with two Node devices; on a quiet 2-core
+ * machine the suites end inside them, the whole command in about 17 min). A call gets what is left of its
  * suite's budget at most; once it is spent the suite's remaining calls are skipped and RESULTS.md says so.
  */
 const BUDGET_S: Record<string, number> = quick
-  ? { b32: 300, ops: 150, search: 90, location: 60, l14: 0 }
-  : { b32: 570, ops: 300, search: 150, location: 90, l14: 210 };
+  ? { ceiling: 120, b32: 300, ops: 150, search: 90, location: 60, l14: 0 }
+  : { ceiling: 150, b32: 420, ops: 240, search: 150, location: 90, l14: 240 };
 let suiteEnd = Infinity;
 let suiteName = '';
 const skipped = new Map<string, number>();
@@ -223,7 +294,9 @@ const results: PeerResults = {
   b32Flops: clipVisionFlops(CLIP_VISION_PRESETS['ViT-B/32']),
   quick,
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30) },
-  adapter: await geolens.adapter(),
+  adapter: null as unknown as AdapterInfo,
+  nodeDevices: [],
+  ceilings: {},
   browserAdapter: null,
   dtype: 'f32',
   wasmThreads: 1,
@@ -254,10 +327,10 @@ async function embeddingSuite(key: string): Promise<void> {
   const caseName = `${MODEL_NAMES[key]} + MLP`;
   const flops = clipVisionFlops(config) + 2 * 768 * 768 + 2 * 768 * 512;
   const big = key === 'l14';
-  const systems = big ? [ortCpu, geolensNode, ortWasm, geolensBrowser, ortWebgpu] : [geolensNode, ortCpu, geolensBrowser, ortWasm, ortWebgpu];
+  const systems = big ? [ortCpu, ...nodeDevices, ortWasm, geolensBrowser, ortWebgpu] : [...nodeDevices, ortCpu, geolensBrowser, ortWasm, ortWebgpu];
   const colds = big || quick ? 1 : 2;
   const warms = big || quick ? 1 : 3;
-  const base = (s: System) => (s === geolensNode ? folder : `${server.url}/models/vit-${key}`);
+  const base = (s: System) => (isNodeDevice(s) ? folder : `${server.url}/models/vit-${key}`);
   const onnx = (s: System) => (s === ortCpu ? join(folder, 'model.onnx') : `${server.url}/models/vit-${key}/model.onnx`);
   const isOrt = (s: System) => s === ortCpu || s === ortWasm || s === ortWebgpu;
   const entry = (s: System, phase: string, r: { result?: { ms: number; value?: number }; error?: string; capped?: boolean; limitS?: number }) =>
@@ -275,7 +348,7 @@ async function embeddingSuite(key: string): Promise<void> {
       return;
     }
     await s.restart();
-    if (s === geolensNode || s === ortCpu) await s.call('embedRelease', key);
+    if (isNodeDevice(s) || s === ortCpu) await s.call('embedRelease', key);
     const r = await attempt(s, `${key} cold`, () => isOrt(s) ? s.call<{ ms: number; value: number }>('embedCold', key, onnx(s), pixels)
       : s.call<{ ms: number; value: number }>('embedCold', key, base(s), config, pixels), cap);
     entry(s, 'cold', r);
@@ -288,7 +361,7 @@ async function embeddingSuite(key: string): Promise<void> {
   };
   const release = async (s: System) => {
     live.delete(s);
-    if (s === geolensNode || s === ortCpu) await s.call('embedRelease', key).catch(() => {});
+    if (isNodeDevice(s) || s === ortCpu) await s.call('embedRelease', key).catch(() => {});
     else await s.close();
   };
 
@@ -322,7 +395,7 @@ const ATTENTIONS: [number, number][] = [[12, 50], [16, 257]];
 
 async function opsSuite(): Promise<void> {
   const url = (file: string, s: System) => (s === ortCpu ? join(GENERATED, 'ops', file) : `${server.url}/models/ops/${file}`);
-  const systems = [geolensNode, geolensBrowser, ortWebgpu, ortWasm, ortCpu];
+  const systems = [...nodeDevices, geolensBrowser, ortWebgpu, ortWasm, ortCpu];
   const rounds = quick ? 1 : 2;
   type Op = { suite: 'gemm'; m: number; k: number; n: number } | { suite: 'attention'; heads: number; seq: number };
   const gemm = ([m, k, n]: [number, number, number]): Op => ({ suite: 'gemm', m, k, n });
@@ -338,7 +411,7 @@ async function opsSuite(): Promise<void> {
         // call after the warm-up, 60 s at most, and none after a call has hit that cap.
         if (s === ortWebgpu && (r > 0 || webgpuCapped)) continue;
         const repeats = s === ortWebgpu ? 1 : op.suite === 'gemm' && op.m > 100 ? 2 : 3;
-        const isGeolens = s === geolensNode || s === geolensBrowser;
+        const isGeolens = isNodeDevice(s) || s === geolensBrowser;
         const run = op.suite === 'gemm'
           ? await attempt(s, `gemm ${op.m}x${op.k}x${op.n}`, () => isGeolens ? s.call<{ ms: number; cpuMs?: number }>('gemm', op.m, op.k, op.n, repeats)
             : s.call<{ ms: number }>('gemm', url(`matmul-${op.m}-${op.k}-${op.n}.onnx`, s), op.m, op.k, repeats), s === ortWebgpu ? 60 : 240)
@@ -356,14 +429,10 @@ async function opsSuite(): Promise<void> {
 
 async function searchSuite(): Promise<void> {
   const file = (s: System) => (s === ortCpu ? join(GENERATED, 'ops', 'search-512-5.onnx') : `${server.url}/models/ops/search-512-5.onnx`);
-  for (const s of [geolensNode, geolensBrowser]) {
-    const copy = await attempt(s, 'copy', () => s.call<{ ms: number }>('copy', 256 * 2 ** 20, 5), 120);
-    record({ suite: 'copy', case: '256 MiB f32', system: s.name, ms: copy.result?.ms, error: copy.error, bytes: 2 * 256 * 2 ** 20 });
-  }
   let webgpuCapped = false;
   for (const rows of quick ? [100_000] : [100_000, 1_000_000]) {
     // A million rows is 2 GB of f32: only the systems that can hold it without a second copy in a page.
-    const systems = rows > 100_000 ? [geolensNode, ortCpu, ortWebgpu] : [geolensNode, geolensBrowser, ortCpu, ortWebgpu];
+    const systems = rows > 100_000 ? [...nodeDevices, ortCpu, ortWebgpu] : [...nodeDevices, geolensBrowser, ortCpu, ortWebgpu];
     for (const queries of quick ? [1] : [1, 32]) {
       for (const s of systems) {
         // ORT-web's WebGPU TopK over 100k rows ran past 5 minutes on SwiftShader: last, capped, and not
@@ -371,7 +440,7 @@ async function searchSuite(): Promise<void> {
         if (s === ortWebgpu && webgpuCapped) continue;
         const cap = s === ortWebgpu ? (quick ? 45 : 60) : 240;
         const repeats = queries > 1 || s === ortWebgpu ? 1 : 3;
-        const run = await attempt(s, `search ${rows}x${queries}`, () => s === geolensNode || s === geolensBrowser
+        const run = await attempt(s, `search ${rows}x${queries}`, () => isNodeDevice(s) || s === geolensBrowser
           ? s.call<{ ms: number; best: number }>('search', rows, queries, repeats) : s.call<{ ms: number; best: number }>('search', file(s), rows, queries, repeats), cap);
         if (s === ortWebgpu && run.capped) webgpuCapped = true;
         record({ suite: 'search', case: `${rows / 1000}k × 512, ${queries} ${queries === 1 ? 'query' : 'queries'}`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped,
@@ -385,20 +454,40 @@ async function searchSuite(): Promise<void> {
 
 async function locationSuite(): Promise<void> {
   const points = quick ? 128 : 512;
-  const systems = [geolensNode, ortCpu, ortWasm, ortWebgpu];
+  const systems = [...nodeDevices, ortCpu, ortWasm, ortWebgpu];
   for (let r = 0; r < (quick ? 1 : 2); r++) {
     for (const s of systems) {
       if (s === ortWebgpu && r > 0) continue;
-      const run = await attempt(s, 'location', () => s === geolensNode ? s.call<{ ms: number; value: number }>('locate', join(GENERATED, 'location'), points, 1)
+      const run = await attempt(s, 'location', () => isNodeDevice(s) ? s.call<{ ms: number; value: number; flops: number }>('locate', join(GENERATED, 'location'), points, 1)
         : s.call<{ ms: number; value: number }>('locate', s === ortCpu ? join(GENERATED, 'location', 'model.onnx') : `${server.url}/models/location/model.onnx`, points, 1), s === ortWebgpu ? 45 : 120);
-      record({ suite: 'location', case: `${points} points`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped, points, value: run.result?.value });
+      record({ suite: 'location', case: `${points} points`, system: s.name, ms: run.result?.ms, error: run.error, capped: run.capped, points, value: run.result?.value,
+        flops: (run.result as { flops?: number } | undefined)?.flops });
+    }
+  }
+}
+
+/** (0) Each geolens device's adapter and ceilings, before anything else loads the machine's memory. */
+async function ceilingSuite(): Promise<void> {
+  for (const s of nodeDevices) {
+    const info = await attempt(s, 'adapter', () => s.call<AdapterInfo>('adapter'));
+    if (!info.result) throw new Error(`${s.name}: no adapter (${info.error})`);
+    results.nodeDevices!.push({ system: s.name, adapter: info.result });
+  }
+  results.adapter = results.nodeDevices![0]!.adapter;
+  results.browserAdapter = await attempt(geolensBrowser, 'adapter', () => geolensBrowser.call<AdapterInfo>('adapter')).then((r) => r.result ?? null);
+  log(`adapters: ${results.nodeDevices!.map((d) => `${d.adapter.name} (${d.system})`).join(', ')}, ${results.browserAdapter?.name ?? '?'} (chromium)`);
+  for (const s of [...nodeDevices, geolensBrowser]) {
+    const c = await attempt(s, 'ceiling', () => s.call<CeilingFigures>('ceiling', quick), 120);
+    if (c.result) {
+      results.ceilings![s.name] = c.result;
+      log(`ceiling ${s.name}: FMA ${c.result.fmaGflops.toFixed(1)} GFLOPS, copy ${c.result.copyGBps.toFixed(2)} GB/s (${c.result.seconds.toFixed(1)} s)`);
     }
   }
 }
 
 try {
-  results.browserAdapter = await attempt(geolensBrowser, 'adapter', () => geolensBrowser.call<PeerResults['adapter']>('adapter')).then((r) => r.result ?? null);
-  log(`adapter: ${results.adapter.name} (node), ${results.browserAdapter?.name ?? '?'} (chromium)`);
+  startSuite('ceiling');
+  await ceilingSuite();
   startSuite('b32');
   await embeddingSuite('b32');
   startSuite('ops');
@@ -416,7 +505,7 @@ try {
   }
   for (const [suite, count] of skipped) results.notes.push(`${count} call(s) of the ${suite} suite were skipped: its ${BUDGET_S[suite]} s budget was spent (the machine was busy).`);
 } finally {
-  for (const s of [geolensBrowser, ortWebgpu, ortWasm]) await s.close();
+  for (const s of [geolensBrowser, ortWebgpu, ortWasm, ...nodeDevices]) await s.close();
   await server.close();
 }
 results.durationS = (Date.now() - started) / 1000;

@@ -103,6 +103,8 @@ export interface GeoLocatorOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** A device to share; default the process-wide one from getDevice(). */
   gpu?: Gpu;
+  /** Node: the adapter for that device ('hardware', 'lavapipe', 'swiftshader' or part of a name); default $GEOLENS_ADAPTER, else the best found. */
+  adapter?: string;
   /** Stops loading between steps (files, gallery chunks, compiling) with an AbortError. */
   signal?: AbortSignal;
   /** Where the library's notes go (the adapter line, an inferred config, a cache not written). Default: stderr in Node. */
@@ -216,7 +218,7 @@ export class GeoLocator {
     if (!Number.isInteger(microBatch) || microBatch < 1) throw new ShapeError(`GeoLocator.create: microBatch must be a positive integer, got ${microBatch}`);
     const aborted = (step: string) => throwIfAborted(signal, `GeoLocator.create (${step})`);
     aborted('start');
-    const gpu = options.gpu ?? (await getDevice(log ? { log } : {}));
+    const gpu = options.gpu ?? (await getDevice({ ...(log ? { log } : {}), ...(options.adapter ? { adapter: options.adapter } : {}) }));
     if (isDeviceLost(gpu)) throw deviceLostError(gpu, 'GeoLocator.create with options.gpu');
     const progress = options.onProgress ?? (() => {});
     const download = downloadOptions(options);

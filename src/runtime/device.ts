@@ -3,13 +3,28 @@ import { Gpu, type GpuFeatures } from './gpu.js';
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
-  /** Skip hardware adapters and use the SwiftShader software device (Node only). */
+  /**
+   * Which adapter to use (Node only): 'hardware', 'lavapipe', 'swiftshader', or part of an adapter's name
+   * as `geolens info` lists it. Default $GEOLENS_ADAPTER, else the first of: a hardware adapter, lavapipe,
+   * SwiftShader.
+   */
+  adapter?: string;
+  /** Skip hardware adapters and use the best software device (Node only). */
   forceSoftware?: boolean;
   /** Leave out optional features even when present, e.g. to test the fallbacks. */
   disableFeatures?: (keyof GpuFeatures)[];
   /** Print which adapter was chosen (Node prints to stderr by default). */
   log?: (message: string) => void;
 }
+
+/** Where Mesa installs lavapipe's Vulkan ICD (Debian/Ubuntu first; others name it by architecture). */
+export const LAVAPIPE_ICD_PATHS = [
+  '/usr/share/vulkan/icd.d/lvp_icd.json',
+  '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json',
+  '/usr/share/vulkan/icd.d/lvp_icd.aarch64.json',
+  '/usr/local/share/vulkan/icd.d/lvp_icd.json',
+  '/etc/vulkan/icd.d/lvp_icd.json',
+];
 
 /** Where Debian's chromium package puts SwiftShader's Vulkan ICD; other distros follow. */
 export const SWIFTSHADER_ICD_PATHS = [
@@ -20,8 +35,8 @@ export const SWIFTSHADER_ICD_PATHS = [
 ];
 
 const NODE_FIX =
-  'No WebGPU adapter found. geolens needs a GPU driver with Vulkan, or the SwiftShader software device: ' +
-  'on Debian/Ubuntu run `apt-get install -y chromium libvulkan1` (or set VK_ICD_FILENAMES to a vk_swiftshader_icd.json).';
+  'No WebGPU adapter found. geolens needs a GPU driver with Vulkan, or a software device (lavapipe from Mesa ≥ 24, or SwiftShader): ' +
+  'on Debian/Ubuntu run `apt-get install -y chromium libvulkan1` or scripts/install.sh (or set VK_ICD_FILENAMES to a vk_swiftshader_icd.json).';
 const BROWSER_FIX =
   'This browser has no WebGPU adapter. Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
 
@@ -39,6 +54,11 @@ export function getDevice(options: DeviceOptions = {}): Promise<Gpu> {
   if (sharedGpu && isDeviceLost(sharedGpu)) {
     shared = null;
     sharedGpu = null;
+  }
+  if (sharedGpu && options.adapter && isNodeProcess() && !pickAdapter([{ kind: adapterKind(sharedGpu.adapter.info), name: sharedGpu.adapterName }], options.adapter)) {
+    return Promise.reject(new NoAdapterError(
+      `the process-wide device is already ${sharedGpu.adapterName}, not '${options.adapter}': name the adapter before the first getDevice() (or set GEOLENS_ADAPTER), or use createDevice()`,
+    ));
   }
   if (!shared) {
     const pending = createDevice(options);
@@ -79,7 +99,7 @@ export function deviceLostError(gpu: Gpu, what = 'this GPU work'): DeviceError {
 /** A new, unshared Gpu (tests that lose or destroy their device use this). */
 export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const isNode = isNodeProcess();
   let root: GPU;
   let adapter: GPUAdapter | null;
   let isSoftware = false;
@@ -89,7 +109,9 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
     if (!adapter) throw new NoAdapterError(BROWSER_FIX);
     isSoftware = adapter.info?.isFallbackAdapter ?? false;
   } else if (isNode) {
-    ({ root, adapter, isSoftware } = await nodeAdapter(options));
+    const chosen = await nodeAdapter(options);
+    ({ root, adapter } = chosen);
+    isSoftware = chosen.kind !== 'hardware';
   } else {
     throw new NoAdapterError(BROWSER_FIX);
   }
@@ -137,15 +159,58 @@ export function describeAdapter(info: GPUAdapterInfo | undefined): string {
     if (/subzero/i.test(device)) return 'SwiftShader Device (Subzero)';
     return /llvm/i.test(device) ? 'SwiftShader Device (LLVM)' : 'SwiftShader Device';
   }
+  if (/llvmpipe|lavapipe/i.test(`${info.description} ${device}`)) {
+    // "llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1" → "lavapipe (Mesa 25.0.7, LLVM 15.0.6)"
+    const mesa = /Mesa (\d+(?:\.\d+)*)/.exec(info.description ?? '')?.[1];
+    const llvm = /LLVM (\d+(?:\.\d+)*)/.exec(`${info.description} ${device.replace(/-/g, '.')}`)?.[1];
+    const versions = [mesa && `Mesa ${mesa}`, llvm && `LLVM ${llvm}`].filter(Boolean).join(', ');
+    return versions ? `lavapipe (${versions})` : 'lavapipe';
+  }
   return [info.vendor, info.architecture, info.description || device].filter(Boolean).join(' ') || 'unknown adapter';
 }
 
-async function nodeAdapter(options: DeviceOptions): Promise<{ root: GPU; adapter: GPUAdapter; isSoftware: boolean }> {
+function isNodeProcess(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node;
+}
+
+/** What kind of device an adapter is: the order geolens prefers them in. */
+export type AdapterKind = 'hardware' | 'lavapipe' | 'swiftshader' | 'software';
+const KIND_ORDER: AdapterKind[] = ['hardware', 'lavapipe', 'swiftshader', 'software'];
+
+export function adapterKind(info: GPUAdapterInfo | undefined): AdapterKind {
+  const text = `${info?.vendor} ${info?.architecture} ${info?.device} ${info?.description}`;
+  if (/swiftshader/i.test(text)) return 'swiftshader';
+  if (/llvmpipe|lavapipe/i.test(text)) return 'lavapipe';
+  return info?.isFallbackAdapter ? 'software' : 'hardware';
+}
+
+/** One adapter Node can open, and where it came from. */
+export interface AdapterCandidate {
+  kind: AdapterKind;
+  /** describeAdapter's name, what the log line and `geolens info` print. */
+  name: string;
+  adapter: GPUAdapter;
+  /** The `GPU` object it came from (kept alive with the adapter). */
+  root: GPU;
+  /** 'system' (the Vulkan loader's own search, or the user's VK_ICD_FILENAMES), else the ICD file opened. */
+  source: string;
+}
+
+export interface AdapterList {
+  /** Best first: hardware, lavapipe, SwiftShader, other software. */
+  adapters: AdapterCandidate[];
+  /** ICD files that exist but gave Dawn no adapter, with why that usually is. */
+  refused: string[];
+}
+
+type WebGpuModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+
+async function loadWebGpu(): Promise<WebGpuModule> {
   const env = process.env;
   env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
-  let webgpu: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+  let webgpu: WebGpuModule;
   try {
-    webgpu = (await import('webgpu')) as unknown as typeof webgpu;
+    webgpu = (await import('webgpu')) as unknown as WebGpuModule;
   } catch (error) {
     throw new NoAdapterError(`The 'webgpu' npm package could not be loaded (${(error as Error).message}). Run \`npm install webgpu\`.`);
   }
@@ -153,28 +218,96 @@ async function nodeAdapter(options: DeviceOptions): Promise<{ root: GPU; adapter
   for (const [key, value] of Object.entries(webgpu.globals)) {
     if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
   }
-
-  const icdGiven = !!env.VK_ICD_FILENAMES;
-  if (!options.forceSoftware) {
-    const root = webgpu.create([]);
-    const adapter = await root.requestAdapter({ powerPreference: options.powerPreference });
-    if (adapter) return { root, adapter, isSoftware: isSwiftShader(adapter) };
-  }
-  if (!icdGiven || options.forceSoftware) {
-    const { existsSync } = await import('node:fs');
-    const icd = SWIFTSHADER_ICD_PATHS.find((path) => existsSync(path));
-    if (icd) {
-      // The Vulkan loader reads this each time Dawn creates an instance, so a second create() sees it.
-      env.VK_ICD_FILENAMES = icd;
-      const root = webgpu.create([]);
-      const adapter = await root.requestAdapter();
-      if (adapter) return { root, adapter, isSoftware: true };
-    }
-  }
-  throw new NoAdapterError(NODE_FIX);
+  return webgpu;
 }
 
-function isSwiftShader(adapter: GPUAdapter): boolean {
-  const info = adapter.info;
-  return /swiftshader/i.test(`${info?.vendor} ${info?.architecture} ${info?.device}`) || !!info?.isFallbackAdapter;
+/**
+ * Every adapter Node can reach, best first: the Vulkan loader's own (a hardware GPU, or whatever
+ * VK_ICD_FILENAMES names), then lavapipe and SwiftShader from their ICD files. The loader reads
+ * VK_ICD_FILENAMES each time Dawn creates an instance, so each ICD gets an instance of its own; the
+ * variable is restored afterwards, and child processes see what this one was started with.
+ */
+export async function listAdapters(options: {
+  powerPreference?: GPUPowerPreference;
+  system?: boolean;
+  icds?: boolean;
+  /** Stop once nothing still to open could rank higher (a hardware adapter or lavapipe is found). */
+  bestOnly?: boolean;
+} = {}): Promise<AdapterList> {
+  const webgpu = await loadWebGpu();
+  const env = process.env;
+  const { existsSync } = await import('node:fs');
+  const adapters: AdapterCandidate[] = [];
+  const refused: string[] = [];
+  const open = async (source: string): Promise<void> => {
+    const given = { icd: env.VK_ICD_FILENAMES, driver: env.VK_DRIVER_FILES };
+    if (source !== 'system') {
+      env.VK_ICD_FILENAMES = source;
+      delete env.VK_DRIVER_FILES; // the loader prefers it over VK_ICD_FILENAMES
+    }
+    try {
+      const root = webgpu.create([]);
+      const adapter = await root.requestAdapter({ powerPreference: options.powerPreference });
+      if (!adapter) {
+        if (source !== 'system') refused.push(`${source}: Dawn found no usable adapter in it${/lvp/.test(source) ? ' (lavapipe before Mesa 24 lacks features Dawn requires; scripts/install.sh brings a newer one)' : ''}`);
+        return;
+      }
+      const name = describeAdapter(adapter.info);
+      if (adapters.some((a) => a.name === name)) return;
+      adapters.push({ kind: adapterKind(adapter.info), name, adapter, root, source });
+    } finally {
+      restore('VK_ICD_FILENAMES', given.icd);
+      restore('VK_DRIVER_FILES', given.driver);
+    }
+  };
+  const done = () => !!options.bestOnly && adapters.some((a) => a.kind === 'hardware' || a.kind === 'lavapipe');
+  if (options.system ?? true) await open('system');
+  if (options.icds ?? true) {
+    for (const icd of [...LAVAPIPE_ICD_PATHS, ...SWIFTSHADER_ICD_PATHS]) {
+      if (done()) break;
+      // One adapter per kind: opening lavapipe again (the loader's own search often finds it) would only
+      // repeat Dawn's start-up warnings.
+      const kind: AdapterKind = LAVAPIPE_ICD_PATHS.includes(icd) ? 'lavapipe' : 'swiftshader';
+      if (adapters.some((a) => a.kind === kind)) continue;
+      if (existsSync(icd)) await open(icd);
+    }
+  }
+  adapters.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  return { adapters, refused };
+}
+
+function restore(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/**
+ * The adapter a request names: a kind ('hardware', 'lavapipe', 'swiftshader', 'software') or part of a
+ * name, case-insensitive; null when none matches.
+ */
+export function pickAdapter<T extends { kind: AdapterKind; name: string }>(adapters: readonly T[], wanted: string): T | null {
+  const key = wanted.trim().toLowerCase();
+  if ((KIND_ORDER as string[]).includes(key)) return adapters.find((a) => a.kind === key) ?? null;
+  return adapters.find((a) => a.name.toLowerCase().includes(key)) ?? null;
+}
+
+async function nodeAdapter(options: DeviceOptions): Promise<AdapterCandidate> {
+  const wanted = options.adapter ?? (process.env.GEOLENS_ADAPTER || undefined);
+  // A VK_ICD_FILENAMES of the user's own is their choice: no fallback past it, unless an adapter is named.
+  const icdGiven = !!process.env.VK_ICD_FILENAMES;
+  const { adapters, refused } = await listAdapters({
+    powerPreference: options.powerPreference,
+    icds: !icdGiven || !!wanted || !!options.forceSoftware,
+    bestOnly: !wanted && !options.forceSoftware,
+  });
+  const usable = options.forceSoftware ? adapters.filter((a) => a.kind !== 'hardware') : adapters;
+  if (wanted) {
+    const chosen = pickAdapter(usable, wanted);
+    if (chosen) return chosen;
+    const seen = adapters.map((a) => `${a.name} [${a.kind}]`).join(', ') || 'none';
+    const hint = /lavapipe/i.test(wanted) ? '; lavapipe needs Mesa ≥ 24 (scripts/install.sh installs it)' : '';
+    throw new NoAdapterError(`No WebGPU adapter matches '${wanted}' (${options.adapter ? 'the adapter option' : 'GEOLENS_ADAPTER'}); adapters found: ${seen}${refused.length ? `; ${refused.join('; ')}` : ''}${hint}. Use hardware, lavapipe, swiftshader or part of a name.`);
+  }
+  if (usable.length === 0) throw new NoAdapterError(NODE_FIX);
+  return usable[0]!;
 }

@@ -1,4 +1,4 @@
-export { getDevice, createDevice, describeAdapter, isDeviceLost, deviceLostReason, deviceLostError, type DeviceOptions } from './device.js';
+export { getDevice, createDevice, describeAdapter, listAdapters, pickAdapter, adapterKind, isDeviceLost, deviceLostReason, deviceLostError, LAVAPIPE_ICD_PATHS, SWIFTSHADER_ICD_PATHS, type DeviceOptions, type AdapterKind, type AdapterCandidate, type AdapterList } from './device.js';
 export { Gpu, type GpuFeatures, type Dispatch, halfToFloat, floatToHalf, floatsToHalves, halvesToFloats } from './gpu.js';
 export { Tensor, type DType, type QuantizedDType, QUANT_BLOCK, isQuantized, quantizedRowWords, elementCount, byteLengthOf } from './tensor.js';
 export { GeolensError, ShapeError, NoAdapterError, DeviceError, DEVICE_LOST_HINT, formatShape } from './errors.js';

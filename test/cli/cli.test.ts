@@ -150,6 +150,21 @@ test('geolens info names the adapter', () => {
   const run = geolens('info');
   assert.is(run.status, 0, run.stderr);
   assert.match(run.stdout, /^adapter: .+/m);
+});
+
+test('geolens info lists every adapter with features and limits, marks the one in use, and --adapter moves the mark', () => {
+  const run = geolens('info', '--adapter', 'swiftshader');
+  assert.is(run.status, 0, run.stderr);
+  const chosen = /^adapter: (.+?)( \(software\))?$/m.exec(run.stdout)![1]!;
+  assert.match(chosen, /SwiftShader/);
+  const entries = [...run.stdout.matchAll(/^([* ]) (.+) \[(\w+)\] from .+\n {4}features: .+\n {4}limits: binding \d/gm)];
+  assert.ok(entries.length >= 1, run.stdout);
+  assert.equal(entries.filter((e) => e[1] === '*').map((e) => e[2]), [chosen]);
+  const kinds = entries.map((e) => ['hardware', 'lavapipe', 'swiftshader', 'software'].indexOf(e[3]!));
+  assert.equal(kinds, [...kinds].sort((a, b) => a - b), 'listed best first');
+  const unknown = geolens('info', '--adapter', 'no-such-card');
+  assert.is(unknown.status, 1);
+  assert.match(unknown.stderr, /No WebGPU adapter matches 'no-such-card'/);
   rmSync(cacheDir, { recursive: true, force: true });
 });
 
