@@ -147,13 +147,17 @@ export function setTunedGemmChoices(gpu: Gpu, choices: Readonly<Record<string, s
  * 256×1024×1024: naive 0.16, tiled16 0.10, register4x4 2.6, register8x8 4.0, register16x16 5.5,
  * tiled64x64 1.6 GFLOPS). lavapipe (8-lane AVX2, LLVM): a load whose address differs per lane is a loop
  * over the lanes there, so the subgroup kernels, which load each x row once per group of 8 lanes, win by
- * 2–3× over register16x16 at the ViT shapes (subgroup16x16 where a 32-row block would be mostly padding).
+ * 2–3× over register16x16 at the ViT shapes (subgroup16x16 where a 32-row block would be mostly padding,
+ * register4x4 for 4 rows or fewer).
  * A hardware GPU gets workgroup-memory tiles (tiled64x64, untimed here: `geolens tune` times it).
  */
 export function defaultVariantName(gpu: Gpu, rows = 1024): string {
   // lavapipe counts as software too (a CPU adapter), so it is asked first.
   if (/llvmpipe|lavapipe/i.test(gpu.adapterName)) {
     if (!gemmVariantRuns(gpu, gemmVariant('subgroup32x16'))) return 'register16x16w8';
+    // One to 4 rows (the projections): every block is mostly padding, and the small one wastes least
+    // (`geolens tune`, 1×768×512: register4x4 1.5 GFLOPS, register4x16 1.1, the subgroup kernels less).
+    if (rows <= 4) return 'register4x4';
     return rows <= 16 ? 'subgroup16x16' : 'subgroup32x16';
   }
   return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
