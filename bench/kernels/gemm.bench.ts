@@ -9,7 +9,7 @@
 // compulsory traffic: x and w read once, y written once. On software adapters a last column gives process
 // CPU ms per call and the GFLOPS that would make on 2 otherwise idle cores: steadier than wall time when
 // other processes share the machine.
-import { chosenVariantName, GEMM_VARIANTS, gemmFlops, linear } from '../../src/kernels/gemm.js';
+import { chosenVariantName, gemmFlops, linear, runnableGemmVariants } from '../../src/kernels/gemm.js';
 import { quantizeMatrix, uploadQuantized } from '../../src/kernels/quantize.js';
 import { floatsToHalves, type Gpu, type QuantizedDType, type Tensor } from '../../src/runtime/index.js';
 import { randomArray } from '../../test/support/numeric.js';
@@ -82,7 +82,7 @@ console.log(`linear() uses "${chosen}" here; timings are wall clock per call, no
 
 console.log(`ladder at M×K×N = ${LADDER.label}, f32 weights`);
 let naiveMs = 0;
-for (const variant of process.env.GEMM_VIT_ONLY === '1' ? [] : GEMM_VARIANTS) {
+for (const variant of process.env.GEMM_VIT_ONLY === '1' ? [] : runnableGemmVariants(gpu)) {
   const t = await time(gpu, LADDER, variant.name);
   if (variant.name === 'naive') naiveMs = t.ms;
   console.log(row(gpu, `  ${variant.name}`, LADDER, t, 4, `${(naiveMs / t.ms).toFixed(1)}× naive`));

@@ -62,6 +62,8 @@ export interface GeoLocatorOptions {
    * the first locate is as fast as later ones. Default true; false compiles on first use instead.
    */
   precompile?: boolean;
+  /** Time the GEMM variants at this model's shapes now and store the fastest per adapter (a stored table is used either way; `geolens tune` does it ahead of time). */
+  tune?: boolean;
 }
 
 /** Per image, in settle mode, when that image could not be located: one line naming the image and the problem. */

@@ -10,6 +10,7 @@ import { registerFitConcepts } from './commands/fit-concepts.js';
 import { registerInfo } from './commands/info.js';
 import { registerLocate } from './commands/locate.js';
 import { registerQueue } from './commands/queue.js';
+import { registerTune } from './commands/tune.js';
 import { registerWorker } from './commands/worker.js';
 import { GEOLENS_VERSION } from './version.js';
 import { imageReadLimits } from '../image/read.js';
@@ -42,6 +43,7 @@ registerQueue(program);
 registerWorker(program);
 registerEval(program);
 registerCache(program);
+registerTune(program);
 
 /**
  * One line for people: `geolens: <what>`. Our errors say what went wrong and what to do; anything else

@@ -5,6 +5,7 @@
 // The lite build reads the EXIF and GPS blocks and, unlike the full one, carries no Node file loader that
 // browser bundlers flag as a computed import.
 import exifr from 'exifr/dist/lite.esm.mjs';
+import { isNode } from '../runtime/env.js';
 import { haversineKm } from './distance.js';
 
 export interface ExifGps {
@@ -73,8 +74,7 @@ export async function attachExifGps(inputs: readonly unknown[], results: { place
   await Promise.all(
     inputs.map(async (input, i) => {
       // A string is a file path in Node; in a browser it is a URL, and reading EXIF would fetch it twice.
-      const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-      const readable = (typeof input === 'string' && isNode) || input instanceof Uint8Array || input instanceof ArrayBuffer || (typeof Blob !== 'undefined' && input instanceof Blob);
+      const readable = (typeof input === 'string' && isNode()) || input instanceof Uint8Array || input instanceof ArrayBuffer || (typeof Blob !== 'undefined' && input instanceof Blob);
       if (!readable) return;
       const gps = await readExifGps(input as string | Uint8Array | ArrayBuffer | Blob);
       const top = results[i]?.places[0];

@@ -16,6 +16,7 @@
  * server failed this time (timeouts, 5xx, 429, a refused connection); a queue retries those.
  */
 import { GeolensError } from '../runtime/errors.js';
+import { isNode } from '../runtime/env.js';
 import { AbortError } from '../runtime/abort.js';
 import { READ_LIMITS, readRegularFile, responseBytes } from '../io/read-file.js';
 import { ImageError, type RawImage } from './image.js';
@@ -53,10 +54,6 @@ export interface ReadImageOptions extends Partial<typeof imageReadLimits> {
   maxPixels?: number;
   /** Byte cap for this call, whatever the input (default maxUrlBytes for URLs, maxFileBytes for paths). */
   maxBytes?: number;
-}
-
-function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
 function isRawImage(input: ImageInput): input is RawImage {

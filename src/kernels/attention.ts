@@ -1,10 +1,17 @@
 import source from '../../shaders/attention.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Tensor } from '../runtime/index.js';
+import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
 
 // Software adapters get small workgroups: ViT-B/32's 12 heads × 13 query blocks are only 156
 // invocations, and 3 workgroups of 64 cannot keep 2 cores equally busy.
 const WORKGROUP_SIZE = { hardware: 64, software: 16 };
+/** What attention() accepts for workgroupSize, and the tuner tries. */
+export const ATTENTION_WORKGROUP_SIZES: readonly number[] = [4, 8, 16, 32, 64];
+
+/** The workgroup size attention() uses on this adapter by default. */
+export function attentionWorkgroupSize(gpu: Gpu): number {
+  return gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
+}
 const MAX_HEAD_DIM = 128;
 
 export interface AttentionOptions {
@@ -12,6 +19,8 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Multiplies q·k; defaults to headDim^-0.5. */
   scale?: number;
+  /** Invocations per workgroup (each owns 4 queries of one head); default per adapter (attentionWorkgroupSize). */
+  workgroupSize?: number;
 }
 
 /**
@@ -24,7 +33,8 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new ShapeError(`attention: scale must be a finite number, got ${scale}`);
   const out = qkv.gpu.empty([batch, seq, width], 'f32', 'attention.out');
-  const workgroupSize = qkv.gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
+  const workgroupSize = options.workgroupSize ?? attentionWorkgroupSize(qkv.gpu);
+  if (!ATTENTION_WORKGROUP_SIZES.includes(workgroupSize)) throw new ShapeError(`attention: workgroupSize must be one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}; got ${workgroupSize}`);
   // One invocation per 4 queries of one head (see shaders/attention.wgsl).
   const invocations = batch * heads * Math.ceil(seq / 4);
   const params = new Uint32Array(4);

@@ -15,6 +15,9 @@ import register4x4Source from '../../shaders/gemm-register4x4.wgsl';
 import register8x16Source from '../../shaders/gemm-register8x16.wgsl';
 import register8x8Source from '../../shaders/gemm-register8x8.wgsl';
 import registerBlocksSource from '../../shaders/gemm-register-blocks.wgsl';
+import subgroupBlocksSource from '../../shaders/gemm-subgroup-blocks.wgsl';
+import subgroup16x16Source from '../../shaders/gemm-subgroup16x16.wgsl';
+import subgroup32x16Source from '../../shaders/gemm-subgroup32x16.wgsl';
 import tiledRegisterSource from '../../shaders/gemm-tiled-register.wgsl';
 import tiledSource from '../../shaders/gemm-tiled.wgsl';
 import { formatShape, isQuantized, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
@@ -36,7 +39,7 @@ export interface LinearOptions {
  */
 export interface GemmVariant {
   readonly name: string;
-  readonly kind: 'naive' | 'tiled' | 'register' | 'tiled-register';
+  readonly kind: 'naive' | 'tiled' | 'register' | 'tiled-register' | 'subgroup';
   /** Output block per workgroup. */
   readonly rowsPerWorkgroup: number;
   readonly colsPerWorkgroup: number;
@@ -45,11 +48,13 @@ export interface GemmVariant {
   readonly source: string;
   /** Rows of y per invocation, for the register kind (a short last block may go to a smaller one). */
   readonly blockRows?: number;
+  /** Smallest subgroup size the kernel is correct with (it shares values between lanes); none if unset. */
+  readonly minSubgroup?: number;
 }
 
-function register(rows: number, cols: number, source: string, wgX: number, wgY: number): GemmVariant {
+function register(rows: number, cols: number, source: string, wgX: number, wgY: number, suffix = ''): GemmVariant {
   return {
-    name: `register${rows}x${cols}`,
+    name: `register${rows}x${cols}${suffix}`,
     kind: 'register',
     rowsPerWorkgroup: rows * wgY,
     colsPerWorkgroup: cols * wgX,
@@ -69,6 +74,11 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   register(4, 16, register4x16Source, 4, 1),
   register(8, 16, register8x16Source, 4, 1),
   { name: 'tiled64x64', kind: 'tiled-register', rowsPerWorkgroup: 64, colsPerWorkgroup: 64, constants: {}, source: tiledRegisterSource },
+  // The same blocks as register16x16 with 8 lanes a workgroup: one full 256-bit register of lanes on
+  // lavapipe, where register16x16's 4 leave half of each idle.
+  register(16, 16, register16x16Source, 8, 1, 'w8'),
+  { name: 'subgroup16x16', kind: 'subgroup', rowsPerWorkgroup: 16, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup16x16Source, minSubgroup: 8 },
+  { name: 'subgroup32x16', kind: 'subgroup', rowsPerWorkgroup: 32, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup32x16Source, minSubgroup: 8 },
 ];
 
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, quick_gelu: 3 };
@@ -76,6 +86,25 @@ const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, qui
 /** Floating-point operations of one linear() call: a multiply and an add per term. */
 export function gemmFlops(m: number, k: number, n: number, batch = 1): number {
   return 2 * m * k * n * batch;
+}
+
+/**
+ * Whether a variant can run on this adapter: the subgroup kernels need the `subgroups` feature and
+ * subgroups of at least 8 lanes (SwiftShader has 4).
+ */
+export function gemmVariantRuns(gpu: Gpu, variant: GemmVariant): boolean {
+  if (!variant.minSubgroup) return true;
+  return gpu.features.subgroups && subgroupMinSize(gpu) >= variant.minSubgroup;
+}
+
+/** The variants this adapter runs, in ladder order: what a tuner may pick from. */
+export function runnableGemmVariants(gpu: Gpu): GemmVariant[] {
+  return GEMM_VARIANTS.filter((v) => gemmVariantRuns(gpu, v));
+}
+
+function subgroupMinSize(gpu: Gpu): number {
+  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
+  return info?.subgroupMinSize ?? 0;
 }
 
 export function gemmVariant(name: string): GemmVariant {
@@ -88,20 +117,61 @@ export function gemmVariant(name: string): GemmVariant {
 // property of the adapter, not of the device object.
 const forced = new Map<string, string>();
 const tuned = new Map<string, string>();
+/** Per adapter: shape key (gemmShapeKey) → variant, from a tuning table (src/kernels/tuning.ts). */
+const tables = new Map<string, ReadonlyMap<string, string>>();
+
+/** Rows fall into classes: a choice timed at 50 rows holds for 33…64, the row count that matters to a block. */
+const ROW_CLASSES = [1, 8, 16, 32, 64, 128, 320, 1024, 4096];
+
+/** The key a tuning table files a GEMM under: weight dtype, row class, K and N. */
+export function gemmShapeKey(dtype: string, rows: number, k: number, n: number): string {
+  const rowClass = ROW_CLASSES.find((limit) => rows <= limit);
+  return `${dtype} m${rowClass ? `<=${rowClass}` : `>${ROW_CLASSES[ROW_CLASSES.length - 1]}`} k${k} n${n}`;
+}
+
+/** Installs a tuning table's GEMM choices for this adapter (null removes them). Names must run here. */
+export function setTunedGemmChoices(gpu: Gpu, choices: Readonly<Record<string, string>> | null): void {
+  if (choices === null) {
+    tables.delete(gpu.adapterName);
+    return;
+  }
+  for (const [key, name] of Object.entries(choices)) {
+    if (!gemmVariantRuns(gpu, gemmVariant(name))) throw new ShapeError(`tuning: variant "${name}" for ${key} does not run on ${gpu.adapterName}`);
+  }
+  tables.set(gpu.adapterName, new Map(Object.entries(choices)));
+}
 
 /**
- * What a fresh process uses before any autotune. Software adapters run invocations as SIMD lanes of a
- * CPU thread, where workgroup memory and barriers are slow and big register blocks win (SwiftShader on 2
- * cores at 256×1024×1024: naive 0.16, tiled16 0.10, register4x4 2.6, register8x8 4.0, register16x16 5.5,
- * tiled64x64 1.6 GFLOPS); a hardware GPU wants workgroup-memory tiles (tiled64x64, untimed here).
+ * What a fresh process uses with no tuning table, per adapter class (bench/kernels/gemm-shapes.bench.ts).
+ * SwiftShader (4-lane SSE, Subzero JIT): big per-invocation register blocks, register16x16 (at
+ * 256×1024×1024: naive 0.16, tiled16 0.10, register4x4 2.6, register8x8 4.0, register16x16 5.5,
+ * tiled64x64 1.6 GFLOPS). lavapipe (8-lane AVX2, LLVM): a load whose address differs per lane is a loop
+ * over the lanes there, so the subgroup kernels, which load each x row once per group of 8 lanes, win by
+ * 2–3× over register16x16 at the ViT shapes (subgroup16x16 where a 32-row block would be mostly padding,
+ * register4x4 for 4 rows or fewer).
+ * A hardware GPU gets workgroup-memory tiles (tiled64x64, untimed here: `geolens tune` times it).
  */
-export function defaultVariantName(gpu: Gpu): string {
+export function defaultVariantName(gpu: Gpu, rows = 1024): string {
+  // lavapipe counts as software too (a CPU adapter), so it is asked first.
+  if (/llvmpipe|lavapipe/i.test(gpu.adapterName)) {
+    if (!gemmVariantRuns(gpu, gemmVariant('subgroup32x16'))) return 'register16x16w8';
+    // One to 4 rows (the projections): every block is mostly padding, and the small one wastes least
+    // (`geolens tune`, 1×768×512: register4x4 1.5 GFLOPS, register4x16 1.1, the subgroup kernels less).
+    if (rows <= 4) return 'register4x4';
+    return rows <= 16 ? 'subgroup16x16' : 'subgroup32x16';
+  }
   return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
 }
 
-/** The variant linear() uses on this adapter: forced, else autotuned, else the default table. */
+/** The variant linear() uses on this adapter when no shape is given: forced, else autotuned, else the default. */
 export function chosenVariantName(gpu: Gpu): string {
   return forced.get(gpu.adapterName) ?? tuned.get(gpu.adapterName) ?? defaultVariantName(gpu);
+}
+
+/** The variant linear() uses for a shape: forced, else the tuning table's, else autotuned, else the default. */
+export function chosenVariantFor(gpu: Gpu, dtype: string, rows: number, k: number, n: number): string {
+  return forced.get(gpu.adapterName) ?? tables.get(gpu.adapterName)?.get(gemmShapeKey(dtype, rows, k, n)) ??
+    tuned.get(gpu.adapterName) ?? defaultVariantName(gpu, rows);
 }
 
 /** Forces a variant for every linear() on this adapter (null restores the tuned/default choice). */
@@ -110,7 +180,7 @@ export function forceGemmVariant(gpu: Gpu, name: string | null): void {
     forced.delete(gpu.adapterName);
     return;
   }
-  gemmVariant(name);
+  if (!gemmVariantRuns(gpu, gemmVariant(name))) throw new ShapeError(`forceGemmVariant: "${name}" does not run on ${gpu.adapterName} (it needs subgroups of at least 8 lanes)`);
   forced.set(gpu.adapterName, name);
 }
 
@@ -153,7 +223,10 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
     }
   }
 
-  const variant = gemmVariant(options.variant ?? chosenVariantName(gpu));
+  const variant = gemmVariant(options.variant ?? chosenVariantFor(gpu, weight.dtype, rows, k, n));
+  if (!gemmVariantRuns(gpu, variant)) {
+    throw new ShapeError(`linear: variant "${variant.name}" needs subgroups of at least ${variant.minSubgroup} lanes, which ${gpu.adapterName} lacks`);
+  }
   const result = out ?? gpu.empty(outShape, 'f32', 'linear.out');
   // A variant named in the call runs alone (tests and benches measure exactly it); otherwise a short
   // last block of rows may go to a smaller register block.
@@ -205,7 +278,7 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
   const ioName = `${weight.dtype}${vectorK ? 'x4' : ''}`;
   // Quantized rows are found by dividing by K, a pipeline constant (one pipeline per K).
   const quantK: Record<string, number> = isQuantized(weight.dtype) ? { QUANT_K: k } : {};
-  const helpers = variant.kind === 'register' || variant.kind === 'tiled-register' ? registerBlocksSource : '';
+  const helpers = variant.kind === 'naive' || variant.kind === 'tiled' ? '' : registerBlocksSource;
 
   let biasTensor = bias;
   if (!biasTensor) {
@@ -217,7 +290,7 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
   gpu.dispatch({
     // The label is part of the pipeline cache key, and so must name everything that changes the source.
     label: `gemm.${variant.name}.${ioName}`,
-    code: io + epilogueSource + helpers + variant.source,
+    code: variant.minSubgroup ? `enable subgroups;\n${io}${epilogueSource}${helpers}${subgroupBlocksSource}${variant.source}` : io + epilogueSource + helpers + variant.source,
     constants: { ...variant.constants, ...quantK, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0 },
     uniforms: new Uint32Array([endRow, k, n, rowGroups, firstRow]),
     buffers: [x, weight, biasTensor, y],
@@ -228,12 +301,13 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
 /**
  * Times every candidate on a representative shape and remembers the fastest for this adapter (in
  * memory, for the life of the process); linear() uses it from then on unless a variant is forced.
- * Candidates default to the register-blocked variants on software adapters and all but naive elsewhere.
+ * Candidates default to every variant this adapter runs but naive and tiled16. A tuning table
+ * (src/kernels/tuning.ts) times each shape a model runs instead, and outlives the process.
  */
 export async function autotuneGemm(gpu: Gpu, options: { m?: number; k?: number; n?: number; candidates?: string[] } = {}): Promise<{ name: string; ms: Record<string, number> }> {
   const { m = 256, k = 1024, n = 1024 } = options;
   const candidates = options.candidates ??
-    GEMM_VARIANTS.filter((v) => (gpu.isSoftware ? v.kind === 'register' : v.kind !== 'naive')).map((v) => v.name);
+    GEMM_VARIANTS.filter((v) => v.kind !== 'naive' && v.kind !== 'tiled' && gemmVariantRuns(gpu, v)).map((v) => v.name);
   const x = gpu.upload(new Float32Array(m * k).fill(0.5), [m, k]);
   const w = gpu.upload(new Float32Array(n * k).fill(0.25), [n, k]);
   const y = gpu.empty([m, n], 'f32', 'autotune.out');

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attention, attentionReference } from '../../src/kernels/attention.js';
+import { attention, attentionReference, ATTENTION_WORKGROUP_SIZES } from '../../src/kernels/attention.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
@@ -15,12 +15,12 @@ interface Case {
   seed?: number;
 }
 
-async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Case, tolerance = 1e-5): Promise<Float32Array> {
+async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Case, tolerance = 1e-5, workgroupSize?: number): Promise<Float32Array> {
   const gpu = await testGpu();
   const width = heads * headDim;
   // Scale 2 spreads the scores over a few units, so the softmax is far from uniform.
   const qkv = randomArray(batch * seq * 3 * width, seed, 2);
-  const out = await attention(gpu.upload(qkv, [batch, seq, 3 * width]), heads, { causal, scale }).read();
+  const out = await attention(gpu.upload(qkv, [batch, seq, 3 * width]), heads, { causal, scale, workgroupSize }).read();
   const expected = attentionReference(qkv, batch, seq, heads, { causal, scale });
   const label = `attention B${batch} S${seq} H${heads} hd${headDim}${causal ? ' causal' : ''}`;
   const error = relativeError(out, expected);
@@ -32,6 +32,17 @@ async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Ca
 test('attention matches the float64 reference: ViT shapes (S 50, 257) with odd batch', async () => {
   await check({ batch: 3, seq: 50, heads: 12, headDim: 64 });
   await check({ batch: 1, seq: 257, heads: 4, headDim: 64, seed: 2 });
+});
+
+test('every workgroup size a tuner may pick matches the reference, causal or not', async () => {
+  // 3 heads × 5 query blocks: workgroups of 4…64 all end partly empty. Causal and not alternate (each
+  // pipeline is a compile, seconds on a software adapter).
+  for (const [i, workgroupSize] of ATTENTION_WORKGROUP_SIZES.entries()) {
+    await check({ batch: 1, seq: 19, heads: 3, headDim: 20, causal: i % 2 === 0, seed: 5 }, 1e-5, workgroupSize);
+  }
+  const gpu = await testGpu();
+  assert.throws(() => attention(gpu.upload(new Float32Array(2 * 3 * 8), [1, 2, 24]), 2, { workgroupSize: 12 }),
+    (e: Error) => e instanceof ShapeError && /workgroupSize must be one of 4, 8, 16, 32, 64; got 12/.test(e.message));
 });
 
 test('attention causal (CLIP text, S 77) masks keys after the query', async () => {

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  autotuneGemm, chosenVariantName, defaultVariantName, erfc, forceGemmVariant, GEMM_VARIANTS, gemmFlops, linear, linearReference, type Activation,
+  autotuneGemm, chosenVariantName, defaultVariantName, erfc, forceGemmVariant, gemmFlops, gemmVariant, gemmVariantRuns, linear, linearReference,
+  runnableGemmVariants, type Activation,
 } from '../../src/kernels/gemm.js';
 import { floatsToHalves, halvesToFloats, ShapeError, Tensor, type Gpu } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -68,7 +69,8 @@ function timed(name: string, fn: () => unknown): void {
   });
 }
 
-const variants = GEMM_VARIANTS.map((v) => v.name);
+// Every variant this adapter runs (the subgroup kernels need 8-lane subgroups: lavapipe, not SwiftShader).
+const variants = runnableGemmVariants(await testGpu()).map((v) => v.name);
 
 timed('every variant matches the float64 reference on M=257, K=1023, N=65, batch 3 (tails everywhere)', async () => {
   for (const variant of variants) {
@@ -233,10 +235,18 @@ timed('autotune picks and remembers a variant per adapter; forcing overrides it'
   forceGemmVariant(gpu, null);
   assert.is(chosenVariantName(gpu), name);
   throwsShape(() => forceGemmVariant(gpu, 'nope'), /unknown variant/);
-  assert.is(before, gpu.isSoftware ? 'register16x16' : 'tiled64x64');
-  // The default table: register blocks on software adapters, workgroup-memory tiles on hardware.
-  assert.is(defaultVariantName({ isSoftware: true } as Gpu), 'register16x16');
-  assert.is(defaultVariantName({ isSoftware: false } as Gpu), 'tiled64x64');
+  assert.is(before, defaultVariantName(gpu));
+  // The default table per adapter class: register blocks on SwiftShader, the subgroup kernels on lavapipe
+  // (register16x16w8 without 8-lane subgroups), workgroup-memory tiles on hardware.
+  const adapter = (name: string, isSoftware: boolean, subgroupMinSize: number) =>
+    ({ adapterName: name, isSoftware, features: { subgroups: subgroupMinSize > 0 }, adapter: { info: { subgroupMinSize } } }) as unknown as Gpu;
+  assert.is(defaultVariantName(adapter('SwiftShader Device (Subzero)', true, 4)), 'register16x16');
+  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8)), 'subgroup32x16');
+  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8), 16), 'subgroup16x16');
+  assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 1), 'register4x4');
+  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 0)), 'register16x16w8');
+  assert.is(defaultVariantName(adapter('nvidia ampere', false, 32)), 'tiled64x64');
+  assert.not.ok(gemmVariantRuns(adapter('SwiftShader Device (Subzero)', true, 4), gemmVariant('subgroup16x16')));
 });
 
 timed('gemmFlops counts a multiply and an add per term', () => {

@@ -1,5 +1,6 @@
 import { parseContentRange, strongEtag, type FetchLike } from '../../io/bytes.js';
 import { isNode } from '../../runtime/env.js';
+import { defaultCacheDir } from '../../io/cache-dir.js';
 import { sha256Hex } from '../../io/sha256.js';
 import { WeightsError } from '../../io/errors.js';
 import { resolveAgainstPage } from '../../io/page-url.js';
@@ -59,12 +60,6 @@ export function resolveUrl(location: string, hubUrl?: string): string {
   const env = isNode() ? process.env.HF_ENDPOINT : undefined;
   const base = (hubUrl ?? env ?? 'https://huggingface.co').replace(/\/+$/, '');
   return `${base}/${owner}/${repo}/resolve/${encodeURIComponent(revision ?? 'main')}/${file!.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-export async function defaultCacheDir(): Promise<string> {
-  if (process.env.GEOLENS_CACHE) return process.env.GEOLENS_CACHE;
-  const [{ homedir }, { join }] = await Promise.all([import('node:os'), import('node:path')]);
-  return join(homedir(), '.cache', 'geolens');
 }
 
 /** Where a URL lives in the Node cache: host and path, each segment made file-safe. */
@@ -482,3 +477,5 @@ export async function loadJson(location: string | URL, options: DownloadOptions 
     throw new WeightsError(`${text} is not valid JSON (${(error as Error).message})`);
   }
 }
+
+export { defaultCacheDir };

@@ -1,0 +1,8 @@
+// Shared by the subgroup GEMM kernels (gemm-subgroup*.wgsl): x rows passed between the 8 lanes of a group.
+// Compiled after gemm-register-blocks.wgsl, with `enable subgroups;` first.
+
+// Rows r0..r0+3 of what the group's lanes loaded into `mine` (lane j holds row j), as an x block.
+fn sharedBlock(mine: vec4f, base: u32, r0: u32) -> mat4x4f {
+  return transpose(mat4x4f(subgroupShuffle(mine, base + r0), subgroupShuffle(mine, base + r0 + 1u),
+    subgroupShuffle(mine, base + r0 + 2u), subgroupShuffle(mine, base + r0 + 3u)));
+}

@@ -1,0 +1,319 @@
+// Kernel choice by timing, per adapter and shape, kept between runs.
+//
+// What is fastest depends on the device (SwiftShader wants big per-invocation register blocks, lavapipe
+// the subgroup kernels, a GPU workgroup-memory tiles) and on the shape (a 32-row block is mostly padding
+// for one row). tuneGemmShapes() times every GEMM variant this adapter runs at each shape a model uses and
+// keeps the fastest; the table persists per adapter name + driver + geolens version (a JSON file under
+// the download cache's folder in Node, the Cache API in browsers), so the next process starts with it.
+// Nothing tunes unless asked: without a table linear() uses the per-adapter-class defaults in gemm.ts.
+import { GEMM_VARIANTS, gemmShapeKey, gemmVariantRuns, linear, setTunedGemmChoices, type GemmVariant } from './gemm.js';
+import { quantizeMatrix, uploadQuantized } from './quantize.js';
+import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
+import { defaultCacheDir } from '../io/cache-dir.js';
+
+declare const __GEOLENS_VERSION__: string | undefined;
+const VERSION: string = typeof __GEOLENS_VERSION__ === 'string' ? __GEOLENS_VERSION__ : '0.0.0-unbundled';
+
+export const TUNING_FORMAT = 'geolens-tuning/1';
+
+export type WeightDType = 'f32' | 'f16' | 'q8' | 'q4';
+
+/** One GEMM a model runs: rows of x (batch folded in), K, N and the weight's storage. */
+export interface GemmShape {
+  rows: number;
+  k: number;
+  n: number;
+  dtype: WeightDType;
+}
+
+export interface TunedGemm {
+  variant: string;
+  /** Best timed milliseconds of each candidate (one call at the tuned shape). */
+  ms: Record<string, number>;
+}
+
+/** What is stored: whose device it was timed on, and the choice per shape key (gemmShapeKey). */
+export interface TuningTable {
+  format: typeof TUNING_FORMAT;
+  adapter: string;
+  driver: string;
+  version: string;
+  gemm: Record<string, TunedGemm>;
+}
+
+export interface TuningIdentity {
+  adapter: string;
+  driver: string;
+  version: string;
+}
+
+/** The adapter name + driver + geolens version a table belongs to; a table for another is not used. */
+export function tuningIdentity(gpu: Gpu): TuningIdentity {
+  const info = gpu.adapter.info;
+  // Dawn's description carries the driver and its version (lavapipe: "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)").
+  const driver = [info?.description, info?.device].filter(Boolean).join(' / ') || 'unknown driver';
+  return { adapter: gpu.adapterName, driver, version: VERSION };
+}
+
+/** Where tables live: a folder in Node (the download cache's, or given), or a browser's Cache API. */
+export interface TuningStore {
+  read(identity: TuningIdentity): Promise<string | null>;
+  write(identity: TuningIdentity, text: string): Promise<void>;
+  /** Where a table for this identity is kept, for log lines. */
+  describe(identity: TuningIdentity): string;
+}
+
+function fileName(identity: TuningIdentity): string {
+  return `${identity.adapter.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'adapter'}.json`;
+}
+
+/** Node: <cacheDir>/tuning/<adapter>.json; one file per adapter name, replaced when the driver or version moves on. */
+export function fileTuningStore(cacheDir: string): TuningStore {
+  const path = async (identity: TuningIdentity) => (await import('node:path')).join(cacheDir, 'tuning', fileName(identity));
+  return {
+    async read(identity) {
+      const { readFile } = await import('node:fs/promises');
+      try {
+        return await readFile(await path(identity), 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async write(identity, text) {
+      const [{ mkdir, writeFile, rename }, { dirname }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+      const target = await path(identity);
+      await mkdir(dirname(target), { recursive: true });
+      // Written aside and renamed: a reader never sees half a table.
+      const partial = `${target}.${process.pid}.partial`;
+      await writeFile(partial, text);
+      await rename(partial, target);
+    },
+    describe: (identity) => `${cacheDir}/tuning/${fileName(identity)}`,
+  };
+}
+
+/** Browsers: one Cache API entry per adapter name. */
+export function browserTuningStore(): TuningStore {
+  const url = (identity: TuningIdentity) => `https://geolens.invalid/tuning/${encodeURIComponent(identity.adapter)}`;
+  return {
+    async read(identity) {
+      if (typeof caches === 'undefined') return null;
+      const response = await (await caches.open('geolens-tuning')).match(url(identity));
+      return response ? response.text() : null;
+    },
+    async write(identity, text) {
+      if (typeof caches === 'undefined') return;
+      await (await caches.open('geolens-tuning')).put(url(identity), new Response(text, { headers: { 'content-type': 'application/json' } }));
+    },
+    describe: (identity) => `Cache API geolens-tuning ${url(identity)}`,
+  };
+}
+
+export async function defaultTuningStore(cacheDir?: string): Promise<TuningStore> {
+  if (!isNode()) return browserTuningStore();
+  return fileTuningStore(cacheDir ?? (await defaultCacheDir()));
+}
+
+/**
+ * A stored table's text checked against this adapter: the table, or why it is not used (unreadable
+ * JSON, another format, another adapter, driver or version, a variant this build or adapter lacks).
+ */
+export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
+  let table: unknown;
+  try {
+    table = JSON.parse(text);
+  } catch (error) {
+    return `not JSON (${(error as Error).message})`;
+  }
+  if (!table || typeof table !== 'object') return 'not a tuning table';
+  const t = table as Partial<TuningTable>;
+  if (t.format !== TUNING_FORMAT) return `format ${JSON.stringify(t.format)}, expected ${TUNING_FORMAT}`;
+  const identity = tuningIdentity(gpu);
+  for (const field of ['adapter', 'driver', 'version'] as const) {
+    if (t[field] !== identity[field]) return `made for ${field} ${JSON.stringify(t[field])}, this is ${JSON.stringify(identity[field])}`;
+  }
+  if (!t.gemm || typeof t.gemm !== 'object') return 'no gemm section';
+  for (const [key, entry] of Object.entries(t.gemm)) {
+    const variant = typeof entry?.variant === 'string' ? GEMM_VARIANTS.find((v) => v.name === entry.variant) : undefined;
+    if (!variant) return `entry "${key}" names no known GEMM variant`;
+    if (!gemmVariantRuns(gpu, variant)) return `entry "${key}": ${variant.name} does not run on this adapter`;
+  }
+  return t as TuningTable;
+}
+
+/** Makes linear() use a table's choices on this adapter. */
+export function installTuningTable(gpu: Gpu, table: TuningTable): void {
+  setTunedGemmChoices(gpu, Object.fromEntries(Object.entries(table.gemm).map(([key, entry]) => [key, entry.variant])));
+}
+
+export interface LoadTuningOptions {
+  store?: TuningStore;
+  cacheDir?: string;
+  log?: (message: string) => void;
+}
+
+/**
+ * Reads and installs this adapter's stored table. A missing table is not a problem (the defaults
+ * apply); a corrupt or foreign one is ignored with one log line, and the defaults apply.
+ */
+export async function loadTuningTable(gpu: Gpu, options: LoadTuningOptions = {}): Promise<TuningTable | null> {
+  const store = options.store ?? (await defaultTuningStore(options.cacheDir));
+  const identity = tuningIdentity(gpu);
+  const log = options.log ?? (() => {});
+  let text: string | null;
+  try {
+    text = await store.read(identity);
+  } catch (error) {
+    log(`geolens: tuning table ${store.describe(identity)} not read (${(error as Error).message}); using the defaults`);
+    return null;
+  }
+  if (text === null) return null;
+  const table = parseTuningTable(gpu, text);
+  if (typeof table === 'string') {
+    log(`geolens: tuning table ${store.describe(identity)} ignored: ${table}; using the defaults`);
+    return null;
+  }
+  installTuningTable(gpu, table);
+  return table;
+}
+
+export async function saveTuningTable(gpu: Gpu, table: TuningTable, options: { store?: TuningStore; cacheDir?: string } = {}): Promise<string> {
+  const store = options.store ?? (await defaultTuningStore(options.cacheDir));
+  const identity = tuningIdentity(gpu);
+  await store.write(identity, JSON.stringify(table, null, 1) + '\n');
+  return store.describe(identity);
+}
+
+export interface TuneOptions {
+  /**
+   * Wall-clock bound, ms (default 60,000): no compile or timing round starts after it, except that a shape
+   * already begun gets one timed pass of what it compiled. Shapes not reached keep the defaults.
+   */
+  budgetMs?: number;
+  /** Timed passes per candidate (default 3); the best counts, since a neighbour only ever slows one. */
+  repeats?: number;
+  /** Restrict the candidates (default: every variant this adapter runs but the slow naive and tiled16 rungs). */
+  candidates?: string[];
+  /** Adds to this table (default: a new one). */
+  into?: TuningTable;
+  onShape?: (shape: GemmShape, key: string, result: TunedGemm | null) => void;
+}
+
+/**
+ * Candidates a tuner may pick on this adapter: every rung but the two teaching ones (seconds a call on a
+ * CPU device), and on software adapters not tiled64x64 either, whose barriers held it to 13–16% of the
+ * FMA ceiling on SwiftShader and 5–6% on lavapipe at every ViT shape (bench/kernels/gemm-shapes), so
+ * timing it there only spends the budget.
+ */
+export function tunableGemmVariants(gpu: Gpu): GemmVariant[] {
+  return GEMM_VARIANTS.filter((v) => v.kind !== 'naive' && v.kind !== 'tiled' && !(gpu.isSoftware && v.kind === 'tiled-register') && gemmVariantRuns(gpu, v));
+}
+
+function uploadWeight(gpu: Gpu, { n, k, dtype }: GemmShape): Tensor {
+  const values = new Float32Array(n * k);
+  // Any values time the same; these stay finite through every activation.
+  for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) % 1000) / 1000 / Math.sqrt(k) - 0.5 / Math.sqrt(k);
+  if (isQuantized(dtype)) return uploadQuantized(gpu, quantizeMatrix(values, [n, k], dtype));
+  return dtype === 'f16' ? gpu.upload(floatsToHalves(values), [n, k], 'f16') : gpu.upload(values, [n, k]);
+}
+
+/**
+ * Times the candidates at each shape (one key per gemmShapeKey; repeats are skipped), installs the result
+ * and returns the table (not yet saved). Candidates run interleaved, a round at a time, so a burst of load
+ * from elsewhere falls on all of them; after the first round one more than 3× the fastest is dropped.
+ */
+export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], options: TuneOptions = {}): Promise<TuningTable> {
+  const deadline = performance.now() + (options.budgetMs ?? 60_000);
+  const repeats = Math.max(1, options.repeats ?? 3);
+  const names = options.candidates ?? tunableGemmVariants(gpu).map((v) => v.name);
+  for (const name of names) {
+    const variant = GEMM_VARIANTS.find((v) => v.name === name);
+    if (!variant || !gemmVariantRuns(gpu, variant)) throw new Error(`tune: "${name}" is not a GEMM variant this adapter runs`);
+  }
+  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const seen = new Set<string>();
+  for (const shape of shapes) {
+    const key = gemmShapeKey(shape.dtype, shape.rows, shape.k, shape.n);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (performance.now() > deadline) {
+      options.onShape?.(shape, key, null);
+      continue;
+    }
+    const x = gpu.upload(new Float32Array(shape.rows * shape.k).fill(0.5), [shape.rows, shape.k]);
+    const w = uploadWeight(gpu, shape);
+    const bias = gpu.upload(new Float32Array(shape.n).fill(0.1), [shape.n]);
+    const y = gpu.empty([shape.rows, shape.n], 'f32', 'tune.out');
+    const ms: Record<string, number> = {};
+    try {
+      // Compiles outside the timed rounds, one at a time so the budget can stop between them.
+      let alive: string[] = [];
+      for (const name of names) {
+        if (alive.length > 0 && performance.now() > deadline) break;
+        linear(x, w, { bias, out: y, variant: name });
+        await gpu.sync();
+        alive.push(name);
+      }
+      for (let round = 0; round < repeats; round++) {
+        for (const name of alive) {
+          const t = (await gpu.time(() => linear(x, w, { bias, out: y, variant: name }))).ns / 1e6;
+          ms[name] = Math.min(ms[name] ?? Infinity, t);
+        }
+        const fastest = Math.min(...alive.map((name) => ms[name]!));
+        alive = alive.filter((name) => ms[name]! <= 3 * fastest);
+        if (performance.now() > deadline) break;
+      }
+    } finally {
+      for (const t of [x, w, bias, y]) t.release();
+    }
+    const variant = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
+    table.gemm[key] = { variant, ms: Object.fromEntries(Object.entries(ms).map(([name, t]) => [name, Math.round(t * 1000) / 1000])) };
+    options.onShape?.(shape, key, table.gemm[key]!);
+  }
+  installTuningTable(gpu, table);
+  return table;
+}
+
+/**
+ * The GEMMs of a CLIP vision tower per image batch (rows = batch · tokens), its projection, and
+ * GeoCLIP's image head (hidden → hidden → projection, ReLU between), for `geolens tune` and create().
+ */
+export function clipVisionGemmShapes(config: { hidden_size: number; intermediate_size: number; image_size: number; patch_size: number; projection_dim: number },
+  dtype: WeightDType, batches: readonly number[] = [1]): GemmShape[] {
+  const { hidden_size: d, intermediate_size: inner, image_size: size, patch_size: patch, projection_dim: projection } = config;
+  const tokens = (size / patch) ** 2 + 1;
+  const shapes: GemmShape[] = [];
+  for (const batch of batches) {
+    const rows = batch * tokens;
+    shapes.push({ rows, k: d, n: 3 * d, dtype }, { rows, k: d, n: d, dtype }, { rows, k: d, n: inner, dtype }, { rows, k: inner, n: d, dtype });
+    shapes.push({ rows: batch, k: d, n: projection, dtype });
+  }
+  return shapes;
+}
+
+export interface PrepareTuningOptions extends LoadTuningOptions {
+  /** Time this model's shapes now (and store the table) rather than only reading a stored one. */
+  tune?: boolean | TuneOptions;
+  shapes?: readonly GemmShape[];
+}
+
+/**
+ * What create() does: installs the stored table for this adapter if there is a good one; with `tune`,
+ * times the shapes the table lacks, adds them and stores it. Without either the defaults apply.
+ */
+export async function prepareTuning(gpu: Gpu, options: PrepareTuningOptions = {}): Promise<TuningTable | null> {
+  const store = options.store ?? (await defaultTuningStore(options.cacheDir));
+  const table = await loadTuningTable(gpu, { ...options, store });
+  if (!options.tune || !options.shapes?.length) return table;
+  const missing = options.shapes.filter((s) => !table?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]);
+  if (missing.length === 0) return table;
+  const tuned = await tuneGemmShapes(gpu, missing, { ...(typeof options.tune === 'object' ? options.tune : {}), into: table ?? undefined });
+  try {
+    await saveTuningTable(gpu, tuned, { store });
+  } catch (error) {
+    // An unwritable cache costs the next run a retune, not this one its answer.
+    options.log?.(`geolens: tuning table not stored (${(error as Error).message})`);
+  }
+  return tuned;
+}

@@ -1,0 +1,148 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultVariantName, forceGemmVariant, gemmShapeKey, linear, linearReference, setTunedGemmChoices } from '../../src/kernels/gemm.js';
+import {
+  clipVisionGemmShapes, fileTuningStore, loadTuningTable, prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuningIdentity, type TuningTable,
+} from '../../src/kernels/tuning.js';
+import type { Gpu } from '../../src/runtime/index.js';
+import { testGpu } from '../support/gpu.js';
+import { randomArray, relativeError } from '../support/numeric.js';
+
+/** The GEMM variant a linear() call of this shape runs with no variant named, read from its dispatch label. */
+function variantRun(gpu: Gpu, m: number, k: number, n: number): string {
+  const x = gpu.upload(new Float32Array(m * k), [m, k]);
+  const w = gpu.upload(new Float32Array(n * k), [n, k]);
+  const labels = gpu.plan(() => void linear(x, w)).map((r) => r.label);
+  x.release();
+  w.release();
+  // gemm.<variant>.<io>; the first dispatch is the main block (a second may be a short tail).
+  return labels[0]!.split('.')[1]!;
+}
+
+const folders: string[] = [];
+function freshFolder(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'geolens-tuning-'));
+  folders.push(folder);
+  return folder;
+}
+
+test.after(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+test('tuning times the candidates per shape, picks the fastest, and linear() then uses it', async () => {
+  const gpu = await testGpu();
+  const shape = { rows: 40, k: 64, n: 48, dtype: 'f32' as const };
+  const table = await tuneGemmShapes(gpu, [shape, { ...shape, rows: 33 }], { candidates: ['register4x4', 'register8x8'], repeats: 2 });
+  const key = gemmShapeKey('f32', 40, 64, 48);
+  // 40 and 33 rows are one row class: one entry.
+  assert.equal(Object.keys(table.gemm), [key]);
+  const entry = table.gemm[key]!;
+  assert.equal(Object.keys(entry.ms).sort(), ['register4x4', 'register8x8']);
+  const fastest = Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0];
+  assert.is(entry.variant, fastest);
+  assert.is(variantRun(gpu, 40, 64, 48), fastest);
+  // Other shapes keep the per-adapter-class default.
+  assert.is(variantRun(gpu, 40, 64, 52), defaultVariantName(gpu, 40));
+  // Forcing still wins over the table.
+  forceGemmVariant(gpu, 'naive');
+  assert.is(variantRun(gpu, 40, 64, 48), 'naive');
+  forceGemmVariant(gpu, null);
+  // And the tuned variant computes the product.
+  const x = randomArray(40 * 64, 3);
+  const w = randomArray(48 * 64, 4, 0.125);
+  const y = await linear(gpu.upload(x, [40, 64]), gpu.upload(w, [48, 64])).read();
+  assert.ok(relativeError(y, linearReference(x, [40, 64], w, [48, 64])) <= 1e-5);
+  setTunedGemmChoices(gpu, null);
+});
+
+test('a stored table survives a restart: in-memory choices dropped, the table read back from its folder', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  const table = await tuneGemmShapes(gpu, [{ rows: 20, k: 32, n: 24, dtype: 'f32' }], { candidates: ['register8x8'], repeats: 1 });
+  const where = await saveTuningTable(gpu, table, { cacheDir: folder });
+  assert.ok(where.startsWith(join(folder, 'tuning')), where);
+  const stored = JSON.parse(readFileSync(where, 'utf8')) as TuningTable;
+  assert.is(stored.format, TUNING_FORMAT);
+  assert.equal({ adapter: stored.adapter, driver: stored.driver, version: stored.version }, tuningIdentity(gpu));
+
+  setTunedGemmChoices(gpu, null); // what a new process starts with
+  assert.is(variantRun(gpu, 20, 32, 24), defaultVariantName(gpu, 20));
+  const logs: string[] = [];
+  const loaded = await loadTuningTable(gpu, { cacheDir: folder, log: (m) => logs.push(m) });
+  assert.ok(loaded);
+  assert.equal(logs, []);
+  assert.is(variantRun(gpu, 20, 32, 24), 'register8x8');
+  setTunedGemmChoices(gpu, null);
+});
+
+test('a corrupt or foreign table is ignored with one log line, and the defaults apply', async () => {
+  const gpu = await testGpu();
+  const identity = tuningIdentity(gpu);
+  const good: TuningTable = { format: TUNING_FORMAT, ...identity, gemm: { [gemmShapeKey('f32', 20, 32, 24)]: { variant: 'register8x8', ms: {} } } };
+  const cases: [string, string, RegExp][] = [
+    ['truncated JSON', JSON.stringify(good).slice(0, 40), /not JSON/],
+    ['another adapter', JSON.stringify({ ...good, adapter: 'NVIDIA GeForce RTX 4090' }), /made for adapter "NVIDIA GeForce RTX 4090"/],
+    ['another driver', JSON.stringify({ ...good, driver: 'Mesa 23.0' }), /made for driver "Mesa 23.0"/],
+    ['another version', JSON.stringify({ ...good, version: '0.0.1-old' }), /made for version "0.0.1-old"/],
+    ['another format', JSON.stringify({ ...good, format: 'geolens-tuning/0' }), /format "geolens-tuning\/0"/],
+    ['unknown variant', JSON.stringify({ ...good, gemm: { x: { variant: 'fastest', ms: {} } } }), /names no known GEMM variant/],
+  ];
+  for (const [what, text, pattern] of cases) {
+    const folder = freshFolder();
+    const store = fileTuningStore(folder);
+    await store.write(identity, text);
+    const logs: string[] = [];
+    setTunedGemmChoices(gpu, null);
+    const loaded = await loadTuningTable(gpu, { store, log: (m) => logs.push(m) });
+    assert.is(loaded, null, what);
+    assert.is(logs.length, 1, `${what}: ${logs.join(' | ')}`);
+    assert.match(logs[0]!, pattern, what);
+    assert.match(logs[0]!, /ignored.*using the defaults/, what);
+    assert.is(variantRun(gpu, 20, 32, 24), defaultVariantName(gpu, 20), what);
+  }
+  // No table at all is not worth a line.
+  const logs: string[] = [];
+  assert.is(await loadTuningTable(gpu, { cacheDir: freshFolder(), log: (m) => logs.push(m) }), null);
+  assert.equal(logs, []);
+});
+
+test('prepareTuning reads the stored table and tunes only when asked, only the shapes it lacks', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  const shapes = [{ rows: 9, k: 16, n: 12, dtype: 'f32' as const }];
+  setTunedGemmChoices(gpu, null);
+  assert.is(await prepareTuning(gpu, { cacheDir: folder, shapes }), null, 'no table and no tune: nothing timed');
+  const tuned = await prepareTuning(gpu, { cacheDir: folder, shapes, tune: { candidates: ['register4x4'], repeats: 1 } });
+  assert.is(tuned?.gemm[gemmShapeKey('f32', 9, 16, 12)]?.variant, 'register4x4');
+  // The stored file now holds it; a second tune with a different candidate leaves the known shape alone.
+  const again = await prepareTuning(gpu, { cacheDir: folder, shapes, tune: { candidates: ['register8x8'], repeats: 1 } });
+  assert.is(again?.gemm[gemmShapeKey('f32', 9, 16, 12)]?.variant, 'register4x4');
+  setTunedGemmChoices(gpu, null);
+});
+
+test('a model\'s GEMM shapes: ViT-B/32 per image', () => {
+  const b32 = { hidden_size: 768, intermediate_size: 3072, image_size: 224, patch_size: 32, projection_dim: 512 };
+  const shapes = clipVisionGemmShapes(b32, 'q8', [1, 2]);
+  assert.equal(shapes.slice(0, 5).map((s) => [s.rows, s.k, s.n]), [[50, 768, 2304], [50, 768, 768], [50, 768, 3072], [50, 3072, 768], [1, 768, 512]]);
+  assert.equal(shapes[5], { rows: 100, k: 768, n: 2304, dtype: 'q8' });
+  assert.ok(shapes.every((s) => s.dtype === 'q8'));
+});
+
+test('a half-written table is ignored with a log line, and saving again replaces it', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  const table: TuningTable = { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const where = await saveTuningTable(gpu, table, { cacheDir: folder });
+  writeFileSync(where, '{"format":');
+  const logs: string[] = [];
+  assert.is(await loadTuningTable(gpu, { cacheDir: folder, log: (m) => logs.push(m) }), null);
+  assert.is(logs.length, 1);
+  await saveTuningTable(gpu, table, { cacheDir: folder });
+  assert.ok(await loadTuningTable(gpu, { cacheDir: folder }));
+});
+
+test.run();
