@@ -231,6 +231,8 @@ export async function listAdapters(options: {
   icds?: boolean;
   /** Stop once nothing still to open could rank higher (a hardware adapter or lavapipe is found). */
   bestOnly?: boolean;
+  /** Open only this software device's ICD (no system instance, no other ICD). */
+  only?: 'lavapipe' | 'swiftshader';
 } = {}): Promise<AdapterList> {
   const webgpu = await loadWebGpu();
   const env = process.env;
@@ -259,9 +261,10 @@ export async function listAdapters(options: {
     }
   };
   const done = () => !!options.bestOnly && adapters.some((a) => a.kind === 'hardware' || a.kind === 'lavapipe');
-  if (options.system ?? true) await open('system');
+  if (!options.only && (options.system ?? true)) await open('system');
   if (options.icds ?? true) {
-    for (const icd of [...LAVAPIPE_ICD_PATHS, ...SWIFTSHADER_ICD_PATHS]) {
+    const icds = options.only === 'lavapipe' ? LAVAPIPE_ICD_PATHS : options.only === 'swiftshader' ? SWIFTSHADER_ICD_PATHS : [...LAVAPIPE_ICD_PATHS, ...SWIFTSHADER_ICD_PATHS];
+    for (const icd of icds) {
       if (done()) break;
       // One adapter per kind: opening lavapipe again (the loader's own search often finds it) would only
       // repeat Dawn's start-up warnings.
@@ -293,6 +296,13 @@ async function nodeAdapter(options: DeviceOptions): Promise<AdapterCandidate> {
   const wanted = options.adapter ?? (process.env.GEOLENS_ADAPTER || undefined);
   // A VK_ICD_FILENAMES of the user's own is their choice: no fallback past it, unless an adapter is named.
   const icdGiven = !!process.env.VK_ICD_FILENAMES;
+  // A software device asked for by kind opens its own ICD alone: no other instance, none of its start-up noise.
+  const kind = wanted?.trim().toLowerCase();
+  if (kind === 'lavapipe' || kind === 'swiftshader') {
+    const alone = await listAdapters({ powerPreference: options.powerPreference, only: kind });
+    const chosen = pickAdapter(alone.adapters, kind);
+    if (chosen) return chosen;
+  }
   const { adapters, refused } = await listAdapters({
     powerPreference: options.powerPreference,
     icds: !icdGiven || !!wanted || !!options.forceSoftware,

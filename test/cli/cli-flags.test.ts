@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli } from '../support/collection.js';
+import { ourStderr, runCli } from '../support/collection.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,6 @@ const work = mkdtempSync(join(tmpdir(), 'geolens-cli-flags-'));
 
 // Not quiet: -q and the adapter line are under test.
 const geolens = (cache: string, ...args: string[]) => runCli(args, { GEOLENS_CACHE: cache, GEOLENS_QUIET: undefined });
-
-/** stderr without Dawn's own start-up warnings (native code writes them, lavapipe's limits among them; they are not ours to silence). */
-function ourStderr(stderr: string): string {
-  return stderr.split('\n').filter((line) => line.trim() && !/^Warning: |Vulkan|While initializing adapter|InitializeImpl/.test(line)).join('\n');
-}
 
 test('geolens --version prints package.json\'s version', () => {
   const run = geolens(work, '--version');

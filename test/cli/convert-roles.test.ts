@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli } from '../support/collection.js';
+import { ourStderr, runCli } from '../support/collection.js';
 import { ensureTinyModel, GEOCLIP_DATA, TINY_MODEL_DIR } from '../support/tiny-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'geolens-convert-roles-'));
@@ -37,7 +37,7 @@ test('convert --geoclip given a CLIP file: one line naming it as CLIP, exit 1, n
   const out = join(work, 'heads-from-clip.safetensors');
   const run = geolens('convert', '--geoclip', `${TINY_MODEL_DIR}/clip.safetensors`, '--dtype', 'q8', '--out', out);
   assert.is(run.status, 1, run.stdout);
-  assert.is(run.stderr.trim().split('\n').length, 1, run.stderr);
+  assert.is(ourStderr(run.stderr).split('\n').length, 1, run.stderr);
   assert.match(run.stderr, new RegExp(`convert --geoclip: ${TINY_MODEL_DIR}/clip\\.safetensors is a full CLIP checkpoint \\(vision and text towers\\), expected a GeoCLIP heads checkpoint`));
   nothingWritten(out);
 });
@@ -48,7 +48,7 @@ test('convert --geoclip-dir with the image MLP and location encoder files swappe
   const out = join(work, 'heads-swapped.safetensors');
   const run = geolens('convert', '--geoclip-dir', dir, '--dtype', 'q4', '--out', out);
   assert.is(run.status, 1, run.stdout);
-  assert.is(run.stderr.trim().split('\n').length, 1, run.stderr);
+  assert.is(ourStderr(run.stderr).split('\n').length, 1, run.stderr);
   assert.match(run.stderr, /image_encoder_mlp_weights\.pth is GeoCLIP's location encoder, expected GeoCLIP's image MLP/);
   assert.match(run.stderr, /location_encoder_weights\.pth is GeoCLIP's image MLP, expected GeoCLIP's location encoder/);
   assert.not.match(run.stderr, /logit_scale_weights\.pth is/);

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { GeoLocator } from '../../src/api/index.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import type { LabeledImage } from '../../src/eval/labels.js';
-import { runCli } from '../support/collection.js';
+import { ourStderr, runCli } from '../support/collection.js';
 import { ensureTinyModel, KAUAI, TINY_MODEL_DIR, tinyModelOptions } from '../support/tiny-model.js';
 
 const MODEL = ['--clip', `${TINY_MODEL_DIR}/clip.safetensors`, '--clip-config', `${TINY_MODEL_DIR}/config.json`, '--geoclip', `${TINY_MODEL_DIR}/geoclip.safetensors`, '--gallery', `${TINY_MODEL_DIR}/gallery.csv`];
@@ -75,7 +75,7 @@ if (process.env[CHILD]) {
     assert.is(run.status, 1, run.stdout + run.stderr);
     assert.not.match(run.stdout + run.stderr, /NaN/);
     assert.is(run.stdout, '');
-    const lines = run.stderr.trim().split('\n');
+    const lines = ourStderr(run.stderr).split('\n');
     assert.is(lines.length, 1, run.stderr);
     assert.match(lines[0]!, /eval: none of the 2 photos could be read \(.*broken-1\.png.*broken-2\.jpg/);
   });

@@ -108,6 +108,11 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
 }
 
 /** `node dist/cli.js …` run to its end (5 minutes at most): exit status, stdout and stderr as text. */
+/** stderr without Dawn's own start-up warnings (native code writes them, lavapipe's limits among them; they are not ours to silence). */
+export function ourStderr(stderr: string): string {
+  return stderr.split('\n').filter((line) => line.trim() && !/^Warning: |Vulkan|While initializing adapter|InitializeImpl/.test(line)).join('\n');
+}
+
 export function runCli(args: string[], env: Record<string, string | undefined> = {}) {
   return spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: cliEnv(env), timeout: 300_000 });
 }
