@@ -20,6 +20,8 @@ const FIXTURES = 'test/fixtures/generated/api';
 const BUILD = process.env.GEOLENS_BUILD_DIR || '.build';
 const MODEL_FILES = ['clip.safetensors', 'config.json', 'geoclip.safetensors', 'gallery.csv'];
 const MENU = { id: 'geolens-locate', title: 'Where was this photo taken?' };
+/** How long the service worker may take to create its menu item after it starts. */
+const MENU_WAIT_MS = 30_000;
 
 /** The answer the page should show, from locate() in Node on the same files with the demo worker's options. */
 async function nodeAnswer(): Promise<LocateResult> {
@@ -52,15 +54,23 @@ test('extension: options → tiny model; two localizations, the second reuses th
   try {
     const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 60_000 }));
     // The menu item exists (update() fails for an id nobody created, as the second call shows) and the
-    // extension listens for its clicks.
-    const menu = await worker.evaluate(async ({ id, title }) => {
+    // extension listens for its clicks. The worker creates the item in runtime.onInstalled, which Chromium
+    // dispatches after the worker appears, so on a loaded machine this check can run first: update() is
+    // retried until the item exists, for at most MENU_WAIT_MS, and the last refusal is what fails the test.
+    const menu = await worker.evaluate(async ({ id, title, waitMs }) => {
       const outcome = (promise: Promise<unknown>) => promise.then(() => 'updated', (error: Error) => error.message);
+      const deadline = Date.now() + waitMs;
+      let registered = await outcome(chrome.contextMenus.update(id, { title, contexts: ['image'] }));
+      while (registered !== 'updated' && Date.now() < deadline) {
+        await new Promise((wake) => setTimeout(wake, 100));
+        registered = await outcome(chrome.contextMenus.update(id, { title, contexts: ['image'] }));
+      }
       return {
-        registered: await outcome(chrome.contextMenus.update(id, { title, contexts: ['image'] })),
+        registered: registered === 'updated' ? registered : `not registered within ${waitMs} ms: ${registered}`,
         unknown: await outcome(chrome.contextMenus.update(`${id}-unknown`, { title })),
         listening: chrome.contextMenus.onClicked.hasListeners(),
       };
-    }, MENU);
+    }, { ...MENU, waitMs: MENU_WAIT_MS });
     assert.equal(menu, { registered: 'updated', unknown: `Cannot find menu item with id ${MENU.id}-unknown`, listening: true });
     const id = new URL(worker.url()).host;
     const options = await context.newPage();
