@@ -2,6 +2,7 @@
 // Every figure is the median of the calls a system made in the run; a ratio is peer ms / geolens ms
 // (above 1: geolens is faster), always from the same run.
 import { writeFileSync } from 'node:fs';
+import type { CeilingFigures } from './geolens-work.js';
 
 export interface Measurement {
   suite: 'embedding' | 'gemm' | 'attention' | 'search' | 'copy' | 'location';
@@ -60,16 +61,6 @@ export interface AdapterInfo {
   limits: Record<string, number>;
 }
 
-/** A device's measured ceilings (bench/peers/geolens-work.ts ceiling()). */
-export interface CeilingFigures {
-  fmaGflops: number;
-  copyGBps: number;
-  fmaBest: { workgroupSize: number; accumulators: number };
-  copyBest: { workgroupSize: number; vectors: number };
-  copyBufferBytes: number;
-  timing: string;
-  seconds: number;
-}
 
 export interface PeerResults {
   date: string;

@@ -94,17 +94,21 @@ async function walkImages(folder: string, keep: (path: string) => boolean = () =
   return found;
 }
 
-/** A list file: a regular file (a FIFO or /dev/zero is refused by type, unopened), at most MAX_LIST_BYTES, UTF-8 text. */
-async function readList(listFile: string): Promise<string[]> {
+/**
+ * A list file's entries: a regular file (a FIFO or /dev/zero is refused by type, unopened), at most
+ * MAX_LIST_BYTES, UTF-8 text; relative paths resolved against the list's folder. `what` names the file in
+ * errors (eval says 'eval: list file').
+ */
+export async function readList(listFile: string, what = 'list file'): Promise<string[]> {
   const base = dirname(listFile);
-  const bytes = await readRegularFile(listFile, MAX_LIST_BYTES, 'list file', GeolensError);
+  const bytes = await readRegularFile(listFile, MAX_LIST_BYTES, what, GeolensError);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new GeolensError(`list file '${listFile}' is not UTF-8 text (one image path or URL a line)`);
+    throw new GeolensError(`${what} '${listFile}' is not UTF-8 text (one image path or URL a line)`);
   }
-  if (text.includes('\0')) throw new GeolensError(`list file '${listFile}' holds NUL bytes: not a text list of images`);
+  if (text.includes('\0')) throw new GeolensError(`${what} '${listFile}' holds NUL bytes: not a text list of images`);
   return text
     .split(/\r?\n/)
     .map((line) => line.trim())

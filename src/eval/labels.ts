@@ -3,11 +3,12 @@
  * labels CSV (columns image, lat, lon) or from the photos' own EXIF GPS.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, extname, join, relative } from 'node:path';
 import { readExifGps } from '../geo/exif.js';
 import { parseDecimal } from '../model/geoclip/gallery.js';
 import { GeolensError } from '../runtime/errors.js';
 import { READ_LIMITS, readRegularFile } from '../io/read-file.js';
+import { LIST_EXTENSIONS, readList } from '../batch/inputs.js';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.heic']);
 
@@ -93,7 +94,7 @@ function splitCsvLine(line: string): string[] {
 
 /**
  * The photos named by `inputs`: image files as they are, folders searched recursively for images,
- * and `.txt`/`.lst` files read as one path per line (relative to the list's folder). Sorted, no duplicates.
+ * and list files (`.txt`, `.lst`, `.list`) read as locate reads them (batch/inputs.ts readList). Sorted, no duplicates.
  */
 export async function collectImages(inputs: readonly string[]): Promise<string[]> {
   const found = new Set<string>();
@@ -108,15 +109,14 @@ export async function collectImages(inputs: readonly string[]): Promise<string[]
     const info = await stat(input).catch(() => null);
     if (!info) throw new GeolensError(`eval: cannot read '${input}' (no such file or folder)`);
     if (info.isDirectory()) await walk(input);
-    else if (['.txt', '.lst'].includes(extname(input).toLowerCase())) {
-      const lines = (await readText(input, 'list file')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-      for (const line of lines) found.add(isAbsolute(line) ? line : join(dirname(input), line));
+    else if ((LIST_EXTENSIONS as readonly string[]).includes(extname(input).toLowerCase())) {
+      for (const entry of await readList(input, 'eval: list file')) found.add(entry);
     } else found.add(input);
   }
   return [...found];
 }
 
-/** A labels or list file as UTF-8 text: a regular file within the CSV size cap (FIFOs, devices refused unopened). */
+/** The labels file as UTF-8 text: a regular file within the CSV size cap (FIFOs, devices refused unopened). */
 async function readText(path: string, what: string): Promise<string> {
   const bytes = await readRegularFile(path, READ_LIMITS.csvBytes, `eval: ${what}`, GeolensError);
   try {
