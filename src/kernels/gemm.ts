@@ -283,7 +283,7 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
   let biasTensor = bias;
   if (!biasTensor) {
     biasTensor = dummyBias.get(gpu);
-    if (!biasTensor) dummyBias.set(gpu, (biasTensor = gpu.empty([1], 'f32', 'linear.noBias')));
+    if (!biasTensor) dummyBias.set(gpu, (biasTensor = gpu.lasting(() => gpu.empty([1], 'f32', 'linear.noBias'))));
   }
   const colGroups = Math.ceil(n / variant.colsPerWorkgroup);
   const [rowGroups, rowGroupsZ] = linearWorkgroups(endRow - firstRow, variant.rowsPerWorkgroup, gpu.limits.maxComputeWorkgroupsPerDimension);

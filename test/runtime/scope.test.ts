@@ -70,4 +70,26 @@ test('a throw frees everything made, an async work is refused, and lasting() esc
   cached!.release();
 });
 
+
+test("a kernel's cached constant made inside a scope outlives it: linear()'s no-bias stand-in stays live", async () => {
+  const { linear, linearReference } = await import('../../src/kernels/gemm.js');
+  // A device of its own, so the stand-in (one f32) is first made inside the scope below.
+  const { createDevice } = await import('../../src/runtime/index.js');
+  const own = await createDevice({ log: () => {} });
+  const ownLive = () => own.pool.bytesAllocated - own.pool.bytesPooled;
+  const xs = Float32Array.from({ length: 2 * 3 }, (_, i) => i - 2);
+  const ws = Float32Array.from({ length: 4 * 3 }, (_, i) => (i % 5) - 1);
+  const x = own.upload(xs, [2, 3]);
+  const w = own.upload(ws, [4, 3]);
+  const want = [...linearReference(xs, [2, 3], ws, [4, 3])];
+  const before = ownLive();
+  const inside = own.scope(() => linear(x, w));
+  assert.is(ownLive() - before, 2 * 4 * 4 + 4, 'the result and the cached stand-in are live; nothing else');
+  assert.equal([...(await inside.read())], want);
+  const after = linear(x, w);
+  assert.equal([...(await after.read())], want);
+  for (const t of [x, w, inside, after]) t.release();
+  own.destroy();
+});
+
 test.run();
