@@ -1,6 +1,6 @@
 // GeoLocator.create's loading step: the parts a locator is made of, in the order that fails fastest
 // (a wrong concept bank is refused before minutes of gallery embedding), all released if any step fails.
-import { clipVisionGemmShapes, prepareTuning } from '../kernels/tuning.js';
+import { clipVisionAttentionShapes, clipVisionGemmShapes, prepareTuning } from '../kernels/tuning.js';
 import { ConceptModule } from '../model/concepts/module.js';
 import { loadConceptBank, type ConceptBank } from '../model/concepts/bank.js';
 import { buildGallery, fileGalleryCache, type Gallery } from '../model/geoclip/gallery.js';
@@ -37,7 +37,11 @@ export async function loadParts(gpu: Gpu, options: GeoLocatorOptions, context: L
     const clip = await loadClipVision(gpu, { ...options, onProgress: progress }, download, log ?? defaultLog);
     owned.push(clip);
     // A stored tuning table for this adapter is read either way; `tune: true` times the vision tower's shapes now.
-    await prepareTuning(gpu, { tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog, shapes: clipVisionGemmShapes(clip.config, dtype ?? 'f32', [1, options.microBatch ?? 8]) });
+    const batches = [1, options.microBatch ?? 8];
+    await prepareTuning(gpu, {
+      tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog,
+      shapes: clipVisionGemmShapes(clip.config, dtype ?? 'f32', batches), attentionShapes: clipVisionAttentionShapes(clip.config, batches),
+    });
     aborted('GeoCLIP heads');
     const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download, { dtype, onProgress: progress });
     owned.push(geoclip);

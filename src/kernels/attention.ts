@@ -8,9 +8,32 @@ const WORKGROUP_SIZE = { hardware: 64, software: 16 };
 /** What attention() accepts for workgroupSize, and the tuner tries. */
 export const ATTENTION_WORKGROUP_SIZES: readonly number[] = [4, 8, 16, 32, 64];
 
-/** The workgroup size attention() uses on this adapter by default. */
+/** The workgroup size attention() uses on this adapter when no tuning table covers the shape. */
 export function attentionWorkgroupSize(gpu: Gpu): number {
   return gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
+}
+
+/** Per adapter name: shape key (attentionShapeKey) → workgroup size, from a tuning table (src/kernels/tuning.ts). */
+const tunedSizes = new Map<string, ReadonlyMap<string, number>>();
+
+/**
+ * The key a tuning table files an attention shape under. Every part counts: the batch and sequence set how
+ * many invocations there are to spread over the workgroups, the head dim how much each one holds.
+ */
+export function attentionShapeKey(batch: number, seq: number, heads: number, headDim: number, causal = false): string {
+  return `b${batch} s${seq} h${heads} d${headDim}${causal ? ' causal' : ''}`;
+}
+
+/** Installs a tuning table's attention choices for this adapter (null removes them). */
+export function setTunedAttentionChoices(gpu: Gpu, choices: Readonly<Record<string, number>> | null): void {
+  if (choices === null) {
+    tunedSizes.delete(gpu.adapterName);
+    return;
+  }
+  for (const [key, size] of Object.entries(choices)) {
+    if (!ATTENTION_WORKGROUP_SIZES.includes(size)) throw new ShapeError(`tuning: attention workgroup size ${size} for ${key} is not one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}`);
+  }
+  tunedSizes.set(gpu.adapterName, new Map(Object.entries(choices)));
 }
 const MAX_HEAD_DIM = 128;
 
@@ -19,7 +42,7 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Multiplies q·k; defaults to headDim^-0.5. */
   scale?: number;
-  /** Invocations per workgroup (each owns 4 queries of one head); default per adapter (attentionWorkgroupSize). */
+  /** Invocations per workgroup (each owns 4 queries of one head); default: the tuning table's, else per adapter (attentionWorkgroupSize). */
   workgroupSize?: number;
 }
 
@@ -33,7 +56,8 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new ShapeError(`attention: scale must be a finite number, got ${scale}`);
   const out = qkv.gpu.empty([batch, seq, width], 'f32', 'attention.out');
-  const workgroupSize = options.workgroupSize ?? attentionWorkgroupSize(qkv.gpu);
+  const workgroupSize = options.workgroupSize ??
+    tunedSizes.get(qkv.gpu.adapterName)?.get(attentionShapeKey(batch, seq, heads, headDim, options.causal)) ?? attentionWorkgroupSize(qkv.gpu);
   if (!ATTENTION_WORKGROUP_SIZES.includes(workgroupSize)) throw new ShapeError(`attention: workgroupSize must be one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}; got ${workgroupSize}`);
   // One invocation per 4 queries of one head (see shaders/attention.wgsl).
   const invocations = batch * heads * Math.ceil(seq / 4);

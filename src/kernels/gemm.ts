@@ -151,13 +151,13 @@ export function setTunedGemmChoices(gpu: Gpu, choices: Readonly<Record<string, s
  * tiled64x64 1.6 GFLOPS). lavapipe (8-lane AVX2, LLVM): a load whose address differs per lane is a loop
  * over the lanes there, so the subgroup kernels, which load each x row once per group of 8 lanes, win by
  * 2–3× over register16x16 at the ViT shapes (subgroup16x16 where a 32-row block would be mostly padding,
- * subgroup64x16 for 33–64 rows and wide N, register4x4 for 4 rows or fewer). That loop is there even when
+ * subgroup64x16 for 33–64 rows, register4x4 for 4 rows or fewer). That loop is there even when
  * every lane asks for the same address: Mesa takes the one-load path only for addresses built from
  * constants and push constants, not from a workgroup id or a loop counter, so a kernel whose lanes own rows
  * and share uniform w loads measured 1.5–2.7 GFLOPS at the B/32 shapes, against subgroup32x16's 14.
  * A hardware GPU gets workgroup-memory tiles (tiled64x64, untimed here: `geolens tune` times it).
  */
-export function defaultVariantName(gpu: Gpu, rows = 1024, n = 1024): string {
+export function defaultVariantName(gpu: Gpu, rows = 1024): string {
   // lavapipe counts as software too (a CPU adapter), so it is asked first.
   if (/llvmpipe|lavapipe/i.test(gpu.adapterName)) {
     if (!gemmVariantRuns(gpu, gemmVariant('subgroup32x16'))) return 'register16x16w8';
@@ -165,10 +165,10 @@ export function defaultVariantName(gpu: Gpu, rows = 1024, n = 1024): string {
     // (`geolens tune`, 1×768×512: register4x4 1.5 GFLOPS, register4x16 1.1, the subgroup kernels less).
     if (rows <= 4) return 'register4x4';
     if (rows <= 16) return 'subgroup16x16';
-    // 33 to 64 rows fit one 64-row block; at ViT-B/32's 50 rows it beat subgroup32x16 where N gives at
-    // least 16 workgroups of 128 columns (qkv N = 2304: 21.1 against 17.5 GFLOPS; fc1 N = 3072: 18.7
-    // against 16.8), and lost where N = 768 leaves 6 (fc2: 18.8 against 21.3).
-    return rows > 32 && rows <= 64 && n >= 2048 ? 'subgroup64x16' : 'subgroup32x16';
+    // 33 to 64 rows fit one 64-row block. At ViT-B/32's 50 rows, two runs against subgroup32x16 (GFLOPS):
+    // qkv 21.1 / 17.5 and 18.6 / 16.9, out_proj 18.7 / 17.6, fc1 18.7 / 16.8 and 18.5 / 19.7, fc2 18.8 /
+    // 21.3 and 19.3 / 17.9: ahead on average, within the noise on the MLP.
+    return rows > 32 && rows <= 64 ? 'subgroup64x16' : 'subgroup32x16';
   }
   return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
 }
@@ -181,7 +181,7 @@ export function chosenVariantName(gpu: Gpu): string {
 /** The variant linear() uses for a shape: forced, else the tuning table's, else autotuned, else the default. */
 export function chosenVariantFor(gpu: Gpu, dtype: string, rows: number, k: number, n: number): string {
   return forced.get(gpu.adapterName) ?? tables.get(gpu.adapterName)?.get(gemmShapeKey(dtype, rows, k, n)) ??
-    tuned.get(gpu.adapterName) ?? defaultVariantName(gpu, rows, n);
+    tuned.get(gpu.adapterName) ?? defaultVariantName(gpu, rows);
 }
 
 /** Forces a variant for every linear() on this adapter (null restores the tuned/default choice). */

@@ -7,6 +7,7 @@
 // the download cache's folder in Node, the Cache API in browsers), so the next process starts with it.
 // Nothing tunes unless asked: without a table linear() uses the per-adapter-class defaults in gemm.ts.
 import { GEMM_VARIANTS, gemmShapeKey, gemmVariantRuns, linear, setTunedGemmChoices, type GemmVariant } from './gemm.js';
+import { attention, attentionShapeKey, ATTENTION_WORKGROUP_SIZES, setTunedAttentionChoices } from './attention.js';
 import { quantizeMatrix, uploadQuantized } from './quantize.js';
 import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
 import { defaultCacheDir } from '../io/cache-dir.js';
@@ -26,6 +27,21 @@ export interface GemmShape {
   dtype: WeightDType;
 }
 
+/** One attention a model runs: qkv [batch, seq, 3·heads·headDim]. */
+export interface AttentionShape {
+  batch: number;
+  seq: number;
+  heads: number;
+  headDim: number;
+  causal?: boolean;
+}
+
+export interface TunedAttention {
+  workgroupSize: number;
+  /** Best timed milliseconds of each workgroup size. */
+  ms: Record<string, number>;
+}
+
 export interface TunedGemm {
   variant: string;
   /** Best timed milliseconds of each candidate (one call at the tuned shape). */
@@ -39,6 +55,8 @@ export interface TuningTable {
   driver: string;
   version: string;
   gemm: Record<string, TunedGemm>;
+  /** Attention's workgroup size per shape key (attentionShapeKey); absent in tables that tuned GEMMs only. */
+  attention?: Record<string, TunedAttention>;
 }
 
 export interface TuningIdentity {
@@ -139,12 +157,19 @@ export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
     if (!variant) return `entry "${key}" names no known GEMM variant`;
     if (!gemmVariantRuns(gpu, variant)) return `entry "${key}": ${variant.name} does not run on this adapter`;
   }
+  if (t.attention !== undefined) {
+    if (!t.attention || typeof t.attention !== 'object') return 'attention section is not an object';
+    for (const [key, entry] of Object.entries(t.attention)) {
+      if (!ATTENTION_WORKGROUP_SIZES.includes(entry?.workgroupSize)) return `attention entry "${key}" names no workgroup size attention() takes`;
+    }
+  }
   return t as TuningTable;
 }
 
 /** Makes linear() use a table's choices on this adapter. */
 export function installTuningTable(gpu: Gpu, table: TuningTable): void {
   setTunedGemmChoices(gpu, Object.fromEntries(Object.entries(table.gemm).map(([key, entry]) => [key, entry.variant])));
+  setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.workgroupSize])));
 }
 
 export interface LoadTuningOptions {
@@ -275,6 +300,69 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
   return table;
 }
 
+export interface TuneAttentionOptions {
+  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default size. */
+  budgetMs?: number;
+  /** Timed passes per size (default 3); the best counts. */
+  repeats?: number;
+  /** Adds to this table (default: a new one). */
+  into?: TuningTable;
+  onShape?: (shape: AttentionShape, key: string, result: TunedAttention | null) => void;
+}
+
+/**
+ * Times attention() with every workgroup size it takes at each shape, interleaved a round at a time like
+ * the GEMMs, installs the fastest per shape and returns the table (not yet saved). Each size is its own
+ * pipeline, compiled before the timed rounds.
+ */
+export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionShape[], options: TuneAttentionOptions = {}): Promise<TuningTable> {
+  const deadline = performance.now() + (options.budgetMs ?? 60_000);
+  const repeats = Math.max(1, options.repeats ?? 3);
+  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const tuned: Record<string, TunedAttention> = (table.attention ??= {});
+  for (const shape of shapes) {
+    const key = attentionShapeKey(shape.batch, shape.seq, shape.heads, shape.headDim, shape.causal);
+    if (tuned[key]) continue;
+    if (performance.now() > deadline) {
+      options.onShape?.(shape, key, null);
+      continue;
+    }
+    const width = shape.heads * shape.headDim;
+    const values = new Float32Array(shape.batch * shape.seq * 3 * width);
+    // Any values time the same; these keep every score finite.
+    for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+    const qkv = gpu.upload(values, [shape.batch, shape.seq, 3 * width]);
+    const ms: Record<string, number> = {};
+    const run = (workgroupSize: number) => attention(qkv, shape.heads, { causal: shape.causal, workgroupSize }).release();
+    try {
+      for (const size of ATTENTION_WORKGROUP_SIZES) run(size);
+      await gpu.sync();
+      for (let round = 0; round < repeats; round++) {
+        for (const size of ATTENTION_WORKGROUP_SIZES) {
+          const t = (await gpu.time(() => run(size))).ns / 1e6;
+          ms[size] = Math.min(ms[size] ?? Infinity, t);
+        }
+        if (performance.now() > deadline) break;
+      }
+    } finally {
+      qkv.release();
+    }
+    const best = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
+    tuned[key] = { workgroupSize: Number(best), ms: Object.fromEntries(Object.entries(ms).map(([size, t]) => [size, Math.round(t * 1000) / 1000])) };
+    options.onShape?.(shape, key, tuned[key]!);
+  }
+  installTuningTable(gpu, table);
+  return table;
+}
+
+/** The attention a CLIP vision tower runs per image batch: one shape, every layer alike. */
+export function clipVisionAttentionShapes(config: { hidden_size: number; num_attention_heads: number; image_size: number; patch_size: number },
+  batches: readonly number[] = [1]): AttentionShape[] {
+  const { hidden_size: d, num_attention_heads: heads, image_size: size, patch_size: patch } = config;
+  const seq = (size / patch) ** 2 + 1;
+  return batches.map((batch) => ({ batch, seq, heads, headDim: d / heads }));
+}
+
 /**
  * The GEMMs of a CLIP vision tower per image batch (rows = batch · tokens), its projection, and
  * GeoCLIP's image head (hidden → hidden → projection, ReLU between), for `geolens tune` and create().
@@ -296,6 +384,7 @@ export interface PrepareTuningOptions extends LoadTuningOptions {
   /** Time this model's shapes now (and store the table) rather than only reading a stored one. */
   tune?: boolean | TuneOptions;
   shapes?: readonly GemmShape[];
+  attentionShapes?: readonly AttentionShape[];
 }
 
 /**
@@ -305,10 +394,16 @@ export interface PrepareTuningOptions extends LoadTuningOptions {
 export async function prepareTuning(gpu: Gpu, options: PrepareTuningOptions = {}): Promise<TuningTable | null> {
   const store = options.store ?? (await defaultTuningStore(options.cacheDir));
   const table = await loadTuningTable(gpu, { ...options, store });
-  if (!options.tune || !options.shapes?.length) return table;
-  const missing = options.shapes.filter((s) => !table?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]);
-  if (missing.length === 0) return table;
-  const tuned = await tuneGemmShapes(gpu, missing, { ...(typeof options.tune === 'object' ? options.tune : {}), into: table ?? undefined });
+  if (!options.tune) return table;
+  const missing = (options.shapes ?? []).filter((s) => !table?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]);
+  const missingAttention = (options.attentionShapes ?? []).filter((s) => !table?.attention?.[attentionShapeKey(s.batch, s.seq, s.heads, s.headDim, s.causal)]);
+  if (missing.length === 0 && missingAttention.length === 0) return table;
+  const tuneOptions = typeof options.tune === 'object' ? options.tune : {};
+  // One budget for both: attention (a few ms a shape) goes first, the GEMMs get what is left.
+  const started = performance.now();
+  const budgetMs = tuneOptions.budgetMs ?? 60_000;
+  let tuned = await tuneAttentionShapes(gpu, missingAttention, { budgetMs, repeats: tuneOptions.repeats, into: table ?? undefined });
+  tuned = await tuneGemmShapes(gpu, missing, { ...tuneOptions, budgetMs: Math.max(0, budgetMs - (performance.now() - started)), into: tuned });
   try {
     await saveTuningTable(gpu, tuned, { store });
   } catch (error) {

@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultVariantName, forceGemmVariant, gemmShapeKey, linear, linearReference, setTunedGemmChoices } from '../../src/kernels/gemm.js';
+import { attention, attentionReference, attentionShapeKey, attentionWorkgroupSize, ATTENTION_WORKGROUP_SIZES, setTunedAttentionChoices } from '../../src/kernels/attention.js';
 import {
-  clipVisionGemmShapes, fileTuningStore, loadTuningTable, prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuningIdentity, type TuningTable,
+  clipVisionAttentionShapes, clipVisionGemmShapes, fileTuningStore, tuneAttentionShapes, loadTuningTable, prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuningIdentity, type TuningTable,
 } from '../../src/kernels/tuning.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -20,6 +21,14 @@ function variantRun(gpu: Gpu, m: number, k: number, n: number): string {
   w.release();
   // gemm.<variant>.<io>; the first dispatch is the main block (a second may be a short tail).
   return labels[0]!.split('.')[1]!;
+}
+
+/** The workgroup size an attention() call of this shape runs with none named, read from its dispatch. */
+function attentionSizeRun(gpu: Gpu, batch: number, seq: number, heads: number, headDim: number, causal = false): number {
+  const qkv = gpu.upload(new Float32Array(batch * seq * 3 * heads * headDim), [batch, seq, 3 * heads * headDim]);
+  const requests = gpu.plan(() => void attention(qkv, heads, { causal }));
+  qkv.release();
+  return requests[0]!.constants!.WORKGROUP_SIZE as number;
 }
 
 const folders: string[] = [];
@@ -122,6 +131,56 @@ test('prepareTuning reads the stored table and tunes only when asked, only the s
   const again = await prepareTuning(gpu, { cacheDir: folder, shapes, tune: { candidates: ['register8x8'], repeats: 1 } });
   assert.is(again?.gemm[gemmShapeKey('f32', 9, 16, 12)]?.variant, 'register4x4');
   setTunedGemmChoices(gpu, null);
+});
+
+test('attention: the tuner times every workgroup size per shape, and attention() then uses the fastest', async () => {
+  const gpu = await testGpu();
+  const shape = { batch: 2, seq: 19, heads: 3, headDim: 8 };
+  const table = await tuneAttentionShapes(gpu, [shape, { ...shape, causal: true }], { repeats: 2 });
+  const key = attentionShapeKey(2, 19, 3, 8);
+  assert.equal(Object.keys(table.attention!).sort(), [key, attentionShapeKey(2, 19, 3, 8, true)].sort());
+  const entry = table.attention![key]!;
+  assert.equal(Object.keys(entry.ms).map(Number).sort((a, b) => a - b), [...ATTENTION_WORKGROUP_SIZES]);
+  const fastest = Number(Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0]);
+  assert.is(entry.workgroupSize, fastest);
+  assert.is(attentionSizeRun(gpu, 2, 19, 3, 8), fastest);
+  // A shape the table lacks keeps the per-adapter default.
+  assert.is(attentionSizeRun(gpu, 2, 20, 3, 8), attentionWorkgroupSize(gpu));
+  setTunedAttentionChoices(gpu, null);
+});
+
+test('attention: a stored size other than the default is used after a restart and computes the same attention', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  const other = ATTENTION_WORKGROUP_SIZES.find((size) => size !== attentionWorkgroupSize(gpu))!;
+  const key = attentionShapeKey(1, 13, 2, 12);
+  const table: TuningTable = { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {}, attention: { [key]: { workgroupSize: other, ms: {} } } };
+  await saveTuningTable(gpu, table, { cacheDir: folder });
+  setTunedAttentionChoices(gpu, null); // what a new process starts with
+  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), attentionWorkgroupSize(gpu));
+  assert.ok(await loadTuningTable(gpu, { cacheDir: folder }));
+  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), other);
+  // Naming a size still wins over the table.
+  const qkvValues = randomArray(13 * 3 * 24, 7);
+  const qkv = gpu.upload(qkvValues, [1, 13, 72]);
+  assert.is(gpu.plan(() => void attention(qkv, 2, { workgroupSize: 64 }))[0]!.constants!.WORKGROUP_SIZE, 64);
+  const out = await attention(qkv, 2).read();
+  assert.ok(relativeError(out, attentionReference(qkvValues, 1, 13, 2)) <= 1e-5);
+  // A table naming a size attention() does not take is refused whole, with one line.
+  const store = fileTuningStore(freshFolder());
+  await store.write(tuningIdentity(gpu), JSON.stringify({ ...table, attention: { [key]: { workgroupSize: 3, ms: {} } } }));
+  setTunedAttentionChoices(gpu, null);
+  const logs: string[] = [];
+  assert.is(await loadTuningTable(gpu, { store, log: (m) => logs.push(m) }), null);
+  assert.is(logs.length, 1);
+  assert.match(logs[0]!, /attention entry .* names no workgroup size/);
+  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), attentionWorkgroupSize(gpu));
+});
+
+test('a model\'s attention shapes: ViT-B/32 and ViT-L/14', () => {
+  const b32 = { hidden_size: 768, num_attention_heads: 12, image_size: 224, patch_size: 32 };
+  assert.equal(clipVisionAttentionShapes(b32, [1, 8]), [{ batch: 1, seq: 50, heads: 12, headDim: 64 }, { batch: 8, seq: 50, heads: 12, headDim: 64 }]);
+  assert.equal(clipVisionAttentionShapes({ hidden_size: 1024, num_attention_heads: 16, image_size: 224, patch_size: 14 }), [{ batch: 1, seq: 257, heads: 16, headDim: 64 }]);
 });
 
 test('a model\'s GEMM shapes: ViT-B/32 per image', () => {

@@ -1,7 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { gemmFlops, gemmShapeKey } from '../../kernels/gemm.js';
-import { clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTable, tuneGemmShapes, type WeightDType } from '../../kernels/tuning.js';
+import {
+  clipVisionAttentionShapes, clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTable, tuneAttentionShapes, tuneGemmShapes, type WeightDType,
+} from '../../kernels/tuning.js';
 import { CLIP_VISION_PRESETS } from '../../model/clip/vision.js';
 import { getDevice } from '../../runtime/index.js';
 import { GeolensError } from '../../runtime/errors.js';
@@ -45,18 +47,21 @@ async function visionConfig(flags: TuneFlags) {
     throw new GeolensError(`--clip-config ${flags.clipConfig}: ${(error as Error).message}`);
   }
   const vision = (json.vision_config ?? json) as Record<string, unknown>;
-  const fields = ['hidden_size', 'intermediate_size', 'image_size', 'patch_size'] as const;
+  const fields = ['hidden_size', 'intermediate_size', 'image_size', 'patch_size', 'num_attention_heads'] as const;
   for (const field of fields) {
     if (!Number.isInteger(vision[field]) || (vision[field] as number) < 1) throw new GeolensError(`--clip-config ${flags.clipConfig}: ${field} must be a positive integer; got ${JSON.stringify(vision[field])}`);
   }
   const projection = (vision.projection_dim ?? json.projection_dim ?? 768) as number;
-  return { hidden_size: vision.hidden_size as number, intermediate_size: vision.intermediate_size as number, image_size: vision.image_size as number, patch_size: vision.patch_size as number, projection_dim: projection };
+  if ((vision.hidden_size as number) % (vision.num_attention_heads as number) !== 0) {
+    throw new GeolensError(`--clip-config ${flags.clipConfig}: hidden_size ${vision.hidden_size} does not split into num_attention_heads ${vision.num_attention_heads}`);
+  }
+  return { hidden_size: vision.hidden_size as number, num_attention_heads: vision.num_attention_heads as number, intermediate_size: vision.intermediate_size as number, image_size: vision.image_size as number, patch_size: vision.patch_size as number, projection_dim: projection };
 }
 
 export function registerTune(program: Command): void {
   program
     .command('tune')
-    .description('time every GEMM variant at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
+    .description('time every GEMM variant and attention workgroup size at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
     .option('--model <name>', `CLIP vision preset: ${Object.keys(CLIP_VISION_PRESETS).join(', ')}`, 'ViT-L/14')
     .option('--clip-config <file>', 'a CLIP config.json to take the shapes from instead of a preset')
     .option('--dtype <dtype>', 'weight storage the model will run with: f32, f16, q8 or q4', dtype, 'f32')
@@ -76,11 +81,22 @@ export function registerTune(program: Command): void {
       const store = await defaultTuningStore(flags.cacheDir);
       const existing = flags.fresh ? null : await loadTuningTable(gpu, { store, log: (m) => console.error(m) });
       const shapes = clipVisionGemmShapes(config, weights, flags.batch);
-      log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}), budget ${flags.budget} s`);
-      const table = await tuneGemmShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), {
+      const attentionShapes = clipVisionAttentionShapes(config, flags.batch);
+      log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}) and ${attentionShapes.length} attention, budget ${flags.budget} s`);
+      // Attention first: a few milliseconds a shape; the GEMMs take the rest of the budget.
+      const withAttention = await tuneAttentionShapes(gpu, attentionShapes, {
         budgetMs: flags.budget * 1000,
         repeats: flags.repeats,
         into: existing ?? undefined,
+        onShape(_shape, key, result) {
+          if (!result) log(`  attention ${key}: not reached within the budget (keeps the default)`);
+          else log(`  attention ${key}: workgroup ${result.workgroupSize}  (${Object.entries(result.ms).sort((a, b) => a[1] - b[1]).map(([size, ms]) => `${size}: ${ms.toFixed(2)} ms`).join(', ')})`);
+        },
+      });
+      const table = await tuneGemmShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), {
+        budgetMs: Math.max(0, flags.budget * 1000 - (performance.now() - started)),
+        repeats: flags.repeats,
+        into: withAttention,
         onShape(shape, key, result) {
           if (!result) {
             log(`  ${key}: not reached within the budget (keeps the default)`);
@@ -92,6 +108,6 @@ export function registerTune(program: Command): void {
         },
       });
       const where = await saveTuningTable(gpu, table, { store });
-      console.log(`tuning table: ${where} (${Object.keys(table.gemm).length} shapes, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      console.log(`tuning table: ${where} (${Object.keys(table.gemm).length} GEMM and ${Object.keys(table.attention ?? {}).length} attention shapes, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     });
 }
