@@ -9,7 +9,7 @@
 //   one invocation per query, branchy scalar loads          0.2
 //   4 queries × 4 keys per step as one mat4x4 block          0.5
 //   branch-free chunk loads (select instead of if)           1.2-1.4
-import { attention, ATTENTION_WORKGROUP_SIZES, attentionWorkgroupSize } from '../../src/kernels/attention.js';
+import { attention, attentionKernels, defaultAttentionKernel } from '../../src/kernels/attention.js';
 import type { Tensor } from '../../src/runtime/index.js';
 import { adapterLine, benchGpu, formatGBs, formatGflops, formatMs, formatRow, gpuMilliseconds, timeGpu } from '../support/bench.js';
 import { bestMs, fmaCeilingGflops } from './fma-probe.js';
@@ -73,22 +73,23 @@ for (const shape of SHAPES) {
   qkv.release();
 }
 
-// Each workgroup size the tuner may pick, best of 5, against the FMA ceiling (best of every sample).
-console.log(`\nworkgroup sizes (default here ${attentionWorkgroupSize(gpu)}), best of 5, fraction of the FMA ceiling`);
+// Each kernel the tuner may pick (the blocks kernel per workgroup size, the subgroup kernel where it runs),
+// best of 5, against the FMA ceiling (best of every sample).
+console.log(`\nkernels (default here at head dim 64: ${defaultAttentionKernel(gpu, 64)}), best of 5, fraction of the FMA ceiling`);
 let probe = await fmaCeilingGflops(gpu, 3);
 const sweep: [string, number, number][] = [];
 for (const shape of SHAPES) {
   const width = shape.heads * shape.headDim;
   const qkv = gpu.upload(new Float32Array(shape.batch * shape.seq * 3 * width).map((_, i) => Math.sin(i) * 0.5), [shape.batch, shape.seq, 3 * width]);
-  for (const workgroupSize of ATTENTION_WORKGROUP_SIZES) {
+  for (const kernel of attentionKernels(gpu, shape.headDim)) {
     let out: Tensor | null = null;
     const ms = await bestMs(gpu, () => {
       out?.release();
-      out = attention(qkv, shape.heads, { causal: shape.causal, workgroupSize });
+      out = attention(qkv, shape.heads, { causal: shape.causal, kernel });
     }, 5);
     (out as Tensor | null)?.release();
     probe = Math.max(probe, await fmaCeilingGflops(gpu, 1));
-    sweep.push([`  heads ${shape.heads} seq ${shape.seq}${shape.causal ? ' causal' : ''} workgroup ${workgroupSize}`, ms, flops(shape) / ms / 1e6]);
+    sweep.push([`  heads ${shape.heads} seq ${shape.seq}${shape.causal ? ' causal' : ''} ${kernel}`, ms, flops(shape) / ms / 1e6]);
   }
   qkv.release();
 }

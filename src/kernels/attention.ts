@@ -1,4 +1,5 @@
 import source from '../../shaders/attention.wgsl';
+import subgroupSource from '../../shaders/attention-subgroup64.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
 
@@ -7,14 +8,46 @@ import { checkF32 } from './rows.js';
 const WORKGROUP_SIZE = { hardware: 64, software: 16 };
 /** What attention() accepts for workgroupSize, and the tuner tries. */
 export const ATTENTION_WORKGROUP_SIZES: readonly number[] = [4, 8, 16, 32, 64];
+const MAX_HEAD_DIM = 128;
 
-/** The workgroup size attention() uses on this adapter when no tuning table covers the shape. */
+/**
+ * An attention kernel: `blocks<size>` is shaders/attention.wgsl (one invocation per 4 queries, any head
+ * dim) in workgroups of that size; `subgroup64` is shaders/attention-subgroup64.wgsl (head dim 64, groups of
+ * 8 lanes sharing each key and value load; needs 8-lane subgroups).
+ */
+export type AttentionKernel = `blocks${number}` | 'subgroup64';
+
+/** The workgroup size the blocks kernel uses on this adapter when neither the call nor a table names one. */
 export function attentionWorkgroupSize(gpu: Gpu): number {
   return gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
 }
 
-/** Per adapter name: shape key (attentionShapeKey) → workgroup size, from a tuning table (src/kernels/tuning.ts). */
-const tunedSizes = new Map<string, ReadonlyMap<string, number>>();
+/** Whether a kernel runs here at this head dim (the tuner's candidates, and what a table may name). */
+export function attentionKernelRuns(gpu: Gpu, kernel: string, headDim: number): kernel is AttentionKernel {
+  if (kernel === 'subgroup64') return headDim === 64 && gpu.subgroupsOfAtLeast(8);
+  const size = /^blocks(\d+)$/.exec(kernel);
+  return size !== null && ATTENTION_WORKGROUP_SIZES.includes(Number(size[1]));
+}
+
+/** Every kernel this adapter runs at this head dim, the tuner's candidates. */
+export function attentionKernels(gpu: Gpu, headDim: number): AttentionKernel[] {
+  const kernels: string[] = [...ATTENTION_WORKGROUP_SIZES.map((size) => `blocks${size}`), 'subgroup64'];
+  return kernels.filter((k): k is AttentionKernel => attentionKernelRuns(gpu, k, headDim));
+}
+
+/**
+ * What attention() runs with no call option and no tuning table: on lavapipe the subgroup kernel where it
+ * runs (bench/kernels/attention.bench.ts, GFLOPS against the best workgroup size of the blocks kernel:
+ * heads 16 × seq 257 16.0 / 7.6, heads 12 × seq 50 8.4 / 6.5, causal heads 8 × seq 77 8.5 / 4.5),
+ * elsewhere the blocks kernel at the adapter's default size.
+ */
+export function defaultAttentionKernel(gpu: Gpu, headDim: number): AttentionKernel {
+  if (/llvmpipe|lavapipe/i.test(gpu.adapterName) && attentionKernelRuns(gpu, 'subgroup64', headDim)) return 'subgroup64';
+  return `blocks${attentionWorkgroupSize(gpu)}`;
+}
+
+/** Per adapter name: shape key (attentionShapeKey) → kernel, from a tuning table (src/kernels/tuning.ts). */
+const tunedKernels = new Map<string, ReadonlyMap<string, AttentionKernel>>();
 
 /**
  * The key a tuning table files an attention shape under. Every part counts: the batch and sequence set how
@@ -24,26 +57,24 @@ export function attentionShapeKey(batch: number, seq: number, heads: number, hea
   return `b${batch} s${seq} h${heads} d${headDim}${causal ? ' causal' : ''}`;
 }
 
-/** Installs a tuning table's attention choices for this adapter (null removes them). */
-export function setTunedAttentionChoices(gpu: Gpu, choices: Readonly<Record<string, number>> | null): void {
+/** Installs a tuning table's attention choices for this adapter (null removes them); callers check them first (attentionKernelRuns). */
+export function setTunedAttentionChoices(gpu: Gpu, choices: Readonly<Record<string, AttentionKernel>> | null): void {
   if (choices === null) {
-    tunedSizes.delete(gpu.adapterName);
+    tunedKernels.delete(gpu.adapterName);
     return;
   }
-  for (const [key, size] of Object.entries(choices)) {
-    if (!ATTENTION_WORKGROUP_SIZES.includes(size)) throw new ShapeError(`tuning: attention workgroup size ${size} for ${key} is not one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}`);
-  }
-  tunedSizes.set(gpu.adapterName, new Map(Object.entries(choices)));
+  tunedKernels.set(gpu.adapterName, new Map(Object.entries(choices)));
 }
-const MAX_HEAD_DIM = 128;
 
 export interface AttentionOptions {
   /** Mask keys after the query (CLIP's text tower). */
   causal?: boolean;
   /** Multiplies q·k; defaults to headDim^-0.5. */
   scale?: number;
-  /** Invocations per workgroup (each owns 4 queries of one head); default: the tuning table's, else per adapter (attentionWorkgroupSize). */
+  /** The blocks kernel with this many invocations per workgroup (each owns 4 queries of one head). */
   workgroupSize?: number;
+  /** Which kernel; default: the tuning table's for this shape, else defaultAttentionKernel. */
+  kernel?: AttentionKernel;
 }
 
 /**
@@ -52,29 +83,56 @@ export interface AttentionOptions {
  */
 export function attention(qkv: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
   checkF32('attention', { qkv });
+  const gpu = qkv.gpu;
   const { batch, seq, width, headDim } = attentionShape(qkv.shape, heads);
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (!Number.isFinite(scale)) throw new ShapeError(`attention: scale must be a finite number, got ${scale}`);
-  const out = qkv.gpu.empty([batch, seq, width], 'f32', 'attention.out');
-  const workgroupSize = options.workgroupSize ??
-    tunedSizes.get(qkv.gpu.adapterName)?.get(attentionShapeKey(batch, seq, heads, headDim, options.causal)) ?? attentionWorkgroupSize(qkv.gpu);
-  if (!ATTENTION_WORKGROUP_SIZES.includes(workgroupSize)) throw new ShapeError(`attention: workgroupSize must be one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}; got ${workgroupSize}`);
+  if (options.workgroupSize !== undefined && !ATTENTION_WORKGROUP_SIZES.includes(options.workgroupSize)) {
+    throw new ShapeError(`attention: workgroupSize must be one of ${ATTENTION_WORKGROUP_SIZES.join(', ')}; got ${options.workgroupSize}`);
+  }
+  if (options.kernel !== undefined && !attentionKernelRuns(gpu, options.kernel, headDim)) {
+    throw new ShapeError(`attention: kernel "${options.kernel}" does not run on ${gpu.adapterName} at head dim ${headDim}; these do: ${attentionKernels(gpu, headDim).join(', ')}`);
+  }
+  const tuned = tunedKernels.get(gpu.adapterName)?.get(attentionShapeKey(batch, seq, heads, headDim, options.causal));
+  const kernel: AttentionKernel = options.kernel ?? (options.workgroupSize !== undefined ? `blocks${options.workgroupSize}` : undefined) ??
+    (tuned && attentionKernelRuns(gpu, tuned, headDim) ? tuned : defaultAttentionKernel(gpu, headDim));
+  const out = gpu.empty([batch, seq, width], 'f32', 'attention.out');
+  const causal = options.causal ? 1 : 0;
+  if (kernel === 'subgroup64') {
+    // A workgroup of 8 per 32 queries of one head (see shaders/attention-subgroup64.wgsl).
+    const blocks = batch * heads * Math.ceil(seq / 32);
+    gpu.dispatch({
+      label: 'attention.subgroup64',
+      code: subgroupSource,
+      constants: { CAUSAL: causal },
+      uniforms: attentionParams(seq, heads, blocks, scale),
+      buffers: [qkv, out],
+      workgroups: linearWorkgroups(blocks, 1),
+    });
+    return out;
+  }
+  const workgroupSize = Number(kernel.slice('blocks'.length));
   // One invocation per 4 queries of one head (see shaders/attention.wgsl).
   const invocations = batch * heads * Math.ceil(seq / 4);
-  const params = new Uint32Array(4);
-  params[0] = seq;
-  params[1] = heads;
-  params[2] = invocations;
-  new Float32Array(params.buffer)[3] = scale * Math.LOG2E;
-  qkv.gpu.dispatch({
+  gpu.dispatch({
     label: 'attention',
     code: source,
-    constants: { HEAD_DIM: headDim, CAUSAL: options.causal ? 1 : 0, WORKGROUP_SIZE: workgroupSize },
-    uniforms: params,
+    constants: { HEAD_DIM: headDim, CAUSAL: causal, WORKGROUP_SIZE: workgroupSize },
+    uniforms: attentionParams(seq, heads, invocations, scale),
     buffers: [qkv, out],
     workgroups: linearWorkgroups(invocations, workgroupSize),
   });
   return out;
+}
+
+/** Both kernels' uniforms: seq, heads, how many work items (invocations or workgroups), scale·log2(e). */
+function attentionParams(seq: number, heads: number, items: number, scale: number): Uint32Array {
+  const params = new Uint32Array(4);
+  params[0] = seq;
+  params[1] = heads;
+  params[2] = items;
+  new Float32Array(params.buffer)[3] = scale * Math.LOG2E;
+  return params;
 }
 
 function attentionShape(shape: readonly number[], heads: number): { batch: number; seq: number; width: number; headDim: number } {

@@ -96,18 +96,12 @@ export function gemmFlops(m: number, k: number, n: number, batch = 1): number {
  * subgroups of at least 8 lanes (SwiftShader has 4).
  */
 export function gemmVariantRuns(gpu: Gpu, variant: GemmVariant): boolean {
-  if (!variant.minSubgroup) return true;
-  return gpu.features.subgroups && subgroupMinSize(gpu) >= variant.minSubgroup;
+  return !variant.minSubgroup || gpu.subgroupsOfAtLeast(variant.minSubgroup);
 }
 
 /** The variants this adapter runs, in ladder order: what a tuner may pick from. */
 export function runnableGemmVariants(gpu: Gpu): GemmVariant[] {
   return GEMM_VARIANTS.filter((v) => gemmVariantRuns(gpu, v));
-}
-
-function subgroupMinSize(gpu: Gpu): number {
-  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
-  return info?.subgroupMinSize ?? 0;
 }
 
 export function gemmVariant(name: string): GemmVariant {

@@ -7,7 +7,7 @@
 // the download cache's folder in Node, the Cache API in browsers), so the next process starts with it.
 // Nothing tunes unless asked: without a table linear() uses the per-adapter-class defaults in gemm.ts.
 import { GEMM_VARIANTS, gemmShapeKey, gemmVariantRuns, linear, setTunedGemmChoices, type GemmVariant } from './gemm.js';
-import { attention, attentionShapeKey, ATTENTION_WORKGROUP_SIZES, setTunedAttentionChoices } from './attention.js';
+import { attention, attentionKernelRuns, attentionKernels, attentionShapeKey, setTunedAttentionChoices, type AttentionKernel } from './attention.js';
 import { quantizeMatrix, uploadQuantized } from './quantize.js';
 import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
 import { defaultCacheDir } from '../io/cache-dir.js';
@@ -37,8 +37,8 @@ export interface AttentionShape {
 }
 
 export interface TunedAttention {
-  workgroupSize: number;
-  /** Best timed milliseconds of each workgroup size. */
+  kernel: AttentionKernel;
+  /** Best timed milliseconds of each kernel (attentionKernels). */
   ms: Record<string, number>;
 }
 
@@ -55,7 +55,7 @@ export interface TuningTable {
   driver: string;
   version: string;
   gemm: Record<string, TunedGemm>;
-  /** Attention's workgroup size per shape key (attentionShapeKey); absent in tables that tuned GEMMs only. */
+  /** Attention's kernel per shape key (attentionShapeKey); absent in tables that tuned GEMMs only. */
   attention?: Record<string, TunedAttention>;
 }
 
@@ -160,7 +160,8 @@ export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
   if (t.attention !== undefined) {
     if (!t.attention || typeof t.attention !== 'object') return 'attention section is not an object';
     for (const [key, entry] of Object.entries(t.attention)) {
-      if (!ATTENTION_WORKGROUP_SIZES.includes(entry?.workgroupSize)) return `attention entry "${key}" names no workgroup size attention() takes`;
+      const headDim = Number(/ d(\d+)/.exec(key)?.[1]);
+      if (typeof entry?.kernel !== 'string' || !attentionKernelRuns(gpu, entry.kernel, headDim)) return `attention entry "${key}" names no attention kernel this adapter runs`;
     }
   }
   return t as TuningTable;
@@ -169,7 +170,7 @@ export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
 /** Makes linear() use a table's choices on this adapter. */
 export function installTuningTable(gpu: Gpu, table: TuningTable): void {
   setTunedGemmChoices(gpu, Object.fromEntries(Object.entries(table.gemm).map(([key, entry]) => [key, entry.variant])));
-  setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.workgroupSize])));
+  setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.kernel])));
 }
 
 export interface LoadTuningOptions {
@@ -311,9 +312,10 @@ export interface TuneAttentionOptions {
 }
 
 /**
- * Times attention() with every workgroup size it takes at each shape, interleaved a round at a time like
- * the GEMMs, installs the fastest per shape and returns the table (not yet saved). Each size is its own
- * pipeline, compiled before the timed rounds.
+ * Times every attention kernel this adapter runs (attentionKernels: the blocks kernel at each workgroup
+ * size, the subgroup kernel where it runs) at each shape, interleaved a round at a time like the GEMMs,
+ * installs the fastest per shape and returns the table (not yet saved). Each is compiled before the
+ * timed rounds.
  */
 export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionShape[], options: TuneAttentionOptions = {}): Promise<TuningTable> {
   const deadline = performance.now() + (options.budgetMs ?? 60_000);
@@ -333,22 +335,23 @@ export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionSh
     for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
     const qkv = gpu.upload(values, [shape.batch, shape.seq, 3 * width]);
     const ms: Record<string, number> = {};
-    const run = (workgroupSize: number) => attention(qkv, shape.heads, { causal: shape.causal, workgroupSize }).release();
+    const kernels = attentionKernels(gpu, shape.headDim);
+    const run = (kernel: AttentionKernel) => attention(qkv, shape.heads, { causal: shape.causal, kernel }).release();
     try {
-      for (const size of ATTENTION_WORKGROUP_SIZES) run(size);
+      for (const kernel of kernels) run(kernel);
       await gpu.sync();
       for (let round = 0; round < repeats; round++) {
-        for (const size of ATTENTION_WORKGROUP_SIZES) {
-          const t = (await gpu.time(() => run(size))).ns / 1e6;
-          ms[size] = Math.min(ms[size] ?? Infinity, t);
+        for (const kernel of kernels) {
+          const t = (await gpu.time(() => run(kernel))).ns / 1e6;
+          ms[kernel] = Math.min(ms[kernel] ?? Infinity, t);
         }
         if (performance.now() > deadline) break;
       }
     } finally {
       qkv.release();
     }
-    const best = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
-    tuned[key] = { workgroupSize: Number(best), ms: Object.fromEntries(Object.entries(ms).map(([size, t]) => [size, Math.round(t * 1000) / 1000])) };
+    const best = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0] as AttentionKernel;
+    tuned[key] = { kernel: best, ms: Object.fromEntries(Object.entries(ms).map(([kernel, t]) => [kernel, Math.round(t * 1000) / 1000])) };
     options.onShape?.(shape, key, tuned[key]!);
   }
   installTuningTable(gpu, table);

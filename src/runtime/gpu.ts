@@ -82,6 +82,15 @@ export class Gpu {
     });
   }
 
+  /**
+   * Whether kernels that pass values between the lanes of a group of `lanes` run here: the `subgroups`
+   * feature and a smallest subgroup at least that wide (lavapipe 8; SwiftShader 4).
+   */
+  subgroupsOfAtLeast(lanes: number): boolean {
+    const info = this.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
+    return this.features.subgroups && (info?.subgroupMinSize ?? 0) >= lanes;
+  }
+
   /** Allocates an uninitialized tensor from the pool. */
   empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
     checkShape(shape, label);

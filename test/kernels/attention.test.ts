@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attention, attentionReference, ATTENTION_WORKGROUP_SIZES } from '../../src/kernels/attention.js';
+import { attention, attentionKernels, attentionReference, ATTENTION_WORKGROUP_SIZES, type AttentionKernel } from '../../src/kernels/attention.js';
 import { ShapeError } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
@@ -15,14 +15,14 @@ interface Case {
   seed?: number;
 }
 
-async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Case, tolerance = 1e-5, workgroupSize?: number): Promise<Float32Array> {
+async function check({ batch, seq, heads, headDim, causal, scale, seed = 1 }: Case, tolerance = 1e-5, workgroupSize?: number, kernel?: AttentionKernel): Promise<Float32Array> {
   const gpu = await testGpu();
   const width = heads * headDim;
   // Scale 2 spreads the scores over a few units, so the softmax is far from uniform.
   const qkv = randomArray(batch * seq * 3 * width, seed, 2);
-  const out = await attention(gpu.upload(qkv, [batch, seq, 3 * width]), heads, { causal, scale, workgroupSize }).read();
+  const out = await attention(gpu.upload(qkv, [batch, seq, 3 * width]), heads, { causal, scale, workgroupSize, kernel }).read();
   const expected = attentionReference(qkv, batch, seq, heads, { causal, scale });
-  const label = `attention B${batch} S${seq} H${heads} hd${headDim}${causal ? ' causal' : ''}`;
+  const label = `attention B${batch} S${seq} H${heads} hd${headDim}${causal ? ' causal' : ''}${kernel ? ` ${kernel}` : ''}`;
   const error = relativeError(out, expected);
   assert.ok(error <= tolerance, `${label}: relative error ${error}`);
   assertClose(out, expected, 1e-4, tolerance, label);
@@ -70,13 +70,33 @@ test('attention edge cases: S 1 returns v, S 2 causal, a custom scale, large sco
   await check({ batch: 1, seq: 45, heads: 2, headDim: 64, scale: 20, seed: 10 }, 1e-4);
 });
 
-test('attention propagates NaN like torch: a NaN query poisons its own row, a NaN key every row', async () => {
+// The kernels at head dim 64 besides the blocks kernel (which every other test runs): the subgroup kernel
+// where the adapter has 8-lane subgroups (lavapipe), nothing more on SwiftShader.
+const gpuForKernels = await testGpu();
+const otherKernels = attentionKernels(gpuForKernels, 64).filter((k) => !k.startsWith('blocks'));
+
+test('every kernel at head dim 64 matches the reference: ViT shapes, partial query groups, causal, edges', async () => {
+  for (const kernel of ['blocks16' as const, ...otherKernels]) {
+    await check({ batch: 3, seq: 50, heads: 12, headDim: 64 }, 1e-5, undefined, kernel);
+    await check({ batch: 1, seq: 257, heads: 4, headDim: 64, seed: 2 }, 1e-5, undefined, kernel);
+    await check({ batch: 2, seq: 77, heads: 8, headDim: 64, causal: true, seed: 3 }, 1e-5, undefined, kernel);
+    await check({ batch: 3, seq: 2, heads: 1, headDim: 64, causal: true, seed: 11 }, 1e-5, undefined, kernel);
+    await check({ batch: 1, seq: 1, heads: 2, headDim: 64, seed: 12 }, 1e-5, undefined, kernel);
+    await check({ batch: 1, seq: 45, heads: 2, headDim: 64, scale: 20, seed: 10 }, 1e-4, undefined, kernel);
+    await nanCheck(64, kernel);
+  }
   const gpu = await testGpu();
-  const [seq, heads, headDim] = [6, 2, 5];
+  assert.throws(() => attention(gpu.upload(new Float32Array(2 * 3 * 40), [1, 2, 120]), 2, { kernel: 'subgroup64' }),
+    (e: Error) => e instanceof ShapeError && /kernel "subgroup64" does not run on .* at head dim 20/.test(e.message));
+});
+
+async function nanCheck(headDim: number, kernel?: AttentionKernel): Promise<void> {
+  const gpu = await testGpu();
+  const [seq, heads] = [6, 2];
   const width = heads * headDim;
   const qkv = randomArray(seq * 3 * width, 11);
   qkv[2 * 3 * width + 1] = NaN; // q of token 2, head 0
-  let out = await attention(gpu.upload(qkv, [1, seq, 3 * width]), heads).read();
+  let out = await attention(gpu.upload(qkv, [1, seq, 3 * width]), heads, { kernel }).read();
   for (let t = 0; t < seq; t++) {
     const head0 = out.slice(t * width, t * width + headDim);
     const head1 = out.slice(t * width + headDim, (t + 1) * width);
@@ -85,12 +105,16 @@ test('attention propagates NaN like torch: a NaN query poisons its own row, a Na
   }
   const keyed = randomArray(seq * 3 * width, 12);
   keyed[4 * 3 * width + width + headDim] = NaN; // k of token 4, head 1
-  out = await attention(gpu.upload(keyed, [1, seq, 3 * width]), heads, { causal: true }).read();
+  out = await attention(gpu.upload(keyed, [1, seq, 3 * width]), heads, { causal: true, kernel }).read();
   for (let t = 0; t < seq; t++) {
     const head1 = out.slice(t * width + headDim, (t + 1) * width);
     // Causal: only queries that see key 4 turn NaN.
-    assert.ok(head1.every((v) => Number.isNaN(v) === t >= 4), `causal head 1, token ${t}`);
+    assert.ok(head1.every((v) => Number.isNaN(v) === t >= 4), `causal head 1, token ${t}${kernel ? ` ${kernel}` : ''}`);
   }
+}
+
+test('attention propagates NaN like torch: a NaN query poisons its own row, a NaN key every row', async () => {
+  await nanCheck(5);
 });
 
 test('attention rejects shapes that do not split into heads, naming the shape', async () => {

@@ -239,11 +239,13 @@ timed('autotune picks and remembers a variant per adapter; forcing overrides it'
   // The default table per adapter class: register blocks on SwiftShader, the subgroup kernels on lavapipe
   // (register16x16w8 without 8-lane subgroups), workgroup-memory tiles on hardware.
   const adapter = (name: string, isSoftware: boolean, subgroupMinSize: number) =>
-    ({ adapterName: name, isSoftware, features: { subgroups: subgroupMinSize > 0 }, adapter: { info: { subgroupMinSize } } }) as unknown as Gpu;
+    ({ adapterName: name, isSoftware, subgroupsOfAtLeast: (lanes: number) => subgroupMinSize >= lanes && subgroupMinSize > 0 }) as unknown as Gpu;
   assert.is(defaultVariantName(adapter('SwiftShader Device (Subzero)', true, 4)), 'register16x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8)), 'subgroup32x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8), 16), 'subgroup16x16');
   assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 1), 'register4x4');
+  assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 50), 'subgroup64x16');
+  assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 257), 'subgroup32x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 0)), 'register16x16w8');
   assert.is(defaultVariantName(adapter('nvidia ampere', false, 32)), 'tiled64x64');
   assert.not.ok(gemmVariantRuns(adapter('SwiftShader Device (Subzero)', true, 4), gemmVariant('subgroup16x16')));

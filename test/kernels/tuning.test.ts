@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultVariantName, forceGemmVariant, gemmShapeKey, linear, linearReference, setTunedGemmChoices } from '../../src/kernels/gemm.js';
-import { attention, attentionReference, attentionShapeKey, attentionWorkgroupSize, ATTENTION_WORKGROUP_SIZES, setTunedAttentionChoices } from '../../src/kernels/attention.js';
+import {
+  attention, attentionKernels, attentionReference, attentionShapeKey, ATTENTION_WORKGROUP_SIZES, defaultAttentionKernel, setTunedAttentionChoices,
+} from '../../src/kernels/attention.js';
 import {
   clipVisionAttentionShapes, clipVisionGemmShapes, fileTuningStore, tuneAttentionShapes, loadTuningTable, prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuningIdentity, type TuningTable,
 } from '../../src/kernels/tuning.js';
@@ -23,12 +25,12 @@ function variantRun(gpu: Gpu, m: number, k: number, n: number): string {
   return labels[0]!.split('.')[1]!;
 }
 
-/** The workgroup size an attention() call of this shape runs with none named, read from its dispatch. */
-function attentionSizeRun(gpu: Gpu, batch: number, seq: number, heads: number, headDim: number, causal = false): number {
+/** The kernel an attention() call of this shape runs with none named, read from its dispatch. */
+function attentionKernelRun(gpu: Gpu, batch: number, seq: number, heads: number, headDim: number, causal = false): string {
   const qkv = gpu.upload(new Float32Array(batch * seq * 3 * heads * headDim), [batch, seq, 3 * heads * headDim]);
-  const requests = gpu.plan(() => void attention(qkv, heads, { causal }));
+  const [request] = gpu.plan(() => void attention(qkv, heads, { causal }));
   qkv.release();
-  return requests[0]!.constants!.WORKGROUP_SIZE as number;
+  return request!.label === 'attention' ? `blocks${request!.constants!.WORKGROUP_SIZE}` : request!.label.split('.')[1]!;
 }
 
 const folders: string[] = [];
@@ -133,48 +135,55 @@ test('prepareTuning reads the stored table and tunes only when asked, only the s
   setTunedGemmChoices(gpu, null);
 });
 
-test('attention: the tuner times every workgroup size per shape, and attention() then uses the fastest', async () => {
+test('attention: the tuner times every kernel per shape, and attention() then uses the fastest', async () => {
   const gpu = await testGpu();
-  const shape = { batch: 2, seq: 19, heads: 3, headDim: 8 };
-  const table = await tuneAttentionShapes(gpu, [shape, { ...shape, causal: true }], { repeats: 2 });
-  const key = attentionShapeKey(2, 19, 3, 8);
-  assert.equal(Object.keys(table.attention!).sort(), [key, attentionShapeKey(2, 19, 3, 8, true)].sort());
-  const entry = table.attention![key]!;
-  assert.equal(Object.keys(entry.ms).map(Number).sort((a, b) => a - b), [...ATTENTION_WORKGROUP_SIZES]);
-  const fastest = Number(Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0]);
-  assert.is(entry.workgroupSize, fastest);
-  assert.is(attentionSizeRun(gpu, 2, 19, 3, 8), fastest);
-  // A shape the table lacks keeps the per-adapter default.
-  assert.is(attentionSizeRun(gpu, 2, 20, 3, 8), attentionWorkgroupSize(gpu));
-  setTunedAttentionChoices(gpu, null);
+  for (const headDim of [8, 64]) {
+    const shape = { batch: 2, seq: 19, heads: 3, headDim };
+    const table = await tuneAttentionShapes(gpu, [shape, { ...shape, causal: true }], { repeats: 2 });
+    const key = attentionShapeKey(2, 19, 3, headDim);
+    assert.equal(Object.keys(table.attention!).sort(), [key, attentionShapeKey(2, 19, 3, headDim, true)].sort());
+    const entry = table.attention![key]!;
+    assert.equal(Object.keys(entry.ms).sort(), attentionKernels(gpu, headDim).sort());
+    // Every workgroup size, and the subgroup kernel exactly where it runs (head dim 64, 8-lane subgroups).
+    assert.ok(ATTENTION_WORKGROUP_SIZES.every((size) => `blocks${size}` in entry.ms));
+    assert.is('subgroup64' in entry.ms, headDim === 64 && gpu.subgroupsOfAtLeast(8));
+    const fastest = Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0];
+    assert.is(entry.kernel, fastest);
+    assert.is(attentionKernelRun(gpu, 2, 19, 3, headDim), fastest);
+    // A shape the table lacks keeps the per-adapter default.
+    assert.is(attentionKernelRun(gpu, 2, 20, 3, headDim), defaultAttentionKernel(gpu, headDim));
+    setTunedAttentionChoices(gpu, null);
+  }
 });
 
-test('attention: a stored size other than the default is used after a restart and computes the same attention', async () => {
+test('attention: a stored kernel other than the default is used after a restart and computes the same attention', async () => {
   const gpu = await testGpu();
   const folder = freshFolder();
-  const other = ATTENTION_WORKGROUP_SIZES.find((size) => size !== attentionWorkgroupSize(gpu))!;
+  const other = attentionKernels(gpu, 12).find((kernel) => kernel !== defaultAttentionKernel(gpu, 12))!;
   const key = attentionShapeKey(1, 13, 2, 12);
-  const table: TuningTable = { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {}, attention: { [key]: { workgroupSize: other, ms: {} } } };
+  const table: TuningTable = { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {}, attention: { [key]: { kernel: other, ms: {} } } };
   await saveTuningTable(gpu, table, { cacheDir: folder });
   setTunedAttentionChoices(gpu, null); // what a new process starts with
-  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), attentionWorkgroupSize(gpu));
+  assert.is(attentionKernelRun(gpu, 1, 13, 2, 12), defaultAttentionKernel(gpu, 12));
   assert.ok(await loadTuningTable(gpu, { cacheDir: folder }));
-  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), other);
-  // Naming a size still wins over the table.
+  assert.is(attentionKernelRun(gpu, 1, 13, 2, 12), other);
+  // Naming a kernel or a size still wins over the table.
   const qkvValues = randomArray(13 * 3 * 24, 7);
   const qkv = gpu.upload(qkvValues, [1, 13, 72]);
   assert.is(gpu.plan(() => void attention(qkv, 2, { workgroupSize: 64 }))[0]!.constants!.WORKGROUP_SIZE, 64);
   const out = await attention(qkv, 2).read();
   assert.ok(relativeError(out, attentionReference(qkvValues, 1, 13, 2)) <= 1e-5);
-  // A table naming a size attention() does not take is refused whole, with one line.
-  const store = fileTuningStore(freshFolder());
-  await store.write(tuningIdentity(gpu), JSON.stringify({ ...table, attention: { [key]: { workgroupSize: 3, ms: {} } } }));
-  setTunedAttentionChoices(gpu, null);
-  const logs: string[] = [];
-  assert.is(await loadTuningTable(gpu, { store, log: (m) => logs.push(m) }), null);
-  assert.is(logs.length, 1);
-  assert.match(logs[0]!, /attention entry .* names no workgroup size/);
-  assert.is(attentionSizeRun(gpu, 1, 13, 2, 12), attentionWorkgroupSize(gpu));
+  // A table naming a kernel this adapter does not run at that head dim is refused whole, with one line.
+  for (const bad of ['blocks3', 'subgroup64', 'fastest']) {
+    const store = fileTuningStore(freshFolder());
+    await store.write(tuningIdentity(gpu), JSON.stringify({ ...table, attention: { [key]: { kernel: bad, ms: {} } } }));
+    setTunedAttentionChoices(gpu, null);
+    const logs: string[] = [];
+    assert.is(await loadTuningTable(gpu, { store, log: (m) => logs.push(m) }), null, bad);
+    assert.is(logs.length, 1, bad);
+    assert.match(logs[0]!, /attention entry .* names no attention kernel this adapter runs/, bad);
+    assert.is(attentionKernelRun(gpu, 1, 13, 2, 12), defaultAttentionKernel(gpu, 12), bad);
+  }
 });
 
 test('a model\'s attention shapes: ViT-B/32 and ViT-L/14', () => {

@@ -61,7 +61,7 @@ async function visionConfig(flags: TuneFlags) {
 export function registerTune(program: Command): void {
   program
     .command('tune')
-    .description('time every GEMM variant and attention workgroup size at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
+    .description('time every GEMM variant and attention kernel at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
     .option('--model <name>', `CLIP vision preset: ${Object.keys(CLIP_VISION_PRESETS).join(', ')}`, 'ViT-L/14')
     .option('--clip-config <file>', 'a CLIP config.json to take the shapes from instead of a preset')
     .option('--dtype <dtype>', 'weight storage the model will run with: f32, f16, q8 or q4', dtype, 'f32')
@@ -90,7 +90,7 @@ export function registerTune(program: Command): void {
         into: existing ?? undefined,
         onShape(_shape, key, result) {
           if (!result) log(`  attention ${key}: not reached within the budget (keeps the default)`);
-          else log(`  attention ${key}: workgroup ${result.workgroupSize}  (${Object.entries(result.ms).sort((a, b) => a[1] - b[1]).map(([size, ms]) => `${size}: ${ms.toFixed(2)} ms`).join(', ')})`);
+          else log(`  attention ${key}: ${result.kernel}  (${Object.entries(result.ms).sort((a, b) => a[1] - b[1]).map(([kernel, ms]) => `${kernel} ${ms.toFixed(2)} ms`).join(', ')})`);
         },
       });
       const table = await tuneGemmShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), {
