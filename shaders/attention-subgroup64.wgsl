@@ -11,8 +11,11 @@
 // all 16 chunks of 4 keys (a loop over the lanes per load on lavapipe), lane l loads chunks l and 8 + l
 // of each, and the group passes them round with subgroupBroadcast from constant lanes, a register
 // extract and splat. Per step of 4 keys a lane makes 16 vec4 loads, where attention.wgsl makes 128, for
-// the same 2,048 multiply-adds. The chunk loops are written out (this file is generated for head dim 64)
-// so that the query and accumulator blocks are named values, never an array indexed by a loop counter.
+// the same 2,048 multiply-adds. The chunk loops are written out (by scripts/unrolled-shaders.mjs: edit it
+// there) so that the query and accumulator blocks are named values, never an array indexed by a counter.
+//
+// NaN: as attention.wgsl, except that with CAUSAL a masked key's v meets a zero weight for every query of
+// the workgroup's 32 (not only the query's own 4-key block), so a NaN v reaches those as 0·NaN.
 //
 // Needs `subgroups` and subgroups of at least 8 lanes, the workgroup's 8 invocations being subgroup lanes
 // 0..7. Dispatch: batch · heads · ceil(seq / 32) workgroups of 8, folded into x·y.

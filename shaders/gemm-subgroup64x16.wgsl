@@ -3,7 +3,8 @@
 // them; sharing each w load between 64 rows instead of 32 halves them per multiply-add (per step of 4 along
 // K a lane loads 8 vec4s of x and 16 of w for 4,096 multiply-adds). The 1,024 accumulators of a lane live on
 // the stack. A workgroup is one group of 8 lanes, and the x rows go round by subgroupBroadcast from
-// constant lanes. For M = 50 (ViT-B/32) one block covers every row; at 257 rows, 5 blocks compute 320.
+// constant lanes. For M = 50 (ViT-B/32) one block covers every row; at 257 rows, 4 blocks and a 1-row tail.
+// Written by scripts/unrolled-shaders.mjs: edit it there.
 //
 // Needs `subgroups` and subgroups of at least 8 lanes, the workgroup's 8 invocations being subgroup lanes
 // 0..7. Compiled after gemm-io-*.wgsl, gemm-epilogue.wgsl, gemm-register-blocks.wgsl and

@@ -30,8 +30,13 @@ export interface LinearOptions {
   activation?: Activation;
   /** Where to write the result (f32, rows·N elements); a new tensor otherwise. */
   out?: Tensor;
-  /** Force a variant by name (see GEMM_VARIANTS) for this call. */
+  /** Force a variant by name (see GEMM_VARIANTS) for this call; it then runs alone, every row in its blocks. */
   variant?: string;
+  /**
+   * With `variant`: still hand a short last block of rows to a smaller one, as linear() does with a
+   * variant of its own choosing (what the tuner times, since that is what a tuned choice runs as).
+   */
+  splitTail?: boolean;
 }
 
 /**
@@ -47,7 +52,7 @@ export interface GemmVariant {
   readonly constants: Readonly<Record<string, number>>;
   /** The kernel body; compiled after the io and epilogue files (and the block helpers for `register`). */
   readonly source: string;
-  /** Rows of y per invocation, for the register kind (a short last block may go to a smaller one). */
+  /** Rows of y per invocation (register kind) or per workgroup (subgroup kind): a short last block may go to a smaller one. */
   readonly blockRows?: number;
   /** Smallest subgroup size the kernel is correct with (it shares values between lanes); none if unset. */
   readonly minSubgroup?: number;
@@ -78,10 +83,10 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   // The same blocks as register16x16 with 8 lanes a workgroup: one full 256-bit register of lanes on
   // lavapipe, where register16x16's 4 leave half of each idle.
   register(16, 16, register16x16Source, 8, 1, 'w8'),
-  { name: 'subgroup16x16', kind: 'subgroup', rowsPerWorkgroup: 16, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup16x16Source, minSubgroup: 8 },
-  { name: 'subgroup32x16', kind: 'subgroup', rowsPerWorkgroup: 32, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup32x16Source, minSubgroup: 8 },
+  { name: 'subgroup16x16', kind: 'subgroup', rowsPerWorkgroup: 16, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup16x16Source, minSubgroup: 8, blockRows: 16 },
+  { name: 'subgroup32x16', kind: 'subgroup', rowsPerWorkgroup: 32, colsPerWorkgroup: 128, constants: { WG_X: 8 }, source: subgroup32x16Source, minSubgroup: 8, blockRows: 32 },
   // 64 rows share each w load: half subgroup32x16's w loads per multiply-add (M = 50 in one block).
-  { name: 'subgroup64x16', kind: 'subgroup', rowsPerWorkgroup: 64, colsPerWorkgroup: 128, constants: {}, source: subgroup64x16Source, minSubgroup: 8 },
+  { name: 'subgroup64x16', kind: 'subgroup', rowsPerWorkgroup: 64, colsPerWorkgroup: 128, constants: {}, source: subgroup64x16Source, minSubgroup: 8, blockRows: 64 },
 ];
 
 const ACTIVATIONS: Record<Activation, number> = { none: 0, relu: 1, gelu: 2, quick_gelu: 3 };
@@ -161,8 +166,9 @@ export function defaultVariantName(gpu: Gpu, rows = 1024): string {
     if (rows <= 16) return 'subgroup16x16';
     // 33 to 64 rows fit one 64-row block. At ViT-B/32's 50 rows, two runs against subgroup32x16 (GFLOPS):
     // qkv 21.1 / 17.5 and 18.6 / 16.9, out_proj 18.7 / 17.6, fc1 18.7 / 16.8 and 18.5 / 19.7, fc2 18.8 /
-    // 21.3 and 19.3 / 17.9: ahead on average, within the noise on the MLP.
-    return rows > 32 && rows <= 64 ? 'subgroup64x16' : 'subgroup32x16';
+    // 21.3 and 19.3 / 17.9: ahead on average, within the noise on the MLP. At ViT-L/14's 257 rows, as
+    // 256 + a 1-row tail: qkv 26.2, fc1 25.5, fc2 28.3 against subgroup32x16's 24.3, 23.2, 24.3 (288 rows).
+    return rows > 32 ? 'subgroup64x16' : 'subgroup32x16';
   }
   return gpu.isSoftware ? 'register16x16' : 'tiled64x64';
 }
@@ -232,9 +238,9 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
     throw new ShapeError(`linear: variant "${variant.name}" needs subgroups of at least ${variant.minSubgroup} lanes, which ${gpu.adapterName} lacks`);
   }
   const result = out ?? gpu.empty(outShape, 'f32', 'linear.out');
-  // A variant named in the call runs alone (tests and benches measure exactly it); otherwise a short
-  // last block of rows may go to a smaller register block.
-  const tail = options.variant ? null : tailVariant(variant, rows);
+  // A variant named in the call runs alone (tests and benches measure exactly it) unless splitTail;
+  // otherwise a short last block of rows may go to a smaller block.
+  const tail = options.variant && !options.splitTail ? null : tailVariant(gpu, variant, rows);
   const mainRows = tail ? rows - (rows % variant.blockRows!) : rows;
   const act = ACTIVATIONS[activation];
   if (mainRows > 0) dispatchGemm(gpu, variant, x, weight, bias, act, result, 0, mainRows, k, n);
@@ -249,12 +255,15 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
  * the small ones are slower per row (SwiftShader: 4×4 ~2.6, 8×8 ~4.0, 16×16 ~5.5 GFLOPS). Measured at
  * M = 50 (ViT-B/32): 5–12% faster than padding to 64 rows.
  */
-function tailVariant(variant: GemmVariant, rows: number): GemmVariant | null {
-  if (variant.kind !== 'register' || !variant.blockRows) return null;
+function tailVariant(gpu: Gpu, variant: GemmVariant, rows: number): GemmVariant | null {
+  if ((variant.kind !== 'register' && variant.kind !== 'subgroup') || !variant.blockRows) return null;
   const tailRows = rows % variant.blockRows;
   if (tailRows === 0 || tailRows > variant.blockRows / 2) return null;
-  const fits = (v: GemmVariant) => v.kind === 'register' && v.blockRows! >= tailRows && v.blockRows! < variant.blockRows!;
-  return TAIL_VARIANTS.map(gemmVariant).find(fits) ?? GEMM_VARIANTS.find(fits) ?? null;
+  const smaller = (v: GemmVariant) => v.blockRows! >= tailRows && v.blockRows! < variant.blockRows! && gemmVariantRuns(gpu, v);
+  // A few rows go to a 16-column register block on any adapter; more stay in the main block's kind
+  // (a subgroup kernel's tail in a smaller subgroup kernel: lavapipe runs register blocks at half the speed).
+  const fewRows = TAIL_VARIANTS.map(gemmVariant).find((v) => smaller(v) && (variant.kind === 'register' || v.blockRows! <= 4));
+  return fewRows ?? GEMM_VARIANTS.find((v) => v.kind === variant.kind && v.blockRows !== undefined && smaller(v)) ?? null;
 }
 
 /**

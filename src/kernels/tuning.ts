@@ -277,13 +277,13 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
       let alive: string[] = [];
       for (const name of names) {
         if (alive.length > 0 && performance.now() > deadline) break;
-        linear(x, w, { bias, out: y, variant: name });
+        linear(x, w, { bias, out: y, variant: name, splitTail: true });
         await gpu.sync();
         alive.push(name);
       }
       for (let round = 0; round < repeats; round++) {
         for (const name of alive) {
-          const t = (await gpu.time(() => linear(x, w, { bias, out: y, variant: name }))).ns / 1e6;
+          const t = (await gpu.time(() => linear(x, w, { bias, out: y, variant: name, splitTail: true }))).ns / 1e6;
           ms[name] = Math.min(ms[name] ?? Infinity, t);
         }
         const fastest = Math.min(...alive.map((name) => ms[name]!));

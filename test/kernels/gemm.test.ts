@@ -152,10 +152,22 @@ timed('a NaN in x makes exactly its own row NaN, in every variant and with every
 timed('the default variant hands a short last row block to a smaller block, exactly', async () => {
   // register16x16 by default on software: 50 = 48 + 2 (4×4 tail), 22 = 16 + 6 (8×8 tail), 29 = 16 + 13
   // (no split), 3 (4×4 only); other adapters run these through their own variant.
-  for (const m of [50, 22, 29, 3]) {
+  for (const m of [50, 22, 29, 3, 257, 80]) {
     await expectClose({ batch: [], m, k: 1023, n: 65, bias: 'f32', activation: 'gelu', scale: 0.5 }, `default M=${m}`);
   }
   const gpu = await testGpu();
+  // subgroup64x16 by default on lavapipe: 257 = 256 + 1 (register4x16 tail), 80 = 64 + 16 (subgroup16x16
+  // tail), 50 and 40 one block (40 = 32 + 8 would be a tail of a 32-row block, not of this one).
+  if (defaultVariantName(gpu, 257) === 'subgroup64x16') {
+    const w = gpu.upload(new Float32Array(8 * 4), [8, 4]);
+    const variantsRun = (m: number) => {
+      const x = gpu.upload(new Float32Array(m * 4), [m, 4]);
+      const labels = gpu.plan(() => void linear(x, w)).map((r) => r.label.split('.')[1]);
+      x.release();
+      return labels.join('+');
+    };
+    assert.equal([257, 80, 50, 40].map(variantsRun), ['subgroup64x16+register4x16', 'subgroup64x16+subgroup16x16', 'subgroup64x16', 'subgroup64x16']);
+  }
   if (chosenVariantName(gpu) === 'register16x16') {
     const w = gpu.upload(new Float32Array(8 * 4), [8, 4]);
     const dispatches = (m: number) => {
@@ -241,11 +253,12 @@ timed('autotune picks and remembers a variant per adapter; forcing overrides it'
   const adapter = (name: string, isSoftware: boolean, subgroupMinSize: number) =>
     ({ adapterName: name, isSoftware, subgroupsOfAtLeast: (lanes: number) => subgroupMinSize >= lanes && subgroupMinSize > 0 }) as unknown as Gpu;
   assert.is(defaultVariantName(adapter('SwiftShader Device (Subzero)', true, 4)), 'register16x16');
-  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8)), 'subgroup32x16');
+  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8)), 'subgroup64x16');
+  assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8), 20), 'subgroup32x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8), 16), 'subgroup16x16');
   assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 1), 'register4x4');
   assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 50), 'subgroup64x16');
-  assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 257), 'subgroup32x16');
+  assert.is(defaultVariantName(adapter('lavapipe (Mesa 25.0.7, LLVM 15.0.6)', true, 8), 257), 'subgroup64x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 0)), 'register16x16w8');
   assert.is(defaultVariantName(adapter('nvidia ampere', false, 32)), 'tiled64x64');
   assert.not.ok(gemmVariantRuns(adapter('SwiftShader Device (Subzero)', true, 4), gemmVariant('subgroup16x16')));
