@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 const range = (n) => [...Array(n).keys()];
 
-function gemmSubgroup64x16() {
-  const R = 16; // row quads
-  const C = 4; // column quads
-  const lines = [`// GEMM for 8-lane SIMD, 64×16 per invocation: gemm-subgroup32x16.wgsl (read its header) with twice the rows.
+// C = 8 (64×32, 2,048 accumulators a lane) measured no faster than 64×16 at any ViT shape on lavapipe
+// (B/32 qkv 18.8 against 21.3 GFLOPS, L/14 qkv 23.0 against 31.7): the accumulators outgrow L1.
+function gemmSubgroup64(C) {
+  const R = 16; // row quads; C column quads
+  const lines = [C === 4 ? `// GEMM for 8-lane SIMD, 64×16 per invocation: gemm-subgroup32x16.wgsl (read its header) with twice the rows.
 // On lavapipe every per-lane load is a loop over the 8 lanes, and w's 16 vec4 loads per step are most of
 // them; sharing each w load between 64 rows instead of 32 halves them per multiply-add (per step of 4 along
 // K a lane loads 8 vec4s of x and 16 of w for 4,096 multiply-adds). The 1,024 accumulators of a lane live on
@@ -25,13 +26,16 @@ function gemmSubgroup64x16() {
 //
 // Needs \`subgroups\` and subgroups of at least 8 lanes, the workgroup's 8 invocations being subgroup lanes
 // 0..7. Compiled after gemm-io-*.wgsl, gemm-epilogue.wgsl, gemm-register-blocks.wgsl and
-// gemm-subgroup-blocks.wgsl. Dispatch: (ceil(N / 128), row groups ceil(rows / 64) folded into y·z).
-
+// gemm-subgroup-blocks.wgsl. Dispatch: (ceil(N / 128), row groups ceil(rows / 64) folded into y·z).` :
+`// GEMM for 8-lane SIMD, 64×${4 * C} per invocation: gemm-subgroup64x16.wgsl (read its header) with ${C / 4}× the
+// columns, so each x row a lane receives meets ${4 * C} columns of w (per step of 4 along K: 8 vec4s of x and
+// ${4 * C} of w for ${(64 * 16 * C).toLocaleString('en-US')} multiply-adds). ${(64 * 4 * C).toLocaleString('en-US')} accumulators a lane. Written by scripts/unrolled-shaders.mjs.
+// Dispatch: (ceil(N / ${32 * C}), row groups ceil(rows / 64) folded into y·z).`, `
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
     @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = params.firstRow + (wid.y + wid.z * params.rowGroups) * 64u;
-  let col0 = (wid.x * 8u + lid.x) * 16u;
+  let col0 = (wid.x * 8u + lid.x) * ${4 * C}u;
   let k = params.k;
   let lastRow = params.rows - 1u;`];
   for (const i of range(8)) lines.push(`  let xRow${i} = min(row0 + ${8 * i}u + lane, lastRow) * k;`);
@@ -188,7 +192,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 const shaders = join(dirname(fileURLToPath(import.meta.url)), '..', 'shaders');
-const files = { 'gemm-subgroup64x16.wgsl': gemmSubgroup64x16(), 'attention-subgroup64.wgsl': attentionSubgroup64() };
+const files = { 'gemm-subgroup64x16.wgsl': gemmSubgroup64(4), 'attention-subgroup64.wgsl': attentionSubgroup64() };
 const check = process.argv.includes('--check');
 let stale = 0;
 for (const [name, text] of Object.entries(files)) {
