@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU suite on whatever adapter Dawn finds (GEMM ladder, ViT GEMMs, attention, copy bandwidth,
+# The GPU suite on whatever adapter Dawn finds (GEMM ladder, the tuner at the ViT shapes, ViT GEMMs and
+# attention as tuned, copy bandwidth,
 # gallery search, ViT-B/32 and ViT-L/14 image embeddings), each kernel as a fraction of the adapter's
 # measured ceiling (FMA or copy bandwidth, whichever bounds it) and of the card's fp32 peak; JSON under bench/results/gpu-<adapter>.json names the adapter. Under 8 minutes on a hardware GPU.
 #

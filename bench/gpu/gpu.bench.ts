@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { attention } from '../../src/kernels/attention.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { GEMM_VARIANTS, gemmFlops, gemmVariantRuns, linear } from '../../src/kernels/gemm.js';
+import { clipVisionAttentionShapes, clipVisionGemmShapes, tuneAttentionShapes, tuneGemmShapes } from '../../src/kernels/tuning.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
@@ -110,6 +111,29 @@ const ladder = quick ? { m: 64, k: 256, n: 256 } : gpu.isSoftware ? { m: 256, k:
   release(x, w, y);
 }
 
+// The tuner as `geolens tune` runs it, in memory (nothing stored): every GEMM variant and attention kernel
+// at the ViT-B/32 and ViT-L/14 shapes. linear() and attention() below then run its picks. Each pick is the
+// fastest the tuner timed; the line gives the runner-up's distance, to show how much the choice matters.
+const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; runnerUpMs?: number }> = {};
+{
+  const models = quick ? [CLIP_VISION_PRESETS['ViT-B/32']] : [CLIP_VISION_PRESETS['ViT-B/32'], CLIP_VISION_PRESETS['ViT-L/14']];
+  const budgetMs = quick ? 20_000 : 90_000;
+  const tuneStart = performance.now();
+  let table = await tuneAttentionShapes(gpu, models.flatMap((c) => clipVisionAttentionShapes(c)), { budgetMs });
+  const gemmShapes = models.flatMap((c) => clipVisionGemmShapes(c, 'f32')).filter((s) => !quick || s.rows > 1);
+  table = await tuneGemmShapes(gpu, gemmShapes, { budgetMs: Math.max(0, budgetMs - (performance.now() - tuneStart)), into: table });
+  const entries: [string, string, Record<string, number>][] = [
+    ...Object.entries(table.attention ?? {}).map(([key, e]) => [`attention ${key}`, e.kernel, e.ms] as [string, string, Record<string, number>]),
+    ...Object.entries(table.gemm).map(([key, e]) => [`gemm ${key}`, e.variant, e.ms] as [string, string, Record<string, number>]),
+  ];
+  console.log(`tuner: ${entries.length} shapes in ${((performance.now() - tuneStart) / 1000).toFixed(1)} s`);
+  for (const [key, choice, ms] of entries) {
+    const [runnerUp] = Object.entries(ms).filter(([name]) => name !== choice).sort((a, b) => a[1] - b[1]);
+    tuned[key] = { choice, ms: ms[choice]!, runnerUp: runnerUp?.[0], runnerUpMs: runnerUp?.[1] };
+    console.log(`  ${key.padEnd(34)} ${choice.padEnd(16)} ${ms[choice]!.toFixed(3).padStart(9)} ms${runnerUp ? `  (next: ${runnerUp[0]} ${(runnerUp[1] / ms[choice]!).toFixed(2)}×)` : ''}`);
+  }
+}
+
 // linear() as models call it at ViT shapes.
 const VIT_GEMMS: [number, number, number][] = quick ? [[50, 768, 2304]] : [[50, 768, 2304], [50, 768, 3072], [50, 3072, 768], [257, 1024, 3072], [257, 1024, 4096], [257, 4096, 1024]];
 for (const [m, k, n] of VIT_GEMMS) {
@@ -185,7 +209,7 @@ const path = process.env.GPU_BENCH_OUT ?? join('bench', 'results', `gpu-${slug}$
 mkdirSync(dirname(path), { recursive: true });
 writeFileSync(path, JSON.stringify({
   date: new Date().toISOString(), quick, adapter: gpu.adapterName, software: gpu.isSoftware,
-  features: Object.entries(gpu.features).filter(([, on]) => on).map(([f]) => f), peak, ceiling, seconds: (Date.now() - started) / 1000, kernels,
+  features: Object.entries(gpu.features).filter(([, on]) => on).map(([f]) => f), peak, ceiling, seconds: (Date.now() - started) / 1000, tuned, kernels,
 }, null, 2) + '\n');
 console.log(`wrote ${path} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 process.exit(0);

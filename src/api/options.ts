@@ -62,7 +62,7 @@ export interface GeoLocatorOptions {
    * the first locate is as fast as later ones. Default true; false compiles on first use instead.
    */
   precompile?: boolean;
-  /** Time the GEMM variants at this model's shapes now and store the fastest per adapter (a stored table is used either way; `geolens tune` does it ahead of time). */
+  /** Time the GEMM variants and attention kernels at this model's shapes now and store the fastest per adapter (a stored table is used either way; `geolens tune` does it ahead of time). */
   tune?: boolean;
 }
 
