@@ -85,9 +85,8 @@ function attentionSubgroup64() {
 // the workgroup's 32 (not only the query's own 4-key block), so a NaN v reaches those as 0·NaN.
 //
 // Needs \`subgroups\` and subgroups of at least 8 lanes, the workgroup's 8 invocations being subgroup lanes
-// 0..7. Dispatch: batch · heads · ceil(seq / 32) workgroups of 8, folded into x·y.
-
-enable subgroups;
+// 0..7. Compiled after attention-softmax.wgsl (with \`enable subgroups;\` put first). Dispatch: batch · heads ·
+// ceil(seq / 32) workgroups of 8, folded into x·y.
 
 struct Params {
   seq: u32,
@@ -102,15 +101,10 @@ override CAUSAL: bool = false;
 
 const HEAD_DIM: u32 = 64u;
 const QUERIES: u32 = 32u;
-const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
-
-fn horizontalMax(v: vec4f) -> f32 {
-  return max(max(v.x, v.y), max(v.z, v.w));
-}
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
@@ -153,19 +147,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     var scores = mat4x4f();`);
   for (const c of range(C)) lines.push(`    scores += transpose(${broadcast(c < 8 ? 'kLow' : 'kHigh', c % 8)}) * q${c};`);
   lines.push(`
-    var weights = mat4x4f();
-    var correction = vec4f();
-    for (var r = 0u; r < 4u; r++) {
-      let visible = (keys < vec4u(keyEnd)) & (keys <= vec4u(select(seq, queries[r], CAUSAL)));
-      let s = select(vec4f(LOWEST), scores[r], visible);
-      let newMax = max(runningMax[r], horizontalMax(s));
-      // As attention.wgsl: !(s == s) finds NaN scores so they poison the row as in torch.
-      let p = select(exp2(s - newMax), s, !(s == s));
-      correction[r] = exp2(runningMax[r] - newMax);
-      runningSum[r] = runningSum[r] * correction[r] + (p.x + p.y + p.z + p.w);
-      runningMax[r] = newMax;
-      weights[r] = p;
-    }
+    let step = softmaxStep(scores, keys, keyEnd, queries, seq, &runningMax, &runningSum);
+    let correction = step.correction;
+    let weights = step.weights;
 
     let valueStarts = keyStarts + vec4u(width);
     let vLow = mat4x4f(qkv[valueStarts.x + lane], qkv[valueStarts.y + lane], qkv[valueStarts.z + lane], qkv[valueStarts.w + lane]);

@@ -19,6 +19,8 @@
 // NaN: a NaN score (NaN in q_i or a visible k_j) makes query i's row NaN, as in torch. Masked keys are
 // skipped by select, but their v still meets a zero weight, so a NaN v inside a query's own 4-key block
 // reaches it as 0·NaN (as it would in torch's dense masked softmax, where it reaches every row).
+//
+// Compiled after attention-softmax.wgsl (the online softmax step, LOWEST).
 
 struct Params {
   seq: u32,
@@ -37,9 +39,6 @@ override WORKGROUP_SIZE: u32 = 64;
 const BLOCK: u32 = 4u;
 // Head dims up to 128 as 32 chunks of 4.
 const MAX_CHUNKS: u32 = 32u;
-// The running max starts here rather than at -inf (WGSL has no infinity literal) and masked scores take
-// this value: exp2(LOWEST - anything finite) is 0.
-const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -60,10 +59,6 @@ fn loadChunk(start: u32, c: u32) -> vec4f {
 // 4 keys' (or values') chunk c as the columns of a matrix.
 fn loadBlock(starts: vec4u, c: u32) -> mat4x4f {
   return mat4x4f(loadChunk(starts.x, c), loadChunk(starts.y, c), loadChunk(starts.z, c), loadChunk(starts.w, c));
-}
-
-fn horizontalMax(v: vec4f) -> f32 {
-  return max(max(v.x, v.y), max(v.z, v.w));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -108,20 +103,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       scores += transpose(loadBlock(keyStarts, c)) * q[c];
     }
 
-    var weights = mat4x4f();
-    var correction = vec4f();
-    for (var r = 0u; r < BLOCK; r++) {
-      let visible = (keys < vec4u(keyEnd)) & (keys <= vec4u(select(seq, queries[r], CAUSAL)));
-      let s = select(vec4f(LOWEST), scores[r], visible);
-      let newMax = max(runningMax[r], horizontalMax(s));
-      // exp2 and max may drop NaN (SwiftShader's do), and `s != s` may compile as an ordered compare;
-      // !(s == s) finds NaN scores so they poison the row as in torch.
-      let p = select(exp2(s - newMax), s, !(s == s));
-      correction[r] = exp2(runningMax[r] - newMax);
-      runningSum[r] = runningSum[r] * correction[r] + (p.x + p.y + p.z + p.w);
-      runningMax[r] = newMax;
-      weights[r] = p;
-    }
+    let step = softmaxStep(scores, keys, keyEnd, queries, seq, &runningMax, &runningSum);
+    let correction = step.correction;
+    let weights = step.weights;
 
     let valueStarts = keyStarts + vec4u(width);
     for (var c = 0u; c < chunks; c++) {

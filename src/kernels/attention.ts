@@ -1,5 +1,6 @@
 import source from '../../shaders/attention.wgsl';
 import subgroupSource from '../../shaders/attention-subgroup64.wgsl';
+import softmaxSource from '../../shaders/attention-softmax.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
 
@@ -103,7 +104,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
     const blocks = batch * heads * Math.ceil(seq / 32);
     gpu.dispatch({
       label: 'attention.subgroup64',
-      code: subgroupSource,
+      code: `enable subgroups;\n${softmaxSource}${subgroupSource}`,
       constants: { CAUSAL: causal },
       uniforms: attentionParams(seq, heads, blocks, scale),
       buffers: [qkv, out],
@@ -116,7 +117,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
   const invocations = batch * heads * Math.ceil(seq / 4);
   gpu.dispatch({
     label: 'attention',
-    code: source,
+    code: softmaxSource + source,
     constants: { HEAD_DIM: headDim, CAUSAL: causal, WORKGROUP_SIZE: workgroupSize },
     uniforms: attentionParams(seq, heads, invocations, scale),
     buffers: [qkv, out],
