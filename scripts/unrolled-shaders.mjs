@@ -3,6 +3,7 @@
 // indexes a private array with a loop counter lane by lane in memory:
 //   shaders/gemm-subgroup64x16.wgsl      16 row quads × 4 column quads of accumulators
 //   shaders/attention-subgroup64.wgsl    16 chunks of 4 head dims, each a broadcast from a constant lane
+//   shaders/attention-subgroup64w4.wgsl  the same for 4-lane groups
 // Edit the text here, then:
 //   node scripts/unrolled-shaders.mjs          # rewrite both files
 //   node scripts/unrolled-shaders.mjs --check  # exit 1 if a file differs from what this writes (npm test)
@@ -62,36 +63,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   return lines.join('\n') + '\n';
 }
 
-function attentionSubgroup64() {
+// L lanes a workgroup: 8 for lavapipe's 256-bit registers, 4 for SwiftShader's 128-bit ones.
+function attentionSubgroup64(L) {
   const C = 16; // chunks of 4 dims: head dim 64
+  const Q = 4 * L; // queries a workgroup
+  const parts = C / L; // chunks of each key a lane loads
   const broadcast = (from, lane) => `mat4x4f(${range(4).map((t) => `subgroupBroadcast(${from}[${t}], ${lane}u)`).join(', ')})`;
-  const lines = [`// Fused multi-head self-attention for 8-lane SIMD with subgroups (lavapipe), head dim 64: the result of
+  const lines = [`// Fused multi-head self-attention for ${L}-lane SIMD with subgroups (${L === 8 ? 'lavapipe' : 'SwiftShader'}), head dim 64: the result of
 // attention.wgsl (read its header for the formula, the layouts, the online softmax and NaN):
 //   out[b, i, h·64 + c] = sum_j softmax_j(scale · q_i · k_j) · v_j[c]     (only j ≤ i when CAUSAL)
 //
 // qkv: batch × seq × 3·D floats as vec4s (D = heads·64, so every head vector starts on a vec4)
 // out: batch × seq × D floats as vec4s
 //
-// A workgroup is one group of 8 lanes and owns 32 queries of one (batch, head); lane l owns queries
+// A workgroup is one group of ${L} lanes and owns ${Q} queries of one (batch, head); lane l owns queries
 // 4l .. 4l+3 of them, held as 16 mat4x4f (one per chunk of 4 head dims, column r = query r), as in
-// attention.wgsl. The trick: the 8 lanes need the same keys and values, so instead of each lane loading
-// all 16 chunks of 4 keys (a loop over the lanes per load on lavapipe), lane l loads chunks l and 8 + l
-// of each, and the group passes them round with subgroupBroadcast from constant lanes, a register
-// extract and splat. Per step of 4 keys a lane makes 16 vec4 loads, where attention.wgsl makes 128, for
-// the same 2,048 multiply-adds. The chunk loops are written out (by scripts/unrolled-shaders.mjs: edit it
+// attention.wgsl. The trick: the ${L} lanes need the same keys and values, so instead of each lane loading
+// all 16 chunks of 4 keys (a loop over the lanes per load on a CPU device), lane l loads chunks
+// ${range(parts).map((p) => (p ? `${p * L} + l` : 'l')).join(', ')} of each, and the group passes them round with subgroupBroadcast from constant lanes, a
+// register extract and splat. Per step of 4 keys a lane makes ${2 * 4 * parts} vec4 loads, where attention.wgsl makes 128,
+// for the same 2,048 multiply-adds. The chunk loops are written out (by scripts/unrolled-shaders.mjs: edit it
 // there) so that the query and accumulator blocks are named values, never an array indexed by a counter.
 //
 // NaN: as attention.wgsl, except that with CAUSAL a masked key's v meets a zero weight for every query of
-// the workgroup's 32 (not only the query's own 4-key block), so a NaN v reaches those as 0·NaN.
+// the workgroup's ${Q} (not only the query's own 4-key block), so a NaN v reaches those as 0·NaN.
 //
-// Needs \`subgroups\` and subgroups of at least 8 lanes, the workgroup's 8 invocations being subgroup lanes
-// 0..7. Compiled after attention-softmax.wgsl (with \`enable subgroups;\` put first). Dispatch: batch · heads ·
-// ceil(seq / 32) workgroups of 8, folded into x·y.
+// Needs \`subgroups\` and subgroups of at least ${L} lanes, the workgroup's ${L} invocations being subgroup lanes
+// 0..${L - 1}. Compiled after attention-softmax.wgsl (with \`enable subgroups;\` put first). Dispatch: batch · heads ·
+// ceil(seq / ${Q}) workgroups of ${L}, folded into x·y.
 
 struct Params {
   seq: u32,
   heads: u32,
-  // batch · heads · ceil(seq / 32): workgroups past it do nothing.
+  // batch · heads · ceil(seq / ${Q}): workgroups past it do nothing.
   blocks: u32,
   // scale · log2(e)
   scaleLog2: f32,
@@ -100,13 +104,13 @@ struct Params {
 override CAUSAL: bool = false;
 
 const HEAD_DIM: u32 = 64u;
-const QUERIES: u32 = 32u;
+const QUERIES: u32 = ${Q}u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let block = wid.x + wid.y * nwg.x;
   // The same for the whole workgroup, so no lane leaves the others behind at a broadcast.
@@ -139,24 +143,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var firstKey = 0u; firstKey < keyEnd; firstKey += 4u) {
     let keys = vec4u(firstKey) + vec4u(0u, 1u, 2u, 3u);
     let keyStarts = vec4u(headStart + width) + min(keys, vec4u(keyEnd - 1u)) * rowStride;
-    // This lane's share: chunks lane and 8 + lane of the 4 keys.
-    let kLow = mat4x4f(qkv[keyStarts.x + lane], qkv[keyStarts.y + lane], qkv[keyStarts.z + lane], qkv[keyStarts.w + lane]);
-    let kHigh = mat4x4f(qkv[keyStarts.x + 8u + lane], qkv[keyStarts.y + 8u + lane], qkv[keyStarts.z + 8u + lane], qkv[keyStarts.w + 8u + lane]);
-
+    // This lane's share: chunks ${range(parts).map((p) => (p ? `${p * L} + lane` : 'lane')).join(', ')} of the 4 keys.
+${range(parts).map((p) => `    let k${p} = mat4x4f(${['x', 'y', 'z', 'w'].map((r) => `qkv[keyStarts.${r} + ${p ? `${p * L}u + ` : ''}lane]`).join(', ')});`).join('\n')}
     // scores[r][t] = q_r · k_t (column r holds query r's scores of the 4 keys)
     var scores = mat4x4f();`);
-  for (const c of range(C)) lines.push(`    scores += transpose(${broadcast(c < 8 ? 'kLow' : 'kHigh', c % 8)}) * q${c};`);
+  for (const c of range(C)) lines.push(`    scores += transpose(${broadcast(`k${Math.floor(c / L)}`, c % L)}) * q${c};`);
   lines.push(`
     let step = softmaxStep(scores, keys, keyEnd, queries, seq, &runningMax, &runningSum);
     let correction = step.correction;
     let weights = step.weights;
 
     let valueStarts = keyStarts + vec4u(width);
-    let vLow = mat4x4f(qkv[valueStarts.x + lane], qkv[valueStarts.y + lane], qkv[valueStarts.z + lane], qkv[valueStarts.w + lane]);
-    let vHigh = mat4x4f(qkv[valueStarts.x + 8u + lane], qkv[valueStarts.y + 8u + lane], qkv[valueStarts.z + 8u + lane], qkv[valueStarts.w + 8u + lane]);
+${range(parts).map((p) => `    let v${p} = mat4x4f(${['x', 'y', 'z', 'w'].map((r) => `qkv[valueStarts.${r} + ${p ? `${p * L}u + ` : ''}lane]`).join(', ')});`).join('\n')}
     // Column r: query r's accumulator rescaled, plus the 4 values weighted by its 4 weights.`);
   for (const c of range(C)) {
-    lines.push(`    acc${c} = mat4x4f(${range(4).map((r) => `acc${c}[${r}] * correction.${'xyzw'[r]}`).join(', ')}) + ${broadcast(c < 8 ? 'vLow' : 'vHigh', c % 8)} * weights;`);
+    lines.push(`    acc${c} = mat4x4f(${range(4).map((r) => `acc${c}[${r}] * correction.${'xyzw'[r]}`).join(', ')}) + ${broadcast(`v${Math.floor(c / L)}`, c % L)} * weights;`);
   }
   lines.push(`  }
 
@@ -176,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 const shaders = join(dirname(fileURLToPath(import.meta.url)), '..', 'shaders');
-const files = { 'gemm-subgroup64x16.wgsl': gemmSubgroup64(4), 'attention-subgroup64.wgsl': attentionSubgroup64() };
+const files = { 'gemm-subgroup64x16.wgsl': gemmSubgroup64(4), 'attention-subgroup64.wgsl': attentionSubgroup64(8), 'attention-subgroup64w4.wgsl': attentionSubgroup64(4) };
 const check = process.argv.includes('--check');
 let stale = 0;
 for (const [name, text] of Object.entries(files)) {

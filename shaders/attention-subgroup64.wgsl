@@ -8,10 +8,10 @@
 // A workgroup is one group of 8 lanes and owns 32 queries of one (batch, head); lane l owns queries
 // 4l .. 4l+3 of them, held as 16 mat4x4f (one per chunk of 4 head dims, column r = query r), as in
 // attention.wgsl. The trick: the 8 lanes need the same keys and values, so instead of each lane loading
-// all 16 chunks of 4 keys (a loop over the lanes per load on lavapipe), lane l loads chunks l and 8 + l
-// of each, and the group passes them round with subgroupBroadcast from constant lanes, a register
-// extract and splat. Per step of 4 keys a lane makes 16 vec4 loads, where attention.wgsl makes 128, for
-// the same 2,048 multiply-adds. The chunk loops are written out (by scripts/unrolled-shaders.mjs: edit it
+// all 16 chunks of 4 keys (a loop over the lanes per load on a CPU device), lane l loads chunks
+// l, 8 + l of each, and the group passes them round with subgroupBroadcast from constant lanes, a
+// register extract and splat. Per step of 4 keys a lane makes 16 vec4 loads, where attention.wgsl makes 128,
+// for the same 2,048 multiply-adds. The chunk loops are written out (by scripts/unrolled-shaders.mjs: edit it
 // there) so that the query and accumulator blocks are named values, never an array indexed by a counter.
 //
 // NaN: as attention.wgsl, except that with CAUSAL a masked key's v meets a zero weight for every query of
@@ -100,53 +100,52 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var firstKey = 0u; firstKey < keyEnd; firstKey += 4u) {
     let keys = vec4u(firstKey) + vec4u(0u, 1u, 2u, 3u);
     let keyStarts = vec4u(headStart + width) + min(keys, vec4u(keyEnd - 1u)) * rowStride;
-    // This lane's share: chunks lane and 8 + lane of the 4 keys.
-    let kLow = mat4x4f(qkv[keyStarts.x + lane], qkv[keyStarts.y + lane], qkv[keyStarts.z + lane], qkv[keyStarts.w + lane]);
-    let kHigh = mat4x4f(qkv[keyStarts.x + 8u + lane], qkv[keyStarts.y + 8u + lane], qkv[keyStarts.z + 8u + lane], qkv[keyStarts.w + 8u + lane]);
-
+    // This lane's share: chunks lane, 8 + lane of the 4 keys.
+    let k0 = mat4x4f(qkv[keyStarts.x + lane], qkv[keyStarts.y + lane], qkv[keyStarts.z + lane], qkv[keyStarts.w + lane]);
+    let k1 = mat4x4f(qkv[keyStarts.x + 8u + lane], qkv[keyStarts.y + 8u + lane], qkv[keyStarts.z + 8u + lane], qkv[keyStarts.w + 8u + lane]);
     // scores[r][t] = q_r · k_t (column r holds query r's scores of the 4 keys)
     var scores = mat4x4f();
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 0u), subgroupBroadcast(kLow[1], 0u), subgroupBroadcast(kLow[2], 0u), subgroupBroadcast(kLow[3], 0u))) * q0;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 1u), subgroupBroadcast(kLow[1], 1u), subgroupBroadcast(kLow[2], 1u), subgroupBroadcast(kLow[3], 1u))) * q1;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 2u), subgroupBroadcast(kLow[1], 2u), subgroupBroadcast(kLow[2], 2u), subgroupBroadcast(kLow[3], 2u))) * q2;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 3u), subgroupBroadcast(kLow[1], 3u), subgroupBroadcast(kLow[2], 3u), subgroupBroadcast(kLow[3], 3u))) * q3;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 4u), subgroupBroadcast(kLow[1], 4u), subgroupBroadcast(kLow[2], 4u), subgroupBroadcast(kLow[3], 4u))) * q4;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 5u), subgroupBroadcast(kLow[1], 5u), subgroupBroadcast(kLow[2], 5u), subgroupBroadcast(kLow[3], 5u))) * q5;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 6u), subgroupBroadcast(kLow[1], 6u), subgroupBroadcast(kLow[2], 6u), subgroupBroadcast(kLow[3], 6u))) * q6;
-    scores += transpose(mat4x4f(subgroupBroadcast(kLow[0], 7u), subgroupBroadcast(kLow[1], 7u), subgroupBroadcast(kLow[2], 7u), subgroupBroadcast(kLow[3], 7u))) * q7;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 0u), subgroupBroadcast(kHigh[1], 0u), subgroupBroadcast(kHigh[2], 0u), subgroupBroadcast(kHigh[3], 0u))) * q8;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 1u), subgroupBroadcast(kHigh[1], 1u), subgroupBroadcast(kHigh[2], 1u), subgroupBroadcast(kHigh[3], 1u))) * q9;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 2u), subgroupBroadcast(kHigh[1], 2u), subgroupBroadcast(kHigh[2], 2u), subgroupBroadcast(kHigh[3], 2u))) * q10;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 3u), subgroupBroadcast(kHigh[1], 3u), subgroupBroadcast(kHigh[2], 3u), subgroupBroadcast(kHigh[3], 3u))) * q11;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 4u), subgroupBroadcast(kHigh[1], 4u), subgroupBroadcast(kHigh[2], 4u), subgroupBroadcast(kHigh[3], 4u))) * q12;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 5u), subgroupBroadcast(kHigh[1], 5u), subgroupBroadcast(kHigh[2], 5u), subgroupBroadcast(kHigh[3], 5u))) * q13;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 6u), subgroupBroadcast(kHigh[1], 6u), subgroupBroadcast(kHigh[2], 6u), subgroupBroadcast(kHigh[3], 6u))) * q14;
-    scores += transpose(mat4x4f(subgroupBroadcast(kHigh[0], 7u), subgroupBroadcast(kHigh[1], 7u), subgroupBroadcast(kHigh[2], 7u), subgroupBroadcast(kHigh[3], 7u))) * q15;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 0u), subgroupBroadcast(k0[1], 0u), subgroupBroadcast(k0[2], 0u), subgroupBroadcast(k0[3], 0u))) * q0;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 1u), subgroupBroadcast(k0[1], 1u), subgroupBroadcast(k0[2], 1u), subgroupBroadcast(k0[3], 1u))) * q1;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 2u), subgroupBroadcast(k0[1], 2u), subgroupBroadcast(k0[2], 2u), subgroupBroadcast(k0[3], 2u))) * q2;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 3u), subgroupBroadcast(k0[1], 3u), subgroupBroadcast(k0[2], 3u), subgroupBroadcast(k0[3], 3u))) * q3;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 4u), subgroupBroadcast(k0[1], 4u), subgroupBroadcast(k0[2], 4u), subgroupBroadcast(k0[3], 4u))) * q4;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 5u), subgroupBroadcast(k0[1], 5u), subgroupBroadcast(k0[2], 5u), subgroupBroadcast(k0[3], 5u))) * q5;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 6u), subgroupBroadcast(k0[1], 6u), subgroupBroadcast(k0[2], 6u), subgroupBroadcast(k0[3], 6u))) * q6;
+    scores += transpose(mat4x4f(subgroupBroadcast(k0[0], 7u), subgroupBroadcast(k0[1], 7u), subgroupBroadcast(k0[2], 7u), subgroupBroadcast(k0[3], 7u))) * q7;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 0u), subgroupBroadcast(k1[1], 0u), subgroupBroadcast(k1[2], 0u), subgroupBroadcast(k1[3], 0u))) * q8;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 1u), subgroupBroadcast(k1[1], 1u), subgroupBroadcast(k1[2], 1u), subgroupBroadcast(k1[3], 1u))) * q9;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 2u), subgroupBroadcast(k1[1], 2u), subgroupBroadcast(k1[2], 2u), subgroupBroadcast(k1[3], 2u))) * q10;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 3u), subgroupBroadcast(k1[1], 3u), subgroupBroadcast(k1[2], 3u), subgroupBroadcast(k1[3], 3u))) * q11;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 4u), subgroupBroadcast(k1[1], 4u), subgroupBroadcast(k1[2], 4u), subgroupBroadcast(k1[3], 4u))) * q12;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 5u), subgroupBroadcast(k1[1], 5u), subgroupBroadcast(k1[2], 5u), subgroupBroadcast(k1[3], 5u))) * q13;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 6u), subgroupBroadcast(k1[1], 6u), subgroupBroadcast(k1[2], 6u), subgroupBroadcast(k1[3], 6u))) * q14;
+    scores += transpose(mat4x4f(subgroupBroadcast(k1[0], 7u), subgroupBroadcast(k1[1], 7u), subgroupBroadcast(k1[2], 7u), subgroupBroadcast(k1[3], 7u))) * q15;
 
     let step = softmaxStep(scores, keys, keyEnd, queries, seq, &runningMax, &runningSum);
     let correction = step.correction;
     let weights = step.weights;
 
     let valueStarts = keyStarts + vec4u(width);
-    let vLow = mat4x4f(qkv[valueStarts.x + lane], qkv[valueStarts.y + lane], qkv[valueStarts.z + lane], qkv[valueStarts.w + lane]);
-    let vHigh = mat4x4f(qkv[valueStarts.x + 8u + lane], qkv[valueStarts.y + 8u + lane], qkv[valueStarts.z + 8u + lane], qkv[valueStarts.w + 8u + lane]);
+    let v0 = mat4x4f(qkv[valueStarts.x + lane], qkv[valueStarts.y + lane], qkv[valueStarts.z + lane], qkv[valueStarts.w + lane]);
+    let v1 = mat4x4f(qkv[valueStarts.x + 8u + lane], qkv[valueStarts.y + 8u + lane], qkv[valueStarts.z + 8u + lane], qkv[valueStarts.w + 8u + lane]);
     // Column r: query r's accumulator rescaled, plus the 4 values weighted by its 4 weights.
-    acc0 = mat4x4f(acc0[0] * correction.x, acc0[1] * correction.y, acc0[2] * correction.z, acc0[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 0u), subgroupBroadcast(vLow[1], 0u), subgroupBroadcast(vLow[2], 0u), subgroupBroadcast(vLow[3], 0u)) * weights;
-    acc1 = mat4x4f(acc1[0] * correction.x, acc1[1] * correction.y, acc1[2] * correction.z, acc1[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 1u), subgroupBroadcast(vLow[1], 1u), subgroupBroadcast(vLow[2], 1u), subgroupBroadcast(vLow[3], 1u)) * weights;
-    acc2 = mat4x4f(acc2[0] * correction.x, acc2[1] * correction.y, acc2[2] * correction.z, acc2[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 2u), subgroupBroadcast(vLow[1], 2u), subgroupBroadcast(vLow[2], 2u), subgroupBroadcast(vLow[3], 2u)) * weights;
-    acc3 = mat4x4f(acc3[0] * correction.x, acc3[1] * correction.y, acc3[2] * correction.z, acc3[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 3u), subgroupBroadcast(vLow[1], 3u), subgroupBroadcast(vLow[2], 3u), subgroupBroadcast(vLow[3], 3u)) * weights;
-    acc4 = mat4x4f(acc4[0] * correction.x, acc4[1] * correction.y, acc4[2] * correction.z, acc4[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 4u), subgroupBroadcast(vLow[1], 4u), subgroupBroadcast(vLow[2], 4u), subgroupBroadcast(vLow[3], 4u)) * weights;
-    acc5 = mat4x4f(acc5[0] * correction.x, acc5[1] * correction.y, acc5[2] * correction.z, acc5[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 5u), subgroupBroadcast(vLow[1], 5u), subgroupBroadcast(vLow[2], 5u), subgroupBroadcast(vLow[3], 5u)) * weights;
-    acc6 = mat4x4f(acc6[0] * correction.x, acc6[1] * correction.y, acc6[2] * correction.z, acc6[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 6u), subgroupBroadcast(vLow[1], 6u), subgroupBroadcast(vLow[2], 6u), subgroupBroadcast(vLow[3], 6u)) * weights;
-    acc7 = mat4x4f(acc7[0] * correction.x, acc7[1] * correction.y, acc7[2] * correction.z, acc7[3] * correction.w) + mat4x4f(subgroupBroadcast(vLow[0], 7u), subgroupBroadcast(vLow[1], 7u), subgroupBroadcast(vLow[2], 7u), subgroupBroadcast(vLow[3], 7u)) * weights;
-    acc8 = mat4x4f(acc8[0] * correction.x, acc8[1] * correction.y, acc8[2] * correction.z, acc8[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 0u), subgroupBroadcast(vHigh[1], 0u), subgroupBroadcast(vHigh[2], 0u), subgroupBroadcast(vHigh[3], 0u)) * weights;
-    acc9 = mat4x4f(acc9[0] * correction.x, acc9[1] * correction.y, acc9[2] * correction.z, acc9[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 1u), subgroupBroadcast(vHigh[1], 1u), subgroupBroadcast(vHigh[2], 1u), subgroupBroadcast(vHigh[3], 1u)) * weights;
-    acc10 = mat4x4f(acc10[0] * correction.x, acc10[1] * correction.y, acc10[2] * correction.z, acc10[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 2u), subgroupBroadcast(vHigh[1], 2u), subgroupBroadcast(vHigh[2], 2u), subgroupBroadcast(vHigh[3], 2u)) * weights;
-    acc11 = mat4x4f(acc11[0] * correction.x, acc11[1] * correction.y, acc11[2] * correction.z, acc11[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 3u), subgroupBroadcast(vHigh[1], 3u), subgroupBroadcast(vHigh[2], 3u), subgroupBroadcast(vHigh[3], 3u)) * weights;
-    acc12 = mat4x4f(acc12[0] * correction.x, acc12[1] * correction.y, acc12[2] * correction.z, acc12[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 4u), subgroupBroadcast(vHigh[1], 4u), subgroupBroadcast(vHigh[2], 4u), subgroupBroadcast(vHigh[3], 4u)) * weights;
-    acc13 = mat4x4f(acc13[0] * correction.x, acc13[1] * correction.y, acc13[2] * correction.z, acc13[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 5u), subgroupBroadcast(vHigh[1], 5u), subgroupBroadcast(vHigh[2], 5u), subgroupBroadcast(vHigh[3], 5u)) * weights;
-    acc14 = mat4x4f(acc14[0] * correction.x, acc14[1] * correction.y, acc14[2] * correction.z, acc14[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 6u), subgroupBroadcast(vHigh[1], 6u), subgroupBroadcast(vHigh[2], 6u), subgroupBroadcast(vHigh[3], 6u)) * weights;
-    acc15 = mat4x4f(acc15[0] * correction.x, acc15[1] * correction.y, acc15[2] * correction.z, acc15[3] * correction.w) + mat4x4f(subgroupBroadcast(vHigh[0], 7u), subgroupBroadcast(vHigh[1], 7u), subgroupBroadcast(vHigh[2], 7u), subgroupBroadcast(vHigh[3], 7u)) * weights;
+    acc0 = mat4x4f(acc0[0] * correction.x, acc0[1] * correction.y, acc0[2] * correction.z, acc0[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 0u), subgroupBroadcast(v0[1], 0u), subgroupBroadcast(v0[2], 0u), subgroupBroadcast(v0[3], 0u)) * weights;
+    acc1 = mat4x4f(acc1[0] * correction.x, acc1[1] * correction.y, acc1[2] * correction.z, acc1[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 1u), subgroupBroadcast(v0[1], 1u), subgroupBroadcast(v0[2], 1u), subgroupBroadcast(v0[3], 1u)) * weights;
+    acc2 = mat4x4f(acc2[0] * correction.x, acc2[1] * correction.y, acc2[2] * correction.z, acc2[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 2u), subgroupBroadcast(v0[1], 2u), subgroupBroadcast(v0[2], 2u), subgroupBroadcast(v0[3], 2u)) * weights;
+    acc3 = mat4x4f(acc3[0] * correction.x, acc3[1] * correction.y, acc3[2] * correction.z, acc3[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 3u), subgroupBroadcast(v0[1], 3u), subgroupBroadcast(v0[2], 3u), subgroupBroadcast(v0[3], 3u)) * weights;
+    acc4 = mat4x4f(acc4[0] * correction.x, acc4[1] * correction.y, acc4[2] * correction.z, acc4[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 4u), subgroupBroadcast(v0[1], 4u), subgroupBroadcast(v0[2], 4u), subgroupBroadcast(v0[3], 4u)) * weights;
+    acc5 = mat4x4f(acc5[0] * correction.x, acc5[1] * correction.y, acc5[2] * correction.z, acc5[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 5u), subgroupBroadcast(v0[1], 5u), subgroupBroadcast(v0[2], 5u), subgroupBroadcast(v0[3], 5u)) * weights;
+    acc6 = mat4x4f(acc6[0] * correction.x, acc6[1] * correction.y, acc6[2] * correction.z, acc6[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 6u), subgroupBroadcast(v0[1], 6u), subgroupBroadcast(v0[2], 6u), subgroupBroadcast(v0[3], 6u)) * weights;
+    acc7 = mat4x4f(acc7[0] * correction.x, acc7[1] * correction.y, acc7[2] * correction.z, acc7[3] * correction.w) + mat4x4f(subgroupBroadcast(v0[0], 7u), subgroupBroadcast(v0[1], 7u), subgroupBroadcast(v0[2], 7u), subgroupBroadcast(v0[3], 7u)) * weights;
+    acc8 = mat4x4f(acc8[0] * correction.x, acc8[1] * correction.y, acc8[2] * correction.z, acc8[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 0u), subgroupBroadcast(v1[1], 0u), subgroupBroadcast(v1[2], 0u), subgroupBroadcast(v1[3], 0u)) * weights;
+    acc9 = mat4x4f(acc9[0] * correction.x, acc9[1] * correction.y, acc9[2] * correction.z, acc9[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 1u), subgroupBroadcast(v1[1], 1u), subgroupBroadcast(v1[2], 1u), subgroupBroadcast(v1[3], 1u)) * weights;
+    acc10 = mat4x4f(acc10[0] * correction.x, acc10[1] * correction.y, acc10[2] * correction.z, acc10[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 2u), subgroupBroadcast(v1[1], 2u), subgroupBroadcast(v1[2], 2u), subgroupBroadcast(v1[3], 2u)) * weights;
+    acc11 = mat4x4f(acc11[0] * correction.x, acc11[1] * correction.y, acc11[2] * correction.z, acc11[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 3u), subgroupBroadcast(v1[1], 3u), subgroupBroadcast(v1[2], 3u), subgroupBroadcast(v1[3], 3u)) * weights;
+    acc12 = mat4x4f(acc12[0] * correction.x, acc12[1] * correction.y, acc12[2] * correction.z, acc12[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 4u), subgroupBroadcast(v1[1], 4u), subgroupBroadcast(v1[2], 4u), subgroupBroadcast(v1[3], 4u)) * weights;
+    acc13 = mat4x4f(acc13[0] * correction.x, acc13[1] * correction.y, acc13[2] * correction.z, acc13[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 5u), subgroupBroadcast(v1[1], 5u), subgroupBroadcast(v1[2], 5u), subgroupBroadcast(v1[3], 5u)) * weights;
+    acc14 = mat4x4f(acc14[0] * correction.x, acc14[1] * correction.y, acc14[2] * correction.z, acc14[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 6u), subgroupBroadcast(v1[1], 6u), subgroupBroadcast(v1[2], 6u), subgroupBroadcast(v1[3], 6u)) * weights;
+    acc15 = mat4x4f(acc15[0] * correction.x, acc15[1] * correction.y, acc15[2] * correction.z, acc15[3] * correction.w) + mat4x4f(subgroupBroadcast(v1[0], 7u), subgroupBroadcast(v1[1], 7u), subgroupBroadcast(v1[2], 7u), subgroupBroadcast(v1[3], 7u)) * weights;
   }
 
   let inverseSum = 1.0 / runningSum;

@@ -1,5 +1,6 @@
 import source from '../../shaders/attention.wgsl';
 import subgroupSource from '../../shaders/attention-subgroup64.wgsl';
+import subgroupW4Source from '../../shaders/attention-subgroup64w4.wgsl';
 import softmaxSource from '../../shaders/attention-softmax.wgsl';
 import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
@@ -14,9 +15,16 @@ const MAX_HEAD_DIM = 128;
 /**
  * An attention kernel: `blocks<size>` is shaders/attention.wgsl (one invocation per 4 queries, any head
  * dim) in workgroups of that size; `subgroup64` is shaders/attention-subgroup64.wgsl (head dim 64, groups of
- * 8 lanes sharing each key and value load; needs 8-lane subgroups).
+ * 8 lanes sharing each key and value load; needs 8-lane subgroups), `subgroup64w4` the same with groups of
+ * 4 (shaders/attention-subgroup64w4.wgsl; 4-lane subgroups suffice).
  */
-export type AttentionKernel = `blocks${number}` | 'subgroup64';
+export type AttentionKernel = `blocks${number}` | 'subgroup64' | 'subgroup64w4';
+
+/** The subgroup kernels: lanes a workgroup (each lane owns 4 queries), and the shader. */
+const SUBGROUP_KERNELS = {
+  subgroup64: { lanes: 8, source: subgroupSource },
+  subgroup64w4: { lanes: 4, source: subgroupW4Source },
+} as const;
 
 /** The workgroup size the blocks kernel uses on this adapter when neither the call nor a table names one. */
 export function attentionWorkgroupSize(gpu: Gpu): number {
@@ -25,25 +33,27 @@ export function attentionWorkgroupSize(gpu: Gpu): number {
 
 /** Whether a kernel runs here at this head dim (the tuner's candidates, and what a table may name). */
 export function attentionKernelRuns(gpu: Gpu, kernel: string, headDim: number): kernel is AttentionKernel {
-  if (kernel === 'subgroup64') return headDim === 64 && gpu.subgroupsOfAtLeast(8);
+  if (kernel === 'subgroup64' || kernel === 'subgroup64w4') return headDim === 64 && gpu.subgroupsOfAtLeast(SUBGROUP_KERNELS[kernel].lanes);
   const size = /^blocks(\d+)$/.exec(kernel);
   return size !== null && ATTENTION_WORKGROUP_SIZES.includes(Number(size[1]));
 }
 
 /** Every kernel this adapter runs at this head dim, the tuner's candidates. */
 export function attentionKernels(gpu: Gpu, headDim: number): AttentionKernel[] {
-  const kernels: string[] = [...ATTENTION_WORKGROUP_SIZES.map((size) => `blocks${size}`), 'subgroup64'];
+  const kernels: string[] = [...ATTENTION_WORKGROUP_SIZES.map((size) => `blocks${size}`), ...Object.keys(SUBGROUP_KERNELS)];
   return kernels.filter((k): k is AttentionKernel => attentionKernelRuns(gpu, k, headDim));
 }
 
 /**
- * What attention() runs with no call option and no tuning table: on lavapipe the subgroup kernel where it
- * runs (bench/kernels/attention.bench.ts, GFLOPS against the best workgroup size of the blocks kernel:
- * heads 16 × seq 257 16.0 / 7.6, heads 12 × seq 50 8.4 / 6.5, causal heads 8 × seq 77 8.5 / 4.5),
- * elsewhere the blocks kernel at the adapter's default size.
+ * What attention() runs with no call option and no tuning table, at head dim 64 (bench/kernels/
+ * attention.bench.ts, GFLOPS against the best workgroup size of the blocks kernel): on lavapipe
+ * subgroup64 (heads 16 × seq 257 16.0 / 7.6, heads 12 × seq 50 8.4 / 6.5, causal heads 8 × seq 77 8.5 /
+ * 4.5), on SwiftShader subgroup64w4 (3.74 / 2.30, 2.09 / 1.30, 1.92 / 1.49); elsewhere, and at other head
+ * dims, the blocks kernel at the adapter's default size.
  */
 export function defaultAttentionKernel(gpu: Gpu, headDim: number): AttentionKernel {
   if (/llvmpipe|lavapipe/i.test(gpu.adapterName) && attentionKernelRuns(gpu, 'subgroup64', headDim)) return 'subgroup64';
+  if (gpu.isSoftware && attentionKernelRuns(gpu, 'subgroup64w4', headDim)) return 'subgroup64w4';
   return `blocks${attentionWorkgroupSize(gpu)}`;
 }
 
@@ -99,12 +109,13 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
     (tuned && attentionKernelRuns(gpu, tuned, headDim) ? tuned : defaultAttentionKernel(gpu, headDim));
   const out = gpu.empty([batch, seq, width], 'f32', 'attention.out');
   const causal = options.causal ? 1 : 0;
-  if (kernel === 'subgroup64') {
-    // A workgroup of 8 per 32 queries of one head (see shaders/attention-subgroup64.wgsl).
-    const blocks = batch * heads * Math.ceil(seq / 32);
+  if (kernel === 'subgroup64' || kernel === 'subgroup64w4') {
+    // A workgroup of `lanes` per 4·lanes queries of one head (see shaders/attention-subgroup64.wgsl).
+    const { lanes, source: subgroupKernel } = SUBGROUP_KERNELS[kernel];
+    const blocks = batch * heads * Math.ceil(seq / (4 * lanes));
     gpu.dispatch({
-      label: 'attention.subgroup64',
-      code: `enable subgroups;\n${softmaxSource}${subgroupSource}`,
+      label: `attention.${kernel}`,
+      code: `enable subgroups;\n${softmaxSource}${subgroupKernel}`,
       constants: { CAUSAL: causal },
       uniforms: attentionParams(seq, heads, blocks, scale),
       buffers: [qkv, out],

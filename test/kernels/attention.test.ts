@@ -70,8 +70,8 @@ test('attention edge cases: S 1 returns v, S 2 causal, a custom scale, large sco
   await check({ batch: 1, seq: 45, heads: 2, headDim: 64, scale: 20, seed: 10 }, 1e-4);
 });
 
-// The kernels at head dim 64 besides the blocks kernel (which every other test runs): the subgroup kernel
-// where the adapter has 8-lane subgroups (lavapipe), nothing more on SwiftShader.
+// The kernels at head dim 64 besides the blocks kernel (which every other test runs): subgroup64 where the
+// adapter has 8-lane subgroups (lavapipe), subgroup64w4 where it has 4 (lavapipe and SwiftShader).
 const gpuForKernels = await testGpu();
 const otherKernels = attentionKernels(gpuForKernels, 64).filter((k) => !k.startsWith('blocks'));
 

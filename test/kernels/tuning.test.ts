@@ -144,9 +144,10 @@ test('attention: the tuner times every kernel per shape, and attention() then us
     assert.equal(Object.keys(table.attention!).sort(), [key, attentionShapeKey(2, 19, 3, headDim, true)].sort());
     const entry = table.attention![key]!;
     assert.equal(Object.keys(entry.ms).sort(), attentionKernels(gpu, headDim).sort());
-    // Every workgroup size, and the subgroup kernel exactly where it runs (head dim 64, 8-lane subgroups).
+    // Every workgroup size, and each subgroup kernel exactly where it runs (head dim 64, 8- or 4-lane subgroups).
     assert.ok(ATTENTION_WORKGROUP_SIZES.every((size) => `blocks${size}` in entry.ms));
     assert.is('subgroup64' in entry.ms, headDim === 64 && gpu.subgroupsOfAtLeast(8));
+    assert.is('subgroup64w4' in entry.ms, headDim === 64 && gpu.subgroupsOfAtLeast(4));
     const fastest = Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0];
     assert.is(entry.kernel, fastest);
     assert.is(attentionKernelRun(gpu, 2, 19, 3, headDim), fastest);
