@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { attention } from '../../src/kernels/attention.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { GEMM_VARIANTS, gemmFlops, gemmVariantRuns, linear } from '../../src/kernels/gemm.js';
-import { clipVisionAttentionShapes, clipVisionGemmShapes, tuneAttentionShapes, tuneGemmShapes } from '../../src/kernels/tuning.js';
+import { clipVisionAttentionShapes, clipVisionGemmShapes, tuneModelShapes } from '../../src/kernels/tuning.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
@@ -119,9 +119,8 @@ const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; run
   const models = quick ? [CLIP_VISION_PRESETS['ViT-B/32']] : [CLIP_VISION_PRESETS['ViT-B/32'], CLIP_VISION_PRESETS['ViT-L/14']];
   const budgetMs = quick ? 20_000 : 90_000;
   const tuneStart = performance.now();
-  let table = await tuneAttentionShapes(gpu, models.flatMap((c) => clipVisionAttentionShapes(c)), { budgetMs });
   const gemmShapes = models.flatMap((c) => clipVisionGemmShapes(c, 'f32')).filter((s) => !quick || s.rows > 1);
-  table = await tuneGemmShapes(gpu, gemmShapes, { budgetMs: Math.max(0, budgetMs - (performance.now() - tuneStart)), into: table });
+  const table = await tuneModelShapes(gpu, gemmShapes, models.flatMap((c) => clipVisionAttentionShapes(c)), { budgetMs });
   const entries: [string, string, Record<string, number>][] = [
     ...Object.entries(table.attention ?? {}).map(([key, e]) => [`attention ${key}`, e.kernel, e.ms] as [string, string, Record<string, number>]),
     ...Object.entries(table.gemm).map(([key, e]) => [`gemm ${key}`, e.variant, e.ms] as [string, string, Record<string, number>]),

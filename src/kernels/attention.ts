@@ -2,7 +2,7 @@ import source from '../../shaders/attention.wgsl';
 import subgroupSource from '../../shaders/attention-subgroup64.wgsl';
 import subgroupW4Source from '../../shaders/attention-subgroup64w4.wgsl';
 import softmaxSource from '../../shaders/attention-softmax.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { adapterKind, formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 import { checkF32 } from './rows.js';
 
 // Software adapters get small workgroups: ViT-B/32's 12 heads × 13 query blocks are only 156
@@ -26,6 +26,10 @@ const SUBGROUP_KERNELS = {
   subgroup64w4: { lanes: 4, source: subgroupW4Source },
 } as const;
 
+function isSubgroupKernel(kernel: string): kernel is keyof typeof SUBGROUP_KERNELS {
+  return Object.hasOwn(SUBGROUP_KERNELS, kernel);
+}
+
 /** The workgroup size the blocks kernel uses on this adapter when neither the call nor a table names one. */
 export function attentionWorkgroupSize(gpu: Gpu): number {
   return gpu.isSoftware ? WORKGROUP_SIZE.software : WORKGROUP_SIZE.hardware;
@@ -33,7 +37,7 @@ export function attentionWorkgroupSize(gpu: Gpu): number {
 
 /** Whether a kernel runs here at this head dim (the tuner's candidates, and what a table may name). */
 export function attentionKernelRuns(gpu: Gpu, kernel: string, headDim: number): kernel is AttentionKernel {
-  if (kernel === 'subgroup64' || kernel === 'subgroup64w4') return headDim === 64 && gpu.subgroupsOfAtLeast(SUBGROUP_KERNELS[kernel].lanes);
+  if (isSubgroupKernel(kernel)) return headDim === 64 && gpu.subgroupsOfAtLeast(SUBGROUP_KERNELS[kernel].lanes);
   const size = /^blocks(\d+)$/.exec(kernel);
   return size !== null && ATTENTION_WORKGROUP_SIZES.includes(Number(size[1]));
 }
@@ -52,7 +56,7 @@ export function attentionKernels(gpu: Gpu, headDim: number): AttentionKernel[] {
  * dims, the blocks kernel at the adapter's default size.
  */
 export function defaultAttentionKernel(gpu: Gpu, headDim: number): AttentionKernel {
-  if (/llvmpipe|lavapipe/i.test(gpu.adapterName) && attentionKernelRuns(gpu, 'subgroup64', headDim)) return 'subgroup64';
+  if (adapterKind(gpu.adapter.info) === 'lavapipe' && attentionKernelRuns(gpu, 'subgroup64', headDim)) return 'subgroup64';
   if (gpu.isSoftware && attentionKernelRuns(gpu, 'subgroup64w4', headDim)) return 'subgroup64w4';
   return `blocks${attentionWorkgroupSize(gpu)}`;
 }
@@ -109,7 +113,7 @@ export function attention(qkv: Tensor, heads: number, options: AttentionOptions 
     (tuned && attentionKernelRuns(gpu, tuned, headDim) ? tuned : defaultAttentionKernel(gpu, headDim));
   const out = gpu.empty([batch, seq, width], 'f32', 'attention.out');
   const causal = options.causal ? 1 : 0;
-  if (kernel === 'subgroup64' || kernel === 'subgroup64w4') {
+  if (isSubgroupKernel(kernel)) {
     // A workgroup of `lanes` per 4·lanes queries of one head (see shaders/attention-subgroup64.wgsl).
     const { lanes, source: subgroupKernel } = SUBGROUP_KERNELS[kernel];
     const blocks = batch * heads * Math.ceil(seq / (4 * lanes));

@@ -21,7 +21,7 @@ import subgroup32x16Source from '../../shaders/gemm-subgroup32x16.wgsl';
 import subgroup64x16Source from '../../shaders/gemm-subgroup64x16.wgsl';
 import tiledRegisterSource from '../../shaders/gemm-tiled-register.wgsl';
 import tiledSource from '../../shaders/gemm-tiled.wgsl';
-import { formatShape, isQuantized, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { adapterKind, formatShape, isQuantized, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
 export type Activation = 'none' | 'relu' | 'gelu' | 'quick_gelu';
 
@@ -158,7 +158,7 @@ export function setTunedGemmChoices(gpu: Gpu, choices: Readonly<Record<string, s
  */
 export function defaultVariantName(gpu: Gpu, rows = 1024): string {
   // lavapipe counts as software too (a CPU adapter), so it is asked first.
-  if (/llvmpipe|lavapipe/i.test(gpu.adapterName)) {
+  if (adapterKind(gpu.adapter.info) === 'lavapipe') {
     if (!gemmVariantRuns(gpu, gemmVariant('subgroup32x16'))) return 'register16x16w8';
     // One to 4 rows (the projections): every block is mostly padding, and the small one wastes least
     // (`geolens tune`, 1×768×512: register4x4 1.5 GFLOPS, register4x16 1.1, the subgroup kernels less).

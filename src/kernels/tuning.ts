@@ -245,6 +245,27 @@ function uploadWeight(gpu: Gpu, { n, k, dtype }: GemmShape): Tensor {
 }
 
 /**
+ * Best milliseconds of each candidate over `repeats` rounds, the candidates taking turns within a round so
+ * a burst of load from elsewhere falls on all of them; no round starts after the deadline. After each
+ * round a candidate more than `dropBeyond` × the fastest is timed no more.
+ */
+async function timeRounds<T extends string>(gpu: Gpu, candidates: readonly T[], run: (name: T) => void, repeats: number, deadline: number,
+  dropBeyond = Infinity): Promise<Record<string, number>> {
+  const ms: Record<string, number> = {};
+  let alive = [...candidates];
+  for (let round = 0; round < repeats; round++) {
+    for (const name of alive) {
+      const t = (await gpu.time(() => run(name))).ns / 1e6;
+      ms[name] = Math.min(ms[name] ?? Infinity, t);
+    }
+    const fastest = Math.min(...alive.map((name) => ms[name]!));
+    alive = alive.filter((name) => ms[name]! <= dropBeyond * fastest);
+    if (performance.now() > deadline) break;
+  }
+  return ms;
+}
+
+/**
  * Times the candidates at each shape (one key per gemmShapeKey; repeats are skipped), installs the result
  * and returns the table (not yet saved). Candidates run interleaved, a round at a time, so a burst of load
  * from elsewhere falls on all of them; after the first round one more than 3× the fastest is dropped.
@@ -271,25 +292,17 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
     const w = uploadWeight(gpu, shape);
     const bias = gpu.upload(new Float32Array(shape.n).fill(0.1), [shape.n]);
     const y = gpu.empty([shape.rows, shape.n], 'f32', 'tune.out');
-    const ms: Record<string, number> = {};
+    let ms: Record<string, number> = {};
     try {
       // Compiles outside the timed rounds, one at a time so the budget can stop between them.
-      let alive: string[] = [];
+      const alive: string[] = [];
       for (const name of names) {
         if (alive.length > 0 && performance.now() > deadline) break;
         linear(x, w, { bias, out: y, variant: name, splitTail: true });
         await gpu.sync();
         alive.push(name);
       }
-      for (let round = 0; round < repeats; round++) {
-        for (const name of alive) {
-          const t = (await gpu.time(() => linear(x, w, { bias, out: y, variant: name, splitTail: true }))).ns / 1e6;
-          ms[name] = Math.min(ms[name] ?? Infinity, t);
-        }
-        const fastest = Math.min(...alive.map((name) => ms[name]!));
-        alive = alive.filter((name) => ms[name]! <= 3 * fastest);
-        if (performance.now() > deadline) break;
-      }
+      ms = await timeRounds(gpu, alive, (name) => linear(x, w, { bias, out: y, variant: name, splitTail: true }), repeats, deadline, 3);
     } finally {
       for (const t of [x, w, bias, y]) t.release();
     }
@@ -334,19 +347,13 @@ export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionSh
     // Any values time the same; these keep every score finite.
     for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
     const qkv = gpu.upload(values, [shape.batch, shape.seq, 3 * width]);
-    const ms: Record<string, number> = {};
+    let ms: Record<string, number> = {};
     const kernels = attentionKernels(gpu, shape.headDim);
     const run = (kernel: AttentionKernel) => attention(qkv, shape.heads, { causal: shape.causal, kernel }).release();
     try {
       for (const kernel of kernels) run(kernel);
       await gpu.sync();
-      for (let round = 0; round < repeats; round++) {
-        for (const kernel of kernels) {
-          const t = (await gpu.time(() => run(kernel))).ns / 1e6;
-          ms[kernel] = Math.min(ms[kernel] ?? Infinity, t);
-        }
-        if (performance.now() > deadline) break;
-      }
+      ms = await timeRounds(gpu, kernels, run, repeats, deadline);
     } finally {
       qkv.release();
     }
@@ -358,12 +365,34 @@ export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionSh
   return table;
 }
 
+export interface TuneModelOptions extends TuneOptions {
+  /** Reports each attention shape as tuneAttentionShapes does (onShape reports the GEMMs). */
+  onAttentionShape?: TuneAttentionOptions['onShape'];
+}
+
+/**
+ * A model's attention and GEMM shapes within one budget (budgetMs, default 60 s): attention first, a few
+ * milliseconds a shape, then the GEMMs in what is left. What `geolens tune`, create({ tune }) and
+ * bench/gpu.sh run. Installs the result and returns the table (not yet saved).
+ */
+export async function tuneModelShapes(gpu: Gpu, gemmShapes: readonly GemmShape[], attentionShapes: readonly AttentionShape[],
+  options: TuneModelOptions = {}): Promise<TuningTable> {
+  const started = performance.now();
+  const budgetMs = options.budgetMs ?? 60_000;
+  const withAttention = await tuneAttentionShapes(gpu, attentionShapes, { budgetMs, repeats: options.repeats, into: options.into, onShape: options.onAttentionShape });
+  return tuneGemmShapes(gpu, gemmShapes, { ...options, budgetMs: Math.max(0, budgetMs - (performance.now() - started)), into: withAttention });
+}
+
+/** Tokens a CLIP vision tower runs per image: the patches and the class token. */
+function visionTokens(config: { image_size: number; patch_size: number }): number {
+  return (config.image_size / config.patch_size) ** 2 + 1;
+}
+
 /** The attention a CLIP vision tower runs per image batch: one shape, every layer alike. */
 export function clipVisionAttentionShapes(config: { hidden_size: number; num_attention_heads: number; image_size: number; patch_size: number },
   batches: readonly number[] = [1]): AttentionShape[] {
-  const { hidden_size: d, num_attention_heads: heads, image_size: size, patch_size: patch } = config;
-  const seq = (size / patch) ** 2 + 1;
-  return batches.map((batch) => ({ batch, seq, heads, headDim: d / heads }));
+  const { hidden_size: d, num_attention_heads: heads } = config;
+  return batches.map((batch) => ({ batch, seq: visionTokens(config), heads, headDim: d / heads }));
 }
 
 /**
@@ -372,8 +401,8 @@ export function clipVisionAttentionShapes(config: { hidden_size: number; num_att
  */
 export function clipVisionGemmShapes(config: { hidden_size: number; intermediate_size: number; image_size: number; patch_size: number; projection_dim: number },
   dtype: WeightDType, batches: readonly number[] = [1]): GemmShape[] {
-  const { hidden_size: d, intermediate_size: inner, image_size: size, patch_size: patch, projection_dim: projection } = config;
-  const tokens = (size / patch) ** 2 + 1;
+  const { hidden_size: d, intermediate_size: inner, projection_dim: projection } = config;
+  const tokens = visionTokens(config);
   const shapes: GemmShape[] = [];
   for (const batch of batches) {
     const rows = batch * tokens;
@@ -401,12 +430,7 @@ export async function prepareTuning(gpu: Gpu, options: PrepareTuningOptions = {}
   const missing = (options.shapes ?? []).filter((s) => !table?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]);
   const missingAttention = (options.attentionShapes ?? []).filter((s) => !table?.attention?.[attentionShapeKey(s.batch, s.seq, s.heads, s.headDim, s.causal)]);
   if (missing.length === 0 && missingAttention.length === 0) return table;
-  const tuneOptions = typeof options.tune === 'object' ? options.tune : {};
-  // One budget for both: attention (a few ms a shape) goes first, the GEMMs get what is left.
-  const started = performance.now();
-  const budgetMs = tuneOptions.budgetMs ?? 60_000;
-  let tuned = await tuneAttentionShapes(gpu, missingAttention, { budgetMs, repeats: tuneOptions.repeats, into: table ?? undefined });
-  tuned = await tuneGemmShapes(gpu, missing, { ...tuneOptions, budgetMs: Math.max(0, budgetMs - (performance.now() - started)), into: tuned });
+  const tuned = await tuneModelShapes(gpu, missing, missingAttention, { ...(typeof options.tune === 'object' ? options.tune : {}), into: table ?? undefined });
   try {
     await saveTuningTable(gpu, tuned, { store });
   } catch (error) {

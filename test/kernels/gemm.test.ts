@@ -251,7 +251,7 @@ timed('autotune picks and remembers a variant per adapter; forcing overrides it'
   // The default table per adapter class: register blocks on SwiftShader, the subgroup kernels on lavapipe
   // (register16x16w8 without 8-lane subgroups), workgroup-memory tiles on hardware.
   const adapter = (name: string, isSoftware: boolean, subgroupMinSize: number) =>
-    ({ adapterName: name, isSoftware, subgroupsOfAtLeast: (lanes: number) => subgroupMinSize >= lanes && subgroupMinSize > 0 }) as unknown as Gpu;
+    ({ adapterName: name, adapter: { info: { description: name } }, isSoftware, subgroupsOfAtLeast: (lanes: number) => subgroupMinSize >= lanes && subgroupMinSize > 0 }) as unknown as Gpu;
   assert.is(defaultVariantName(adapter('SwiftShader Device (Subzero)', true, 4)), 'register16x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8)), 'subgroup64x16');
   assert.is(defaultVariantName(adapter('mesa software llvmpipe: Mesa 25.0.7', true, 8), 20), 'subgroup32x16');

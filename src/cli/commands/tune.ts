@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { gemmFlops, gemmShapeKey } from '../../kernels/gemm.js';
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTable, tuneAttentionShapes, tuneGemmShapes, type WeightDType,
+  clipVisionAttentionShapes, clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTable, tuneModelShapes, type WeightDType,
 } from '../../kernels/tuning.js';
 import { CLIP_VISION_PRESETS } from '../../model/clip/vision.js';
 import { getDevice } from '../../runtime/index.js';
@@ -83,20 +83,15 @@ export function registerTune(program: Command): void {
       const shapes = clipVisionGemmShapes(config, weights, flags.batch);
       const attentionShapes = clipVisionAttentionShapes(config, flags.batch);
       log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}) and ${attentionShapes.length} attention, budget ${flags.budget} s`);
-      // Attention first: a few milliseconds a shape; the GEMMs take the rest of the budget.
-      const withAttention = await tuneAttentionShapes(gpu, attentionShapes, {
-        budgetMs: flags.budget * 1000,
+      // Attention first (a few milliseconds a shape), the GEMMs in the rest of the budget.
+      const table = await tuneModelShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), attentionShapes, {
+        budgetMs: Math.max(0, flags.budget * 1000 - (performance.now() - started)),
         repeats: flags.repeats,
         into: existing ?? undefined,
-        onShape(_shape, key, result) {
+        onAttentionShape(_shape, key, result) {
           if (!result) log(`  attention ${key}: not reached within the budget (keeps the default)`);
           else log(`  attention ${key}: ${result.kernel}  (${Object.entries(result.ms).sort((a, b) => a[1] - b[1]).map(([kernel, ms]) => `${kernel} ${ms.toFixed(2)} ms`).join(', ')})`);
         },
-      });
-      const table = await tuneGemmShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), {
-        budgetMs: Math.max(0, flags.budget * 1000 - (performance.now() - started)),
-        repeats: flags.repeats,
-        into: withAttention,
         onShape(shape, key, result) {
           if (!result) {
             log(`  ${key}: not reached within the budget (keeps the default)`);
