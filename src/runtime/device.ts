@@ -1,6 +1,7 @@
 import { DEVICE_LOST_HINT, DeviceError, NoAdapterError } from './errors.js';
 import { Gpu, type GpuFeatures } from './gpu.js';
 import { isNode } from './env.js';
+import { installHostWait } from './host-wait.js';
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
@@ -212,6 +213,8 @@ async function loadWebGpu(): Promise<WebGpuModule> {
   } catch (error) {
     throw new NoAdapterError(`The 'webgpu' npm package could not be loaded (${(error as Error).message}). Run \`npm install webgpu\`.`);
   }
+  // Before any device exists: Dawn would otherwise spin a core for every wait (host-wait.ts).
+  installHostWait();
   // Dawn's GPUBufferUsage & co. are needed as globals by code written for browsers.
   for (const [key, value] of Object.entries(webgpu.globals)) {
     if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;

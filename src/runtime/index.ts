@@ -2,6 +2,7 @@ export { getDevice, createDevice, describeAdapter, listAdapters, pickAdapter, ad
 export { Gpu, type GpuFeatures, type Dispatch } from './gpu.js';
 export { halfToFloat, floatToHalf, floatsToHalves, halvesToFloats, encodeF16, toHalves } from './f16.js';
 export { isNode } from './env.js';
+export { setHostWait, hostWait, type HostWait } from './host-wait.js';
 export { Tensor, type DType, type QuantizedDType, QUANT_BLOCK, isQuantized, quantizedRowWords, elementCount, byteLengthOf } from './tensor.js';
 export { GeolensError, ShapeError, NoAdapterError, DeviceError, DEVICE_LOST_HINT, formatShape } from './errors.js';
 export { linearWorkgroups } from './dispatch.js';
