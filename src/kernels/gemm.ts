@@ -30,6 +30,11 @@ export interface LinearOptions {
   activation?: Activation;
   /** Where to write the result (f32, rows·N elements); a new tensor otherwise. */
   out?: Tensor;
+  /**
+   * Added after the activation, y = act(x·Wᵀ + b) + residual: the transformer's skip connection, folded
+   * into the epilogue. f32 with the output's element count; not the output's buffer.
+   */
+  residual?: Tensor;
   /** Force a variant by name (see GEMM_VARIANTS) for this call; it then runs alone, every row in its blocks. */
   variant?: string;
   /**
@@ -201,14 +206,14 @@ export function forceGemmVariant(gpu: Gpu, name: string | null): void {
  * Batch dimensions share the weight, so they fold into rows.
  */
 export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): Tensor {
-  const { bias, activation = 'none', out } = options;
+  const { bias, activation = 'none', out, residual } = options;
   const gpu = x.gpu;
   const describe = () => `x ${formatShape(x.shape)}:${x.dtype}, weight ${formatShape(weight.shape)}:${weight.dtype}` +
     (bias ? `, bias ${formatShape(bias.shape)}:${bias.dtype}` : '');
 
   if (x.rank < 1 || x.shape.some((d) => d === 0)) throw new ShapeError(`linear: x must be [...batch, M, K] with no empty dimension; got ${describe()}`);
   if (x.dtype !== 'f32') throw new ShapeError(`linear: x must be f32; got ${describe()}`);
-  if (weight.gpu !== gpu || (bias && bias.gpu !== gpu) || (out && out.gpu !== gpu)) throw new ShapeError(`linear: tensors live on different devices (${describe()})`);
+  if (weight.gpu !== gpu || (bias && bias.gpu !== gpu) || (out && out.gpu !== gpu) || (residual && residual.gpu !== gpu)) throw new ShapeError(`linear: tensors live on different devices (${describe()})`);
   if (weight.rank !== 2 || weight.shape.some((d) => d === 0)) throw new ShapeError(`linear: weight must be [N, K]; got ${describe()}`);
   if (!WEIGHT_IO[weight.dtype]) throw new ShapeError(`linear: weight must be f32 or f16 (or block-quantized q8 / q4); got ${describe()}`);
   const [n, k] = weight.shape as [number, number];
@@ -224,7 +229,13 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
     if (tensor) gpu.checkBindable(tensor.byteLength, `linear: ${what} ${formatShape(tensor.shape)}:${tensor.dtype} (${describe()})`);
   }
   gpu.checkBindable(rows * n * 4, `linear: output ${formatShape(outShape)} (${describe()})`);
+  if (residual && (residual.dtype !== 'f32' || residual.size !== rows * n)) {
+    throw new ShapeError(`linear: residual ${formatShape(residual.shape)}:${residual.dtype} must be f32 with the output's ${formatShape(outShape)} elements (${describe()})`);
+  }
   if (out) {
+    if (out.buffer === residual?.buffer) {
+      throw new ShapeError(`linear: out ${formatShape(out.shape)} is the residual's buffer; write the sum to a separate tensor (${describe()})`);
+    }
     if (out.dtype !== 'f32' || out.size !== rows * n) {
       throw new ShapeError(`linear: out ${formatShape(out.shape)}:${out.dtype} cannot hold the f32 result ${formatShape(outShape)} (${describe()})`);
     }
@@ -243,8 +254,9 @@ export function linear(x: Tensor, weight: Tensor, options: LinearOptions = {}): 
   const tail = options.variant && !options.splitTail ? null : tailVariant(gpu, variant, rows);
   const mainRows = tail ? rows - (rows % variant.blockRows!) : rows;
   const act = ACTIVATIONS[activation];
-  if (mainRows > 0) dispatchGemm(gpu, variant, x, weight, bias, act, result, 0, mainRows, k, n);
-  if (tail) dispatchGemm(gpu, tail, x, weight, bias, act, result, mainRows, rows, k, n);
+  const epilogue = { bias, activation: act, residual };
+  if (mainRows > 0) dispatchGemm(gpu, variant, x, weight, epilogue, result, 0, mainRows, k, n);
+  if (tail) dispatchGemm(gpu, tail, x, weight, epilogue, result, mainRows, rows, k, n);
   return result;
 }
 
@@ -273,7 +285,20 @@ function tailVariant(gpu: Gpu, variant: GemmVariant, rows: number): GemmVariant 
  */
 const TAIL_VARIANTS = ['register4x16', 'register8x16'];
 
-const dummyBias = new WeakMap<Gpu, Tensor>();
+/** One f32 word bound where a call has no bias or residual (a binding the shader declares must be bound). */
+const dummyWord = new WeakMap<Gpu, Tensor>();
+
+function placeholder(gpu: Gpu): Tensor {
+  let tensor = dummyWord.get(gpu);
+  if (!tensor) dummyWord.set(gpu, (tensor = gpu.lasting(() => gpu.empty([1], 'f32', 'linear.unused'))));
+  return tensor;
+}
+
+interface Epilogue {
+  bias?: Tensor;
+  activation: number;
+  residual?: Tensor;
+}
 
 /** Operand-access files per weight dtype: [any K, K % 4 == 0]. */
 const WEIGHT_IO: Partial<Record<string, [string, string]>> = {
@@ -284,7 +309,7 @@ const WEIGHT_IO: Partial<Record<string, [string, string]>> = {
 };
 
 /** Computes rows [firstRow, endRow) of y. */
-function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor, bias: Tensor | undefined, activation: number,
+function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor, { bias, activation, residual }: Epilogue,
   y: Tensor, firstRow: number, endRow: number, k: number, n: number): void {
   const vectorK = k % 4 === 0;
   const io = WEIGHT_IO[weight.dtype]![vectorK ? 1 : 0];
@@ -293,20 +318,15 @@ function dispatchGemm(gpu: Gpu, variant: GemmVariant, x: Tensor, weight: Tensor,
   const quantK: Record<string, number> = isQuantized(weight.dtype) ? { QUANT_K: k } : {};
   const helpers = variant.kind === 'naive' || variant.kind === 'tiled' ? '' : registerBlocksSource;
 
-  let biasTensor = bias;
-  if (!biasTensor) {
-    biasTensor = dummyBias.get(gpu);
-    if (!biasTensor) dummyBias.set(gpu, (biasTensor = gpu.lasting(() => gpu.empty([1], 'f32', 'linear.noBias'))));
-  }
   const colGroups = Math.ceil(n / variant.colsPerWorkgroup);
   const [rowGroups, rowGroupsZ] = linearWorkgroups(endRow - firstRow, variant.rowsPerWorkgroup, gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch({
     // The label is part of the pipeline cache key, and so must name everything that changes the source.
     label: `gemm.${variant.name}.${ioName}`,
     code: variant.minSubgroup ? `enable subgroups;\n${io}${epilogueSource}${helpers}${subgroupBlocksSource}${variant.source}` : io + epilogueSource + helpers + variant.source,
-    constants: { ...variant.constants, ...quantK, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0 },
+    constants: { ...variant.constants, ...quantK, ACTIVATION: activation, BIAS: bias ? (bias.dtype === 'f16' ? 2 : 1) : 0, RESIDUAL: residual ? 1 : 0 },
     uniforms: new Uint32Array([endRow, k, n, rowGroups, firstRow]),
-    buffers: [x, weight, biasTensor, y],
+    buffers: [x, weight, bias ?? placeholder(gpu), y, residual ?? placeholder(gpu)],
     workgroups: [colGroups, rowGroups, rowGroupsZ],
   });
 }

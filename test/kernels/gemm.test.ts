@@ -207,6 +207,30 @@ timed('out= writes into the given tensor; a 1-D x is one row', async () => {
   assert.ok(relativeError(await out.read(), linearReference(x, [8], w, [3, 8])) <= 1e-6);
 });
 
+timed('residual= adds after the activation, in every variant, with tails and split tails; the reference adds in float64', async () => {
+  const gpu = await testGpu();
+  const [m, k, n] = [50, 68, 37];
+  const x = randomArray(m * k, 3, 2);
+  const w = randomArray(n * k, 4, 1 / Math.sqrt(k));
+  const b = randomArray(n, 5);
+  const skip = randomArray(m * n, 6, 10);
+  const product = linearReference(x, [m, k], w, [n, k], b, 'gelu');
+  const expected = product.map((v, i) => v + skip[i]!);
+  const [xT, wT, bT, skipT] = [gpu.upload(x, [m, k]), gpu.upload(w, [n, k]), gpu.upload(b, [n]), gpu.upload(skip, [m, n])];
+  for (const variant of [undefined, ...variants]) {
+    const y = linear(xT, wT, { bias: bT, activation: 'gelu', residual: skipT, variant, splitTail: true });
+    const error = relativeError(await y.read(), expected);
+    assert.ok(error <= 1e-6, `${variant ?? 'default'}: relative error ${error.toExponential(2)}`);
+    y.release();
+  }
+  // The residual is left alone, and without it nothing is added.
+  assert.equal([...(await skipT.read())], [...skip]);
+  assert.ok(relativeError(await linear(xT, wT, { bias: bT, activation: 'gelu' }).read(), product) <= 1e-5);
+  throwsShape(() => linear(xT, wT, { residual: gpu.empty([m, n + 1]) }), /residual \[50, 38\]:f32 must be f32 with the output's \[50, 37\]/);
+  throwsShape(() => linear(xT, wT, { residual: skipT, out: skipT }), /out \[50, 37\] is the residual's buffer/);
+  for (const t of [xT, wT, bT, skipT]) t.release();
+});
+
 function throwsShape(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: Error) => e instanceof ShapeError && pattern.test(e.message));
 }

@@ -8,7 +8,6 @@
  * The towers differ only in the mask and in which rows reach their output, so the last layer can finish on
  * those rows alone once its attention has run (everything after attention is per token).
  */
-import { add } from '../../kernels/add.js';
 import { attention } from '../../kernels/attention.js';
 import { linear, type Activation } from '../../kernels/gemm.js';
 import { layerNorm } from '../../kernels/layernorm.js';
@@ -166,9 +165,10 @@ export function encoderLayer(x: Tensor, layer: EncoderLayer, options: EncoderOpt
     const attended = attention(qkv, heads, { causal });
     // Everything after attention is per token, so the last layer may go on with the output rows alone.
     const [a, residual] = selectRows ? [selectRows(attended), selectRows(x)] : [attended, x];
-    const h = add(residual, linear(a, layer.outWeight, { bias: layer.outBias }));
-    const mlp = linear(linear(layerNorm(h, ...layer.norm2, eps), layer.fc1Weight, { bias: layer.fc1Bias, activation }), layer.fc2Weight, { bias: layer.fc2Bias });
-    return add(h, mlp);
+    // Both residual adds ride in the GEMM epilogues (y = x·Wᵀ + b + residual).
+    const h = linear(a, layer.outWeight, { bias: layer.outBias, residual });
+    const inner = linear(layerNorm(h, ...layer.norm2, eps), layer.fc1Weight, { bias: layer.fc1Bias, activation });
+    return linear(inner, layer.fc2Weight, { bias: layer.fc2Bias, residual: h });
   });
 }
 

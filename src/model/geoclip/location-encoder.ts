@@ -1,4 +1,3 @@
-import { add } from '../../kernels/add.js';
 import { linear } from '../../kernels/gemm.js';
 import { l2Normalize } from '../../kernels/l2-normalize.js';
 import { CAPSULES, locationFeatures, uploadGps } from '../../kernels/location-features.js';
@@ -137,18 +136,14 @@ export class LocationEncoder {
       let h = features[c]!;
       const layers = this.capsules[c]!.layers;
       for (let l = 0; l < layers.length; l++) {
-        const next = linear(h, layers[l]!.weight, { bias: layers[l]!.bias, activation: l < layers.length - 1 ? 'relu' : 'none' });
+        const last = l === layers.length - 1;
+        // Each capsule's head adds the capsules before it in its epilogue: no add of its own.
+        const next = linear(h, layers[l]!.weight, { bias: layers[l]!.bias, activation: last ? 'none' : 'relu', residual: last ? sum ?? undefined : undefined });
         h.release();
+        if (last) sum?.release();
         h = next;
       }
-      if (sum) {
-        const total: Tensor = add(sum, h);
-        sum.release();
-        h.release();
-        sum = total;
-      } else {
-        sum = h;
-      }
+      sum = h;
     }
     return sum!;
   }
