@@ -31,7 +31,8 @@ export function benchCeiling(gpu: Gpu, options: CeilingOptions = {}, print = tru
 
 export function ceilingLine(ceiling: Ceiling): string {
   const { workgroupSize, accumulators } = ceiling.fmaBest;
-  return `ceiling: FMA ${ceiling.fmaGflops.toFixed(1)} GFLOPS (workgroup ${workgroupSize}, ${accumulators} accumulators), ` +
+  const f16 = ceiling.fmaF16Gflops === undefined ? '' : `, f16 FMA ${ceiling.fmaF16Gflops.toFixed(1)} GFLOPS`;
+  return `ceiling: FMA ${ceiling.fmaGflops.toFixed(1)} GFLOPS (workgroup ${workgroupSize}, ${accumulators} accumulators)${f16}, ` +
     `copy ${ceiling.copyGBps.toFixed(2)} GB/s (${ceiling.copyBufferBytes / 2 ** 20} MiB, workgroup ${ceiling.copyBest.workgroupSize}, ${ceiling.copyBest.vectors} vec4s each), load average ${loadavg()[0]!.toFixed(2)}`;
 }
 

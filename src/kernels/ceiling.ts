@@ -29,9 +29,13 @@ export interface FmaProbe {
   iterations: number;
 }
 
+/** The arithmetic a probe runs in: f32, or f16 where the device has shader-f16. */
+export type ProbePrecision = 'f32' | 'f16';
+
 /** Runs the FMA probe: out [invocations] vec4f (see the shader for the formula). */
-export function fmaProbe(gpu: Gpu, probe: FmaProbe, multiplier = 1, addend = 1, out?: Tensor): Tensor {
+export function fmaProbe(gpu: Gpu, probe: FmaProbe, multiplier = 1, addend = 1, out?: Tensor, precision: ProbePrecision = 'f32'): Tensor {
   checkProbe(gpu, probe);
+  if (precision === 'f16' && !gpu.features.f16) throw new ShapeError(`fmaProbe: f16 arithmetic needs shader-f16, which ${gpu.adapterName} lacks`);
   const result = out ?? gpu.empty([probe.invocations, 4], 'f32', 'ceiling.fma.out');
   if (result.dtype !== 'f32' || result.size !== probe.invocations * 4) {
     throw new ShapeError(`fmaProbe: out ${result} does not hold [${probe.invocations}, 4]:f32`);
@@ -40,8 +44,8 @@ export function fmaProbe(gpu: Gpu, probe: FmaProbe, multiplier = 1, addend = 1, 
   new Uint32Array(uniforms, 0, 1)[0] = probe.iterations;
   new Float32Array(uniforms, 4, 2).set([multiplier, addend]);
   gpu.dispatch({
-    label: 'ceiling.fma',
-    code: source,
+    label: `ceiling.fma.${precision}`,
+    code: precision === 'f16' ? `enable f16;\nalias Scalar = f16;\n${source}` : `alias Scalar = f32;\n${source}`,
     constants: { WORKGROUP_SIZE: probe.workgroupSize, ACCUMULATORS: probe.accumulators },
     uniforms: new Uint8Array(uniforms),
     buffers: [result],
@@ -122,6 +126,11 @@ export interface Ceiling {
   fmaGflops: number;
   /** The variant that reached it. */
   fmaBest: { workgroupSize: number; accumulators: number };
+  /**
+   * Best f16 FMA rate (vec4<f16> chains), GFLOPS, where the device has shader-f16; absent otherwise. A
+   * kernel is given f16 arithmetic only where this beats fmaGflops.
+   */
+  fmaF16Gflops?: number;
   variants: CeilingVariant[];
   /** Best vec4 copy bandwidth, GB/s (bytes read + bytes written per second). */
   copyGBps: number;
@@ -184,6 +193,7 @@ export async function measureCeiling(gpu: Gpu, options: CeilingOptions = {}): Pr
     out.release();
   }
   const best = variants.reduce((a, b) => (b.gflops > a.gflops ? b : a));
+  const fmaF16Gflops = gpu.features.f16 ? await measureF16(gpu, timing, targetMs, repeats, invocations, quick) : undefined;
 
   const copy = await measureCopy(gpu, timing, targetMs, repeats, quick);
   return {
@@ -191,6 +201,7 @@ export async function measureCeiling(gpu: Gpu, options: CeilingOptions = {}): Pr
     software: gpu.isSoftware,
     fmaGflops: best.gflops,
     fmaBest: { workgroupSize: best.workgroupSize, accumulators: best.accumulators },
+    ...(fmaF16Gflops === undefined ? {} : { fmaF16Gflops }),
     variants,
     copyGBps: copy.best.gbps,
     copyBest: { workgroupSize: copy.best.workgroupSize, vectors: copy.best.vectors },
@@ -201,8 +212,35 @@ export async function measureCeiling(gpu: Gpu, options: CeilingOptions = {}): Pr
   };
 }
 
-function checkFma(probe: FmaProbe, got: Float32Array): void {
-  const expected = fmaProbeReference(probe);
+/**
+ * The f16 rate: the f32 sweep's widest shapes (many chains is where a packed f16 unit would show), with
+ * addend 0 so that every value stays an exact f16 integer however long the run.
+ */
+async function measureF16(gpu: Gpu, timing: Ceiling['timing'], targetMs: number, repeats: number, invocations: number, quick: boolean): Promise<number> {
+  let best = 0;
+  const out = gpu.empty([invocations, 4], 'f32', 'ceiling.fma16.out');
+  try {
+    for (const workgroupSize of quick ? [64] : [64, 256]) {
+      if (workgroupSize > gpu.limits.maxComputeInvocationsPerWorkgroup) continue;
+      for (const accumulators of quick ? [8] : [4, 8]) {
+        const probe = { workgroupSize, accumulators, invocations, iterations: 1 };
+        fmaProbe(gpu, probe, 1, 0, out, 'f16');
+        await gpu.sync();
+        const { count: iterations, ms } = await calibrate(gpu, timing, targetMs, MAX_FMA_ITERATIONS, repeats, (n) => {
+          fmaProbe(gpu, { ...probe, iterations: n }, 1, 0, out, 'f16');
+        });
+        checkFma({ ...probe, iterations }, await out.read(), 0);
+        best = Math.max(best, fmaProbeFlops({ ...probe, iterations }) / ms / 1e6);
+      }
+    }
+  } finally {
+    out.release();
+  }
+  return best;
+}
+
+function checkFma(probe: FmaProbe, got: Float32Array, addend = 1): void {
+  const expected = fmaProbeReference(probe, 1, addend);
   for (let i = 0; i < expected.length; i++) {
     if (got[i] !== expected[i]) {
       throw new DeviceError(

@@ -88,4 +88,19 @@ test('measureCeiling (quick) reports the best variant, a copy bandwidth, and a c
   assert.is(ceiling.adapter, gpu.adapterName);
 });
 
+test('the f16 probe computes the same chains in f16 where shader-f16 exists, and is refused where it does not', async () => {
+  const gpu = await testGpu();
+  const probe: FmaProbe = { workgroupSize: 64, accumulators: 8, invocations: 128, iterations: 3 };
+  if (!gpu.features.f16) {
+    assert.throws(() => fmaProbe(gpu, probe, 1, 1, undefined, 'f16'), (e: Error) => e instanceof ShapeError && /shader-f16/.test(e.message));
+    return;
+  }
+  // Every value stays an integer below 2048, exact in f16: start + 12 steps of 1.
+  assert.equal(Array.from(await fmaProbe(gpu, probe, 1, 1, undefined, 'f16').read()), Array.from(fmaProbeReference(probe, 1, 1)));
+  // f16 rounding shows where f32 would be exact: 0.1 is not a half.
+  const rounded = await fmaProbe(gpu, { ...probe, accumulators: 1, iterations: 1 }, 1, 0.1, undefined, 'f16').read();
+  const inF32 = fmaProbeReference({ ...probe, accumulators: 1, iterations: 1 }, 1, 0.1);
+  assert.ok(rounded.some((v, i) => v !== inF32[i]), 'f16 chains rounded like f32 ones');
+});
+
 test.run();
