@@ -1,6 +1,6 @@
 import commonSource from '../../shaders/rows-common.wgsl';
 import subgroupEntrySource from '../../shaders/rows-subgroup.wgsl';
-import { formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { adapterKind, formatShape, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
 
 /** The `Params { rows: u32, cols: u32, eps: f32 }` uniform declared in rows-common.wgsl. */
 function rowParams(rows: number, cols: number, eps = 0): Uint32Array {
@@ -24,7 +24,9 @@ export function checkF32(op: string, tensors: Record<string, Tensor>): void {
  * reduction in workgroup memory (what hardware GPUs want). 'invocation': one invocation per row, loops
  * and no barriers (what SwiftShader wants: barriers there switch fibers; 4-6× faster on LayerNorm
  * [257, 1024]). 'subgroup': one subgroup per row (a workgroup of the adapter's smallest subgroup size),
- * subgroupAdd / subgroupMax and no barriers; only where the adapter has subgroups.
+ * subgroupAdd / subgroupMax and no barriers; only where the adapter has subgroups (lavapipe's default,
+ * and 4× invocation on a single 100,000-wide softmax row on both software adapters, which leaves all
+ * but one core idle). Measured figures at defaultRowStrategy.
  */
 export type RowStrategy = 'workgroup' | 'invocation' | 'subgroup';
 
@@ -81,8 +83,21 @@ export function rowStrategies(gpu: Gpu): RowStrategy[] {
   return ROW_STRATEGIES.filter((strategy) => rowStrategyRuns(gpu, strategy));
 }
 
-/** What a row-wise kernel runs with nothing forced and no tuning table: see bench/kernels/rows.bench.ts. */
+/**
+ * What a row-wise kernel runs with nothing forced and no tuning table (bench/kernels/rows.bench.ts, best
+ * GPU ms of 9 interleaved rounds, two runs each, workgroup / invocation / subgroup):
+ * - lavapipe, subgroup (8 lanes): never measurably slower than invocation and faster where rows are few
+ *   or long: LayerNorm [50, 768] 0.66-0.79 / 0.26-0.39 / 0.26-0.33, [257, 1024] 3.5-4.7 / 1.6-2.2 /
+ *   1.4-1.9, [400, 768] 4.9-6.0 / 1.6-2.3 / 1.6-2.3, softmax [1, 100000] 0.66-0.85 / 2.5-3.3 / 0.52-0.72,
+ *   l2Normalize [2048, 512] 10.6-12.3 / 2.6-2.9 / 2.6-3.0.
+ * - SwiftShader, invocation: subgroup (4 lanes) wins one-row softmax [1, 100000] (1.8-3.0 against 7.3-11.7)
+ *   but loses up to 1.35× on many rows (LayerNorm [400, 768] 5.9-7.8 against 6.9-10.6), the shape the
+ *   vision tower runs twice a layer; the workgroup strategy is 4.5-9× slower than invocation on many rows.
+ * - elsewhere (hardware GPUs), workgroup.
+ * A tuning table picks per shape class instead (tuneRowShapes).
+ */
 export function defaultRowStrategy(gpu: Gpu): RowStrategy {
+  if (adapterKind(gpu.adapter.info) === 'lavapipe' && rowStrategyRuns(gpu, 'subgroup')) return 'subgroup';
   return gpu.isSoftware ? 'invocation' : 'workgroup';
 }
 
