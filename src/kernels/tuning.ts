@@ -3,9 +3,11 @@
 // What is fastest depends on the device (SwiftShader wants big per-invocation register blocks, lavapipe
 // the subgroup kernels, a GPU workgroup-memory tiles) and on the shape (a 32-row block is mostly padding
 // for one row). tuneGemmShapes() times every GEMM variant this adapter runs at each shape a model uses and
-// keeps the fastest; the table persists per adapter name + driver + geolens version (a JSON file under
-// the download cache's folder in Node, the Cache API in browsers), so the next process starts with it.
-// Nothing tunes unless asked: without a table linear() uses the per-adapter-class defaults in gemm.ts.
+// keeps the fastest, and the attention, row-kernel and search tuners do the same for theirs; the table
+// persists per adapter name + driver + geolens version (a JSON file under the download cache's folder in
+// Node, the Cache API in browsers), so the next process starts with it.
+// Nothing tunes unless asked: without a table each kernel uses its per-adapter-class default (gemm.ts,
+// attention.ts, rows.ts, search.ts).
 import { GEMM_VARIANTS, gemmShapeKey, gemmVariantRuns, linear, setTunedGemmChoices, type GemmVariant } from './gemm.js';
 import { attention, attentionKernelRuns, attentionKernels, attentionShapeKey, setTunedAttentionChoices, type AttentionKernel } from './attention.js';
 import { quantizeMatrix, uploadQuantized } from './quantize.js';
