@@ -40,6 +40,12 @@ export const SEARCH_TILINGS: readonly number[] = [1, 2, 4, 8, 16, 32];
 /**
  * Tiles per workgroup with no option and no tuning table: 16 on software adapters (few cores, fewer
  * workgroups amortize each one's first tile, where every row is a candidate), 4 on hardware.
+ * bench/kernels/search, 100,000 × 512, one query, median ms at 1 / 4 / 16 / 32 tiles: lavapipe f32
+ * 75.8 / 69.8 / 70.4 / 70.8, f16 60.8 / 55.5 / 53.7 / 55.8 (within 8% from 4 tiles up); SwiftShader f16
+ * 325-316 / 326-203 / 165-162 / 172-160 over two runs, f32 too noisy on two shared cores to rank (16
+ * tiles 171 and 399 ms in two runs); 32 tiles came out 3-19% under 16 at 8 queries in all four runs,
+ * not enough to move a default that also serves machines with more cores (32 tiles leave 13
+ * workgroups). The tuner's interleaved rounds (tuneSearchShapes) decide per adapter where it matters.
  */
 export function defaultTilesPerWorkgroup(gpu: Gpu): number {
   return gpu.isSoftware ? 16 : 4;
