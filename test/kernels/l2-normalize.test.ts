@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize, l2NormalizeReference } from '../../src/kernels/l2-normalize.js';
 import { ShapeError } from '../../src/runtime/index.js';
-import { forceRowStrategy } from '../../src/kernels/rows.js';
+import { forceRowStrategy, rowStrategyRuns } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
 import { eachRowStrategy } from '../support/rows.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
@@ -47,11 +47,15 @@ eachRowStrategy(test, 'l2Normalize propagates NaN to its own row only', async ()
   assert.ok(out.slice(0, 32).every(Number.isFinite));
 });
 
-// Invocation per row only: 70,001 workgroups with barriers take SwiftShader 12 s.
-test('l2Normalize over 70,001 rows (a GeoCLIP gallery) [invocation per row]', async () => {
-  forceRowStrategy('invocation');
-  await check([70001, 4], 7);
-});
+// Not the workgroup strategy: 70,001 workgroups with barriers take SwiftShader 12 s. The subgroup
+// strategy's 70,001 workgroups fold into a 2-D dispatch (more than 65,535 a dimension).
+for (const strategy of ['invocation', 'subgroup'] as const) {
+  test(`l2Normalize over 70,001 rows (a GeoCLIP gallery) [${strategy} per row]`, async () => {
+    if (!rowStrategyRuns(await testGpu(), strategy)) return;
+    forceRowStrategy(strategy);
+    await check([70001, 4], 7);
+  });
+}
 
 eachRowStrategy(test, 'l2Normalize rejects a negative eps and non-f32 input', async () => {
   const gpu = await testGpu();
