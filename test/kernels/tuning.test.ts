@@ -267,15 +267,16 @@ test('search: the tuner times every tiling, picks its fastest, and searchTopK th
   const gpu = await testGpu();
   clearRowsAndSearch(gpu);
   const shape = { rows: 3000, dim: 64, dtype: 'f32' as const, queries: 1 };
-  const table = await tuneSearchShapes(gpu, [shape], { repeats: 2 });
+  const table = await tuneSearchShapes(gpu, [shape, { ...shape, dtype: 'f16' }], { repeats: 2 });
   const key = searchShapeKey(3000, 64, 'f32', 1);
-  assert.equal(Object.keys(table.search!), [key]);
+  const halfKey = searchShapeKey(3000, 64, 'f16', 1);
+  assert.equal(Object.keys(table.search!).sort(), [key, halfKey].sort());
   const entry = table.search![key]!;
   assert.equal(Object.keys(entry.ms).map(Number).sort((a, b) => a - b), [...SEARCH_TILINGS]);
   assert.is(entry.tilesPerWorkgroup, Number(Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0]));
   assert.is(searchTilingFor(gpu, 2500, 64, 'f32', 1), entry.tilesPerWorkgroup);
   // f16 galleries, 4-query blocks and other sizes are their own classes.
-  assert.is(searchTilingFor(gpu, 3000, 64, 'f16', 1), defaultTilesPerWorkgroup(gpu));
+  assert.is(searchTilingFor(gpu, 3000, 64, 'f16', 1), table.search![halfKey]!.tilesPerWorkgroup);
   assert.is(searchTilingFor(gpu, 3000, 64, 'f32', 3), defaultTilesPerWorkgroup(gpu));
   assert.is(searchTilingFor(gpu, 20000, 64, 'f32', 1), defaultTilesPerWorkgroup(gpu));
   const { gallery, query, expected } = searchCase(3000, 64, 21);
