@@ -6,7 +6,8 @@
 // out:    rows × cols floats
 //
 // Compiled after rows-common.wgsl, whose entry points call rowByWorkgroup (one workgroup per row,
-// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index.
+// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index;
+// rowBySubgroup, for adapters with subgroups, is in l2-normalize-subgroup.wgsl.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;

@@ -8,7 +8,8 @@
 // out:    rows × cols floats
 //
 // Compiled after rows-common.wgsl, whose entry points call rowByWorkgroup (one workgroup per row,
-// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index.
+// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index;
+// rowBySubgroup, for adapters with subgroups, is in layernorm-subgroup.wgsl.
 // The variance is summed around the mean in a second pass over the row (two-pass), which avoids the
 // cancellation of E[x²] - E[x]² when the mean is large against the spread (ViT residual streams).
 

@@ -4,13 +4,15 @@
 //
 // - params (binding 0): rows = rows of x (leading batch dims flattened into rows), cols = the last
 //   dimension, eps = the kernel's epsilon (written as 0 and unused where a kernel has none)
-// - the two entry points, which find their row and hand the index of its first element to the kernel:
+// - two of the three entry points (the third, one subgroup per row, is rows-subgroup.wgsl, compiled only
+//   where the adapter has subgroups), which find their row and hand the index of its first element to the kernel:
 //   `main` gives each row a workgroup whose invocations stride over the columns and reduce in workgroup
 //   memory (hardware GPUs), and calls the kernel's  fn rowByWorkgroup(base: u32, cols: u32, lid: u32);
-//   `rowPerInvocation` gives each row one invocation that loops, with no barriers (SwiftShader), and
+//   `rowPerInvocation` gives each row one invocation that loops, with no barriers (software adapters), and
 //   calls the kernel's  fn rowByInvocation(base: u32, cols: u32).
 //   Rows beyond 65,535 workgroups fold the dispatch into 2-D; the row is rebuilt from the workgroup id.
-// - workgroupSum / workgroupMax (tree reductions for rowByWorkgroup) and SUM_BLOCK (for rowByInvocation)
+// - workgroupSum / workgroupMax (tree reductions for rowByWorkgroup) and SUM_BLOCK (for rowByInvocation
+//   and rowBySubgroup)
 
 struct Params {
   rows: u32,

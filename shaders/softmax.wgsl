@@ -5,7 +5,8 @@
 // out:    rows × cols floats
 //
 // Compiled after rows-common.wgsl, whose entry points call rowByWorkgroup (one workgroup per row,
-// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index.
+// hardware GPUs) or rowByInvocation (one invocation per row, SwiftShader) with the row's first index;
+// rowBySubgroup, for adapters with subgroups, is in softmax-subgroup.wgsl.
 // A max pass, a sum pass, a write pass. Subtracting the row max keeps exp() from overflowing. A NaN
 // anywhere in a row is added into its sum, so the whole row (and only that row) comes out NaN, as in torch.
 

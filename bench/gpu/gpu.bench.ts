@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { attention } from '../../src/kernels/attention.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { GEMM_VARIANTS, gemmFlops, gemmVariantRuns, linear } from '../../src/kernels/gemm.js';
-import { clipVisionAttentionShapes, clipVisionGemmShapes, tuneModelShapes } from '../../src/kernels/tuning.js';
+import { clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipRowShapes, geoclipSearchShapes, tuneModelShapes } from '../../src/kernels/tuning.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
@@ -111,8 +111,9 @@ const ladder = quick ? { m: 64, k: 256, n: 256 } : gpu.isSoftware ? { m: 256, k:
   release(x, w, y);
 }
 
-// The tuner as `geolens tune` runs it, in memory (nothing stored): every GEMM variant and attention kernel
-// at the ViT-B/32 and ViT-L/14 shapes. linear() and attention() below then run its picks. Each pick is the
+// The tuner as `geolens tune` runs it, in memory (nothing stored): every GEMM variant, attention kernel and
+// row strategy at the ViT-B/32 and ViT-L/14 shapes, and every search tiling (tiles per workgroup) at
+// GeoCLIP's 100,000-row gallery. linear() and attention() below then run its picks. Each pick is the
 // fastest the tuner timed; the line gives the runner-up's distance, to show how much the choice matters.
 const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; runnerUpMs?: number }> = {};
 {
@@ -120,9 +121,15 @@ const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; run
   const budgetMs = quick ? 20_000 : 90_000;
   const tuneStart = performance.now();
   const gemmShapes = models.flatMap((c) => clipVisionGemmShapes(c, 'f32')).filter((s) => !quick || s.rows > 1);
-  const table = await tuneModelShapes(gpu, gemmShapes, models.flatMap((c) => clipVisionAttentionShapes(c)), { budgetMs });
+  const table = await tuneModelShapes(gpu, gemmShapes, models.flatMap((c) => clipVisionAttentionShapes(c)), {
+    budgetMs,
+    rowShapes: [...models.flatMap((c) => clipVisionRowShapes(c)), ...geoclipRowShapes()],
+    searchShapes: quick ? [] : geoclipSearchShapes(),
+  });
   const entries: [string, string, Record<string, number>][] = [
     ...Object.entries(table.attention ?? {}).map(([key, e]) => [`attention ${key}`, e.kernel, e.ms] as [string, string, Record<string, number>]),
+    ...Object.entries(table.rows ?? {}).map(([key, e]) => [key, e.strategy, e.ms] as [string, string, Record<string, number>]),
+    ...Object.entries(table.search ?? {}).map(([key, e]) => [key, String(e.tilesPerWorkgroup), e.ms] as [string, string, Record<string, number>]),
     ...Object.entries(table.gemm).map(([key, e]) => [`gemm ${key}`, e.variant, e.ms] as [string, string, Record<string, number>]),
   ];
   console.log(`tuner: ${entries.length} shapes in ${((performance.now() - tuneStart) / 1000).toFixed(1)} s`);

@@ -1,11 +1,11 @@
 // Gallery search benchmark: `node build.mjs --bench search && node .build/bench/kernels/search.bench.mjs`
 // Prints the adapter, then for a 100k × 512 gallery (GeoCLIP's size) and 1 or 8 queries: GPU ms for both
 // passes (timestamp queries, else wall clock), GB/s of gallery bytes read, and GFLOPS counting 2·N·D·Q
-// (multiply-add as 2). A ladder of tilings shows what register blocking buys; the last line per shape is
-// searchTopK end to end (dispatch, sync and readback) timed by benchmark.js on the wall clock.
-// `--quick` runs only the default tiling.
+// (multiply-add as 2). Every tiling the tuner times (SEARCH_TILINGS tiles per workgroup) side by side, the
+// default here marked; the last line per shape is searchTopK end to end (dispatch, sync and readback, the
+// default tiling) timed by benchmark.js on the wall clock. `--quick` runs only the default tiling.
 import Benchmark from 'benchmark';
-import { dispatchSearch, searchTopK, uploadGalleryChunks } from '../../src/kernels/search.js';
+import { defaultTilesPerWorkgroup, dispatchSearch, SEARCH_TILINGS, searchTopK, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { getDevice, type Tensor } from '../../src/runtime/index.js';
 import { gpuMilliseconds } from '../support/bench.js';
 import { benchCeiling, ofCeiling } from '../support/ceiling.js';
@@ -15,7 +15,6 @@ const ROWS = 100_000;
 const DIM = 512;
 const K = 5;
 const SCALE = 39.7;
-const TILINGS: { tilesPerWorkgroup: number }[] = [{ tilesPerWorkgroup: 1 }, { tilesPerWorkgroup: 4 }, { tilesPerWorkgroup: 16 }];
 const quick = process.argv.includes('--quick');
 
 function wallMilliseconds(queries: Tensor, gallery: Tensor[]): Promise<number> {
@@ -44,11 +43,12 @@ for (const dtype of ['f32', 'f16'] as const) {
   for (const queryCount of [1, 8]) {
     const queries = gpu.upload(unitRows(ROWS + 7 * queryCount, queryCount, DIM), [queryCount, DIM]);
     const flops = 2 * ROWS * DIM * queryCount;
-    for (const tiling of quick ? [TILINGS[1]!] : TILINGS) {
-      const { ms, source } = await gpuMilliseconds(gpu, () => dispatchSearch(queries, gallery, { k: K, scale: SCALE, ...tiling }).release(), 5);
-      const name = `${ROWS}x${DIM} ${dtype} Q=${queryCount} k=${K} tiles/wg ${tiling.tilesPerWorkgroup}`;
+    const byDefault = defaultTilesPerWorkgroup(gpu);
+    for (const tilesPerWorkgroup of quick ? [byDefault] : SEARCH_TILINGS) {
+      const { ms, source } = await gpuMilliseconds(gpu, () => dispatchSearch(queries, gallery, { k: K, scale: SCALE, tilesPerWorkgroup }).release(), 5);
+      const name = `${ROWS}x${DIM} ${dtype} Q=${queryCount} k=${K} tiles/wg ${tilesPerWorkgroup}${tilesPerWorkgroup === byDefault ? ' (default)' : ''}`;
       console.log(
-        `search ${name.padEnd(54)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +
+        `search ${name.padEnd(64)} ${ms.toFixed(2).padStart(9)} ms (${source})  ` +
           `${(galleryBytes / ms / 1e6).toFixed(2).padStart(7)} GB/s ${ofCeiling(ceiling, 'bandwidth', galleryBytes, ms).padStart(12)}  ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOPS`,
       );
     }

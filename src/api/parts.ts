@@ -1,6 +1,8 @@
 // GeoLocator.create's loading step: the parts a locator is made of, in the order that fails fastest
 // (a wrong concept bank is refused before minutes of gallery embedding), all released if any step fails.
-import { clipVisionAttentionShapes, clipVisionGemmShapes, prepareTuning } from '../kernels/tuning.js';
+import {
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipRowShapes, geoclipSearchShapes, prepareTuning,
+} from '../kernels/tuning.js';
 import { ConceptModule } from '../model/concepts/module.js';
 import { loadConceptBank, type ConceptBank } from '../model/concepts/bank.js';
 import { buildGallery, fileGalleryCache, type Gallery } from '../model/geoclip/gallery.js';
@@ -36,11 +38,15 @@ export async function loadParts(gpu: Gpu, options: GeoLocatorOptions, context: L
     aborted('CLIP weights');
     const clip = await loadClipVision(gpu, { ...options, onProgress: progress }, download, log ?? defaultLog);
     owned.push(clip);
-    // A stored tuning table for this adapter is read either way; `tune: true` times the vision tower's shapes now.
+    // A stored tuning table for this adapter is read either way; `tune: true` times the vision tower's
+    // shapes, GeoCLIP's row-wise kernels and a search of the default-sized gallery in the storage
+    // loadGallery will pick, now.
     const batches = [1, options.microBatch ?? 8];
     await prepareTuning(gpu, {
       tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog,
       shapes: clipVisionGemmShapes(clip.config, dtype ?? 'f32', batches), attentionShapes: clipVisionAttentionShapes(clip.config, batches),
+      rowShapes: [...clipVisionRowShapes(clip.config, batches), ...geoclipRowShapes(batches)],
+      searchShapes: geoclipSearchShapes([galleryDtype(options)]),
     });
     aborted('GeoCLIP heads');
     const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download, { dtype, onProgress: progress });
@@ -72,6 +78,11 @@ export async function loadParts(gpu: Gpu, options: GeoLocatorOptions, context: L
   }
 }
 
+/** The storage loadGallery builds the search gallery in. Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery. */
+function galleryDtype(options: GeoLocatorOptions): 'f32' | 'f16' {
+  return options.dtype === 'f16' && !options.concepts ? 'f16' : 'f32';
+}
+
 /** Shipped embeddings when given, else the gallery's points embedded (or read from the gallery cache). */
 async function loadGallery(gpu: Gpu, geoclip: GeoClip, options: GeoLocatorOptions, { download, progress, log }: LoadContext): Promise<Gallery> {
   if (options.galleryEmbeddings) {
@@ -79,8 +90,7 @@ async function loadGallery(gpu: Gpu, geoclip: GeoClip, options: GeoLocatorOption
     return shippedGallery(gpu, geoclip, options.galleryEmbeddings, options.gallery, download);
   }
   const gps = await readGallery(options.gallery ?? DEFAULT_LOCATIONS.gallery, download);
-  // Concept re-ranking gathers f32 candidate rows, so a concept locator keeps an f32 gallery.
-  const f16 = options.dtype === 'f16' && !options.concepts;
+  const f16 = galleryDtype(options) === 'f16';
   if (options.dtype === 'f16' && options.concepts) (log ?? defaultLog)('geolens: concept re-ranking reads f32 gallery rows; the gallery stays f32');
   return buildGallery(geoclip, gps, {
     cache: options.galleryCache ?? (options.cacheDir ? fileGalleryCache(options.cacheDir) : undefined),

@@ -1,4 +1,5 @@
 import source from '../../shaders/l2-normalize.wgsl';
+import subgroupSource from '../../shaders/l2-normalize-subgroup.wgsl';
 import type { Tensor } from '../runtime/index.js';
 import { checkF32, dispatchRows } from './rows.js';
 
@@ -8,7 +9,7 @@ import { checkF32, dispatchRows } from './rows.js';
  */
 export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   checkF32('l2Normalize', { x });
-  return dispatchRows('l2Normalize', source, x, { eps });
+  return dispatchRows('l2Normalize', { source, subgroupSource }, x, { eps });
 }
 
 /** Plain-TS L2 normalization in float64 over rows of `cols`, rounded to f32 at the end. */

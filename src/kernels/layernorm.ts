@@ -1,4 +1,5 @@
 import source from '../../shaders/layernorm.wgsl';
+import subgroupSource from '../../shaders/layernorm-subgroup.wgsl';
 import { formatShape, ShapeError, type Tensor } from '../runtime/index.js';
 import { checkF32, dispatchRows, rowLength } from './rows.js';
 
@@ -14,7 +15,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
       `layerNorm: gamma ${formatShape(gamma.shape)} and beta ${formatShape(beta.shape)} must both be [${cols}] to match x ${formatShape(x.shape)}`,
     );
   }
-  return dispatchRows('layerNorm', source, x, { inputs: [gamma, beta], eps });
+  return dispatchRows('layerNorm', { source, subgroupSource }, x, { inputs: [gamma, beta], eps });
 }
 
 /** Plain-TS LayerNorm in float64 (two-pass), rounded to f32 at the end. */

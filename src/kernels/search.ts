@@ -28,10 +28,63 @@ export interface SearchOptions {
   /** Multiplies every dot product: exp(logit_scale) in GeoCLIP (≈ 39.7). */
   scale: number;
   /**
-   * Tiles of WORKGROUP_SIZE · 4 rows per workgroup. Default: 16 on software adapters (few cores, fewer
-   * workgroups amortize each one's first tile, where every row is a candidate), 4 on hardware.
+   * Tiles of WORKGROUP_SIZE · 4 rows per workgroup. Default: the tuning table's for this shape class
+   * (searchShapeKey), else defaultTilesPerWorkgroup.
    */
   tilesPerWorkgroup?: number;
+}
+
+/** What the tuner times (tilesPerWorkgroup). */
+export const SEARCH_TILINGS: readonly number[] = [1, 2, 4, 8, 16, 32];
+
+/**
+ * Tiles per workgroup with no option and no tuning table: 16 on software adapters (few cores, fewer
+ * workgroups amortize each one's first tile, where every row is a candidate), 4 on hardware.
+ * bench/kernels/search, 100,000 × 512, one query, median ms at 1 / 4 / 16 / 32 tiles: lavapipe f32
+ * 75.8 / 69.8 / 70.4 / 70.8, f16 60.8 / 55.5 / 53.7 / 55.8 (within 8% from 4 tiles up); SwiftShader f16
+ * 325-316 / 326-203 / 165-162 / 172-160 over two runs, f32 too noisy on two shared cores to rank (16
+ * tiles 171 and 399 ms in two runs); 32 tiles came out 3-19% under 16 at 8 queries in all four runs,
+ * not enough to move a default that also serves machines with more cores (32 tiles leave 13
+ * workgroups). The tuner's interleaved rounds (tuneSearchShapes) decide per adapter where it matters.
+ */
+export function defaultTilesPerWorkgroup(gpu: Gpu): number {
+  return gpu.isSoftware ? 16 : 4;
+}
+
+/** Queries one tile pass scores together: shader variants exist for 1, 4 and 8. */
+function queryBlockOf(remaining: number): number {
+  return remaining === 1 ? 1 : remaining <= 4 ? 4 : MAX_QUERY_BLOCK;
+}
+
+/**
+ * The key a tuning table files a search under: the gallery's rows in classes of powers of 4 from 4096
+ * (what sets how many workgroups there are to spread), D, the gallery's storage, and the query block of
+ * the first pass ("search n<=262144 d512 f16 q1").
+ */
+export function searchShapeKey(rows: number, dim: number, dtype: 'f32' | 'f16', queries: number): string {
+  let bound = 4096;
+  while (bound < rows) bound *= 4;
+  return `search n<=${bound} d${dim} ${dtype} q${queryBlockOf(Math.min(queries, MAX_QUERY_BLOCK))}`;
+}
+
+/** Per adapter name: shape key (searchShapeKey) → tiles per workgroup, from a tuning table (src/kernels/tuning.ts). */
+const tunedTilings = new Map<string, ReadonlyMap<string, number>>();
+
+/** Whether a table may name this tiling: any positive integer runs; this checks the table, not the adapter. */
+export function searchTilingValid(tiles: unknown): tiles is number {
+  return Number.isInteger(tiles) && (tiles as number) >= 1;
+}
+
+/** Installs a tuning table's search tilings for this adapter (null removes them); callers check them first (searchTilingValid). */
+export function setTunedSearchTilings(gpu: Gpu, choices: Readonly<Record<string, number>> | null): void {
+  if (choices === null) tunedTilings.delete(gpu.adapterName);
+  else tunedTilings.set(gpu.adapterName, new Map(Object.entries(choices)));
+}
+
+/** Tiles per workgroup a search of this shape runs with no option: the tuning table's, else the default. */
+export function searchTilingFor(gpu: Gpu, rows: number, dim: number, dtype: 'f32' | 'f16', queries: number): number {
+  const tuned = tunedTilings.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries));
+  return tuned !== undefined && searchTilingValid(tuned) ? tuned : defaultTilesPerWorkgroup(gpu);
 }
 
 export interface SearchResult {
@@ -110,7 +163,6 @@ export async function searchTopK(queries: Tensor, gallery: Tensor | readonly Ten
 export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tensor[], options: SearchOptions): SearchPartials {
   const chunks: readonly Tensor[] = Array.isArray(gallery) ? gallery : [gallery as Tensor];
   const { k, scale } = options;
-  const tilesPerWorkgroup = options.tilesPerWorkgroup ?? (queries.gpu.isSoftware ? 16 : 4);
   if (queries.rank !== 2 || queries.dtype !== 'f32') throw new ShapeError(`search: queries must be [Q, D] f32, got ${queries}`);
   const [queryCount, dim] = queries.shape as [number, number];
   if (chunks.length === 0) throw new ShapeError('search: the gallery is empty (no chunks given)');
@@ -130,6 +182,7 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
     throw new ShapeError(`search: D = ${dim} must be a multiple of 4 (8 for f16 galleries); queries ${formatShape(queries.shape)}`);
   }
   checkK(k, totalRows);
+  const tilesPerWorkgroup = options.tilesPerWorkgroup ?? searchTilingFor(queries.gpu, totalRows, dim, chunks[0]!.dtype as 'f32' | 'f16', queryCount);
   if (!Number.isFinite(scale)) throw new ShapeError(`search: scale must be finite, got ${scale}`);
   if (!Number.isInteger(tilesPerWorkgroup) || tilesPerWorkgroup < 1) throw new ShapeError(`search: tilesPerWorkgroup must be a positive integer, got ${tilesPerWorkgroup}`);
   if (totalRows >= NO_ROW) throw new ShapeError(`search: ${totalRows} gallery rows do not fit u32 row numbers`);
@@ -140,7 +193,7 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   const blocks: { queryOffset: number; queryBlock: number; candidates: number }[] = [];
   for (let queryOffset = 0; queryOffset < queryCount; queryOffset += MAX_QUERY_BLOCK) {
     const remaining = queryCount - queryOffset;
-    const queryBlock = remaining === 1 ? 1 : remaining <= 4 ? 4 : MAX_QUERY_BLOCK;
+    const queryBlock = queryBlockOf(remaining);
     blocks.push({ queryOffset, queryBlock, candidates: candidateCapacity(gpu, queryBlock, kCapacity, k) });
   }
   const rowsPerWorkgroup = WORKGROUP_SIZE * ROWS_PER_THREAD * tilesPerWorkgroup;

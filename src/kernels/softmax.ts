@@ -1,11 +1,12 @@
 import source from '../../shaders/softmax.wgsl';
+import subgroupSource from '../../shaders/softmax-subgroup.wgsl';
 import type { Tensor } from '../runtime/index.js';
 import { checkF32, dispatchRows } from './rows.js';
 
 /** Softmax over the last dimension: x [...batch, N] → [...batch, N]. A NaN in a row makes that row NaN. */
 export function softmax(x: Tensor): Tensor {
   checkF32('softmax', { x });
-  return dispatchRows('softmax', source, x);
+  return dispatchRows('softmax', { source, subgroupSource }, x);
 }
 
 /** Plain-TS max-subtracted softmax in float64 over rows of `cols`, rounded to f32 at the end. */

@@ -3,12 +3,19 @@
 // What is fastest depends on the device (SwiftShader wants big per-invocation register blocks, lavapipe
 // the subgroup kernels, a GPU workgroup-memory tiles) and on the shape (a 32-row block is mostly padding
 // for one row). tuneGemmShapes() times every GEMM variant this adapter runs at each shape a model uses and
-// keeps the fastest; the table persists per adapter name + driver + geolens version (a JSON file under
-// the download cache's folder in Node, the Cache API in browsers), so the next process starts with it.
-// Nothing tunes unless asked: without a table linear() uses the per-adapter-class defaults in gemm.ts.
+// keeps the fastest, and the attention, row-kernel and search tuners do the same for theirs; the table
+// persists per adapter name + driver + geolens version (a JSON file under the download cache's folder in
+// Node, the Cache API in browsers), so the next process starts with it.
+// Nothing tunes unless asked: without a table each kernel uses its per-adapter-class default (gemm.ts,
+// attention.ts, rows.ts, search.ts).
 import { GEMM_VARIANTS, gemmShapeKey, gemmVariantRuns, linear, setTunedGemmChoices, type GemmVariant } from './gemm.js';
 import { attention, attentionKernelRuns, attentionKernels, attentionShapeKey, setTunedAttentionChoices, type AttentionKernel } from './attention.js';
 import { quantizeMatrix, uploadQuantized } from './quantize.js';
+import { layerNorm } from './layernorm.js';
+import { softmax } from './softmax.js';
+import { l2Normalize } from './l2-normalize.js';
+import { rowShapeKey, rowStrategies, rowStrategyRuns, setTunedRowChoices, withRowStrategy, type RowOp, type RowStrategy } from './rows.js';
+import { dispatchSearch, SEARCH_TILINGS, searchShapeKey, searchTilingValid, setTunedSearchTilings, uploadGalleryChunks } from './search.js';
 import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
 import { defaultCacheDir } from '../io/cache-dir.js';
 
@@ -36,6 +43,33 @@ export interface AttentionShape {
   causal?: boolean;
 }
 
+/** One row-wise kernel call a model makes: x [rows, cols]. */
+export interface RowShape {
+  op: RowOp;
+  rows: number;
+  cols: number;
+}
+
+/** One gallery search a model makes: `queries` queries against a [rows, dim] gallery stored as dtype. */
+export interface SearchShape {
+  rows: number;
+  dim: number;
+  dtype: 'f32' | 'f16';
+  queries: number;
+}
+
+export interface TunedRows {
+  strategy: RowStrategy;
+  /** Best timed milliseconds of each strategy (rowStrategies). */
+  ms: Record<string, number>;
+}
+
+export interface TunedSearch {
+  tilesPerWorkgroup: number;
+  /** Best timed milliseconds of each tiling (SEARCH_TILINGS), keyed by tiles per workgroup. */
+  ms: Record<string, number>;
+}
+
 export interface TunedAttention {
   kernel: AttentionKernel;
   /** Best timed milliseconds of each kernel (attentionKernels). */
@@ -57,6 +91,10 @@ export interface TuningTable {
   gemm: Record<string, TunedGemm>;
   /** Attention's kernel per shape key (attentionShapeKey); absent in tables that tuned GEMMs only. */
   attention?: Record<string, TunedAttention>;
+  /** Row-wise kernels' strategy per shape key (rowShapeKey); absent in older tables. */
+  rows?: Record<string, TunedRows>;
+  /** Gallery search's tiles per workgroup per shape key (searchShapeKey); absent in older tables. */
+  search?: Record<string, TunedSearch>;
 }
 
 export interface TuningIdentity {
@@ -164,13 +202,27 @@ export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
       if (typeof entry?.kernel !== 'string' || !attentionKernelRuns(gpu, entry.kernel, headDim)) return `attention entry "${key}" names no attention kernel this adapter runs`;
     }
   }
+  if (t.rows !== undefined) {
+    if (!t.rows || typeof t.rows !== 'object') return 'rows section is not an object';
+    for (const [key, entry] of Object.entries(t.rows)) {
+      if (typeof entry?.strategy !== 'string' || !rowStrategyRuns(gpu, entry.strategy)) return `rows entry "${key}" names no row strategy this adapter runs`;
+    }
+  }
+  if (t.search !== undefined) {
+    if (!t.search || typeof t.search !== 'object') return 'search section is not an object';
+    for (const [key, entry] of Object.entries(t.search)) {
+      if (!searchTilingValid(entry?.tilesPerWorkgroup)) return `search entry "${key}" names no tiling (tiles per workgroup must be a positive integer)`;
+    }
+  }
   return t as TuningTable;
 }
 
-/** Makes linear() use a table's choices on this adapter. */
+/** Makes linear(), attention(), the row-wise kernels and search use a table's choices on this adapter. */
 export function installTuningTable(gpu: Gpu, table: TuningTable): void {
   setTunedGemmChoices(gpu, Object.fromEntries(Object.entries(table.gemm).map(([key, entry]) => [key, entry.variant])));
   setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.kernel])));
+  setTunedRowChoices(gpu, Object.fromEntries(Object.entries(table.rows ?? {}).map(([key, entry]) => [key, entry.strategy])));
+  setTunedSearchTilings(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, entry.tilesPerWorkgroup])));
 }
 
 export interface LoadTuningOptions {
@@ -365,22 +417,151 @@ export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionSh
   return table;
 }
 
-export interface TuneModelOptions extends TuneOptions {
-  /** Reports each attention shape as tuneAttentionShapes does (onShape reports the GEMMs). */
-  onAttentionShape?: TuneAttentionOptions['onShape'];
+/** Best milliseconds per candidate, to the microsecond, as tables store them. */
+function roundedMs(ms: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(ms).map(([name, t]) => [name, Math.round(t * 1000) / 1000]));
+}
+
+function fastest(ms: Record<string, number>): string {
+  return Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
+}
+
+/** Values that time like real ones and stay finite through every kernel: a hash of the index in [-0.5, 0.5) · scale. */
+function hashedValues(count: number, scale = 1): Float32Array {
+  const values = new Float32Array(count);
+  for (let i = 0; i < values.length; i++) values[i] = (((i * 2654435761) % 1000) / 1000 - 0.5) * scale;
+  return values;
+}
+
+export interface TuneRowsOptions {
+  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default strategy. */
+  budgetMs?: number;
+  /** Timed passes per strategy (default 3); the best counts. */
+  repeats?: number;
+  /** Adds to this table (default: a new one). */
+  into?: TuningTable;
+  onShape?: (shape: RowShape, key: string, result: TunedRows | null) => void;
 }
 
 /**
- * A model's attention and GEMM shapes within one budget (budgetMs, default 60 s): attention first, a few
- * milliseconds a shape, then the GEMMs in what is left. What `geolens tune`, create({ tune }) and
+ * Times every row strategy this adapter runs (rowStrategies: workgroup, invocation, subgroup where it
+ * runs) at each shape, interleaved a round at a time like the GEMMs, installs the fastest per shape key
+ * and returns the table (not yet saved). Each is compiled before the timed rounds.
+ */
+export async function tuneRowShapes(gpu: Gpu, shapes: readonly RowShape[], options: TuneRowsOptions = {}): Promise<TuningTable> {
+  const deadline = performance.now() + (options.budgetMs ?? 60_000);
+  const repeats = Math.max(1, options.repeats ?? 3);
+  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const tuned: Record<string, TunedRows> = (table.rows ??= {});
+  const strategies = rowStrategies(gpu);
+  for (const shape of shapes) {
+    const key = rowShapeKey(shape.op, shape.rows, shape.cols);
+    if (tuned[key]) continue;
+    if (performance.now() > deadline) {
+      options.onShape?.(shape, key, null);
+      continue;
+    }
+    const x = gpu.upload(hashedValues(shape.rows * shape.cols, 4), [shape.rows, shape.cols]);
+    const gamma = gpu.upload(hashedValues(shape.cols), [shape.cols]);
+    const op: () => Tensor = {
+      layerNorm: () => layerNorm(x, gamma, gamma),
+      softmax: () => softmax(x),
+      l2Normalize: () => l2Normalize(x),
+    }[shape.op];
+    const run = (strategy: RowStrategy) => withRowStrategy(strategy, op).release();
+    let ms: Record<string, number> = {};
+    try {
+      for (const strategy of strategies) run(strategy);
+      await gpu.sync();
+      ms = await timeRounds(gpu, strategies, run, repeats, deadline);
+    } finally {
+      x.release();
+      gamma.release();
+    }
+    tuned[key] = { strategy: fastest(ms) as RowStrategy, ms: roundedMs(ms) };
+    options.onShape?.(shape, key, tuned[key]!);
+  }
+  installTuningTable(gpu, table);
+  return table;
+}
+
+export interface TuneSearchOptions {
+  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default tiling. */
+  budgetMs?: number;
+  /** Timed passes per tiling (default 3); the best counts. */
+  repeats?: number;
+  /** Adds to this table (default: a new one). */
+  into?: TuningTable;
+  onShape?: (shape: SearchShape, key: string, result: TunedSearch | null) => void;
+}
+
+/** The k a search is timed at: GeoCLIP's default topK. */
+const TUNED_SEARCH_K = 5;
+
+/**
+ * Times every tiling (SEARCH_TILINGS tiles per workgroup) at each search shape, both passes as
+ * searchTopK records them, interleaved a round at a time; installs the fastest per shape key and returns
+ * the table (not yet saved).
+ */
+export async function tuneSearchShapes(gpu: Gpu, shapes: readonly SearchShape[], options: TuneSearchOptions = {}): Promise<TuningTable> {
+  const deadline = performance.now() + (options.budgetMs ?? 60_000);
+  const repeats = Math.max(1, options.repeats ?? 3);
+  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const tuned: Record<string, TunedSearch> = (table.search ??= {});
+  const names = SEARCH_TILINGS.map(String);
+  for (const shape of shapes) {
+    const key = searchShapeKey(shape.rows, shape.dim, shape.dtype, shape.queries);
+    if (tuned[key]) continue;
+    if (performance.now() > deadline) {
+      options.onShape?.(shape, key, null);
+      continue;
+    }
+    const gallery = uploadGalleryChunks(gpu, hashedValues(shape.rows * shape.dim, 2 / Math.sqrt(shape.dim)), shape.rows, shape.dim, undefined, shape.dtype);
+    const queries = gpu.upload(hashedValues(shape.queries * shape.dim, 2 / Math.sqrt(shape.dim)).reverse(), [shape.queries, shape.dim]);
+    const k = Math.min(TUNED_SEARCH_K, shape.rows);
+    const run = (tiles: string) => dispatchSearch(queries, gallery, { k, scale: 39.7, tilesPerWorkgroup: Number(tiles) }).release();
+    let ms: Record<string, number> = {};
+    try {
+      for (const tiles of names) run(tiles);
+      await gpu.sync();
+      ms = await timeRounds(gpu, names, run, repeats, deadline);
+    } finally {
+      queries.release();
+      for (const chunk of gallery) chunk.release();
+    }
+    tuned[key] = { tilesPerWorkgroup: Number(fastest(ms)), ms: roundedMs(ms) };
+    options.onShape?.(shape, key, tuned[key]!);
+  }
+  installTuningTable(gpu, table);
+  return table;
+}
+
+export interface TuneModelOptions extends TuneOptions {
+  /** Reports each attention shape as tuneAttentionShapes does (onShape reports the GEMMs). */
+  onAttentionShape?: TuneAttentionOptions['onShape'];
+  /** Row-wise kernel shapes, timed after attention (clipVisionRowShapes, geoclipRowShapes). */
+  rowShapes?: readonly RowShape[];
+  onRowShape?: TuneRowsOptions['onShape'];
+  /** Gallery searches, timed after the row-wise kernels (geoclipSearchShapes). */
+  searchShapes?: readonly SearchShape[];
+  onSearchShape?: TuneSearchOptions['onShape'];
+}
+
+/**
+ * A model's attention, row-wise, search and GEMM shapes within one budget (budgetMs, default 60 s):
+ * attention first, then the row-wise kernels and the search (a few milliseconds a shape each, a search
+ * on a software adapter tens), then the GEMMs in what is left. What `geolens tune`, create({ tune }) and
  * bench/gpu.sh run. Installs the result and returns the table (not yet saved).
  */
 export async function tuneModelShapes(gpu: Gpu, gemmShapes: readonly GemmShape[], attentionShapes: readonly AttentionShape[],
   options: TuneModelOptions = {}): Promise<TuningTable> {
   const started = performance.now();
   const budgetMs = options.budgetMs ?? 60_000;
+  const left = () => Math.max(0, budgetMs - (performance.now() - started));
   const withAttention = await tuneAttentionShapes(gpu, attentionShapes, { budgetMs, repeats: options.repeats, into: options.into, onShape: options.onAttentionShape });
-  return tuneGemmShapes(gpu, gemmShapes, { ...options, budgetMs: Math.max(0, budgetMs - (performance.now() - started)), into: withAttention });
+  const withRows = await tuneRowShapes(gpu, options.rowShapes ?? [], { budgetMs: left(), repeats: options.repeats, into: withAttention, onShape: options.onRowShape });
+  const withSearch = await tuneSearchShapes(gpu, options.searchShapes ?? [], { budgetMs: left(), repeats: options.repeats, into: withRows, onShape: options.onSearchShape });
+  return tuneGemmShapes(gpu, gemmShapes, { ...options, budgetMs: left(), into: withSearch });
 }
 
 /** Tokens a CLIP vision tower runs per image: the patches and the class token. */
@@ -412,11 +593,45 @@ export function clipVisionGemmShapes(config: { hidden_size: number; intermediate
   return shapes;
 }
 
+/**
+ * The row-wise kernels of a CLIP vision tower per image batch: the LayerNorms over every token
+ * [batch · tokens, hidden] (pre-norm and both norms of every layer) and the final one over the class
+ * tokens [batch, hidden].
+ */
+export function clipVisionRowShapes(config: { hidden_size: number; image_size: number; patch_size: number }, batches: readonly number[] = [1]): RowShape[] {
+  return batches.flatMap((batch) => [
+    { op: 'layerNorm' as const, rows: batch * visionTokens(config), cols: config.hidden_size },
+    { op: 'layerNorm' as const, rows: batch, cols: config.hidden_size },
+  ]);
+}
+
+/** GeoCLIP's gallery as create() builds it by default: 100,000 GPS points, 512-d embeddings, embedded 2048 at a time. */
+export const GEOCLIP_GALLERY = { rows: 100_000, dim: 512, embedRows: 2048 } as const;
+
+/**
+ * GeoCLIP's row-wise kernels per image batch: the image embeddings' l2Normalize [batch, 512], the
+ * gallery's while it is embedded [2048, 512], and softmax over the whole gallery [batch, 100,000].
+ */
+export function geoclipRowShapes(batches: readonly number[] = [1], gallery: { rows: number; dim: number; embedRows: number } = GEOCLIP_GALLERY): RowShape[] {
+  return [
+    ...batches.map((batch) => ({ op: 'l2Normalize' as const, rows: batch, cols: gallery.dim })),
+    { op: 'l2Normalize', rows: Math.min(gallery.embedRows, gallery.rows), cols: gallery.dim },
+    ...batches.map((batch) => ({ op: 'softmax' as const, rows: batch, cols: gallery.rows })),
+  ];
+}
+
+/** GeoCLIP's search of its gallery for one image, per gallery storage (default both f32 and f16). */
+export function geoclipSearchShapes(dtypes: readonly ('f32' | 'f16')[] = ['f32', 'f16'], gallery: { rows: number; dim: number } = GEOCLIP_GALLERY): SearchShape[] {
+  return dtypes.map((dtype) => ({ rows: gallery.rows, dim: gallery.dim, dtype, queries: 1 }));
+}
+
 export interface PrepareTuningOptions extends LoadTuningOptions {
   /** Time this model's shapes now (and store the table) rather than only reading a stored one. */
   tune?: boolean | TuneOptions;
   shapes?: readonly GemmShape[];
   attentionShapes?: readonly AttentionShape[];
+  rowShapes?: readonly RowShape[];
+  searchShapes?: readonly SearchShape[];
 }
 
 /**
@@ -429,8 +644,12 @@ export async function prepareTuning(gpu: Gpu, options: PrepareTuningOptions = {}
   if (!options.tune) return table;
   const missing = (options.shapes ?? []).filter((s) => !table?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]);
   const missingAttention = (options.attentionShapes ?? []).filter((s) => !table?.attention?.[attentionShapeKey(s.batch, s.seq, s.heads, s.headDim, s.causal)]);
-  if (missing.length === 0 && missingAttention.length === 0) return table;
-  const tuned = await tuneModelShapes(gpu, missing, missingAttention, { ...(typeof options.tune === 'object' ? options.tune : {}), into: table ?? undefined });
+  const missingRows = (options.rowShapes ?? []).filter((s) => !table?.rows?.[rowShapeKey(s.op, s.rows, s.cols)]);
+  const missingSearch = (options.searchShapes ?? []).filter((s) => !table?.search?.[searchShapeKey(s.rows, s.dim, s.dtype, s.queries)]);
+  if (missing.length === 0 && missingAttention.length === 0 && missingRows.length === 0 && missingSearch.length === 0) return table;
+  const tuned = await tuneModelShapes(gpu, missing, missingAttention, {
+    ...(typeof options.tune === 'object' ? options.tune : {}), into: table ?? undefined, rowShapes: missingRows, searchShapes: missingSearch,
+  });
   try {
     await saveTuningTable(gpu, tuned, { store });
   } catch (error) {

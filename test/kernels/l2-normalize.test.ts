@@ -2,8 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { l2Normalize, l2NormalizeReference } from '../../src/kernels/l2-normalize.js';
 import { ShapeError } from '../../src/runtime/index.js';
-import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
+import { forceRowStrategy, rowStrategyRuns } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
+import { eachRowStrategy } from '../support/rows.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
 async function check(shape: number[], seed: number, eps?: number): Promise<Float32Array> {
@@ -19,23 +20,14 @@ async function check(shape: number[], seed: number, eps?: number): Promise<Float
 }
 
 
-/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
-function bothStrategies(name: string, body: () => Promise<void>): void {
-  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
-    test(`${name} [${strategy} per row]`, async () => {
-      forceRowStrategy(strategy);
-      await body();
-    });
-  }
-}
 
-bothStrategies('l2Normalize matches the float64 reference on odd shapes (3 × 257 × 65, D 1023, D 512)', async () => {
+eachRowStrategy(test, 'l2Normalize matches the float64 reference on odd shapes (3 × 257 × 65, D 1023, D 512)', async () => {
   await check([3, 257, 65], 1);
   await check([2, 1023], 2);
   await check([7, 512], 3);
 });
 
-bothStrategies('l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays zero (eps clamp)', async () => {
+eachRowStrategy(test, 'l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays zero (eps clamp)', async () => {
   const out = await check([5, 1], 4);
   assert.ok(out.every((v) => Math.abs(v) === 1));
   await check([1, 3], 5);
@@ -46,7 +38,7 @@ bothStrategies('l2Normalize edge cases: D 1 gives ±1, one row, a zero row stays
   assertClose(await l2Normalize(gpu.upload(tiny, [1, 4]), 1e-6).read(), l2NormalizeReference(tiny, 4, 1e-6), 1e-6, 0, 'eps clamp');
 });
 
-bothStrategies('l2Normalize propagates NaN to its own row only', async () => {
+eachRowStrategy(test, 'l2Normalize propagates NaN to its own row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(3 * 16, 6);
   x[40] = NaN;
@@ -55,13 +47,17 @@ bothStrategies('l2Normalize propagates NaN to its own row only', async () => {
   assert.ok(out.slice(0, 32).every(Number.isFinite));
 });
 
-// Invocation per row only: 70,001 workgroups with barriers take SwiftShader 12 s.
-test('l2Normalize over 70,001 rows (a GeoCLIP gallery) [invocation per row]', async () => {
-  forceRowStrategy('invocation');
-  await check([70001, 4], 7);
-});
+// Not the workgroup strategy: 70,001 workgroups with barriers take SwiftShader 12 s. The subgroup
+// strategy's 70,001 workgroups fold into a 2-D dispatch (more than 65,535 a dimension).
+for (const strategy of ['invocation', 'subgroup'] as const) {
+  test(`l2Normalize over 70,001 rows (a GeoCLIP gallery) [${strategy} per row]`, async () => {
+    if (!rowStrategyRuns(await testGpu(), strategy)) return;
+    forceRowStrategy(strategy);
+    await check([70001, 4], 7);
+  });
+}
 
-bothStrategies('l2Normalize rejects a negative eps and non-f32 input', async () => {
+eachRowStrategy(test, 'l2Normalize rejects a negative eps and non-f32 input', async () => {
   const gpu = await testGpu();
   assert.throws(() => l2Normalize(gpu.upload(new Float32Array(4), [2, 2]), -1), (e: Error) => e instanceof ShapeError && /eps/.test(e.message));
   assert.throws(() => l2Normalize(gpu.upload(new Int32Array(4), [2, 2])), (e: Error) => e instanceof ShapeError && /\[2, 2\]:i32/.test(e.message));

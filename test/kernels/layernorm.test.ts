@@ -2,8 +2,9 @@ import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
 import { ShapeError } from '../../src/runtime/index.js';
-import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
+import { forceRowStrategy } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
+import { eachRowStrategy } from '../support/rows.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
 async function check(shape: number[], seed: number, offset = 0, eps = 1e-5): Promise<Float32Array> {
@@ -23,34 +24,25 @@ async function check(shape: number[], seed: number, offset = 0, eps = 1e-5): Pro
 }
 
 
-/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
-function bothStrategies(name: string, body: () => Promise<void>): void {
-  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
-    uvuTest(`${name} [${strategy} per row]`, async () => {
-      forceRowStrategy(strategy);
-      await body();
-    });
-  }
-}
 
-bothStrategies('layerNorm matches the float64 reference on odd shapes (batch 3, S 257, D 65; D 1023; D 768)', async () => {
+eachRowStrategy(uvuTest, 'layerNorm matches the float64 reference on odd shapes (batch 3, S 257, D 65; D 1023; D 768)', async () => {
   await check([3, 257, 65], 1);
   await check([2, 1023], 2);
   await check([5, 768], 3);
 });
 
-bothStrategies('layerNorm keeps its accuracy when the mean dwarfs the spread (two-pass variance)', async () => {
+eachRowStrategy(uvuTest, 'layerNorm keeps its accuracy when the mean dwarfs the spread (two-pass variance)', async () => {
   await check([4, 768], 4, 1000);
 });
 
-bothStrategies('layerNorm edge cases: one row, one column (output is beta), a custom eps', async () => {
+eachRowStrategy(uvuTest, 'layerNorm edge cases: one row, one column (output is beta), a custom eps', async () => {
   await check([1, 7], 5);
   const out = await check([6, 1], 6);
   assert.ok(out.every(Number.isFinite));
   await check([2, 50], 7, 0, 1e-6);
 });
 
-bothStrategies('layerNorm propagates NaN to its own row only', async () => {
+eachRowStrategy(uvuTest, 'layerNorm propagates NaN to its own row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(3 * 20, 8);
   x[25] = NaN;
@@ -60,7 +52,7 @@ bothStrategies('layerNorm propagates NaN to its own row only', async () => {
   assert.ok([...out.slice(0, 20), ...out.slice(40)].every(Number.isFinite), 'rows 0 and 2 are finite');
 });
 
-bothStrategies('layerNorm rejects gamma/beta that do not match the last dimension, naming the shapes', async () => {
+eachRowStrategy(uvuTest, 'layerNorm rejects gamma/beta that do not match the last dimension, naming the shapes', async () => {
   const gpu = await testGpu();
   const x = gpu.upload(new Float32Array(12), [3, 4]);
   const four = gpu.upload(new Float32Array(4), [4]);

@@ -2,8 +2,9 @@ import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { softmax, softmaxReference } from '../../src/kernels/softmax.js';
 import { ShapeError } from '../../src/runtime/index.js';
-import { forceRowStrategy, type RowStrategy } from '../../src/kernels/rows.js';
+import { forceRowStrategy } from '../../src/kernels/rows.js';
 import { testGpu } from '../support/gpu.js';
+import { eachRowStrategy } from '../support/rows.js';
 import { assertClose, randomArray, relativeError } from '../support/numeric.js';
 
 async function check(shape: number[], seed: number, scale = 5): Promise<void> {
@@ -18,37 +19,28 @@ async function check(shape: number[], seed: number, scale = 5): Promise<void> {
 }
 
 
-/** Registers the test once per row strategy, so SwiftShader runs the hardware GPUs' path too. */
-function bothStrategies(name: string, body: () => Promise<void>): void {
-  for (const strategy of ['invocation', 'workgroup'] as RowStrategy[]) {
-    uvuTest(`${name} [${strategy} per row]`, async () => {
-      forceRowStrategy(strategy);
-      await body();
-    });
-  }
-}
 
-bothStrategies('softmax matches the float64 reference on odd shapes (batch 3 × 257 × 257, D 1023)', async () => {
+eachRowStrategy(uvuTest, 'softmax matches the float64 reference on odd shapes (batch 3 × 257 × 257, D 1023)', async () => {
   await check([3, 257, 257], 1);
   await check([4, 1023], 2);
 });
 
-bothStrategies('softmax subtracts the max: logits near 100 (GeoCLIP logit scale) do not overflow', async () => {
+eachRowStrategy(uvuTest, 'softmax subtracts the max: logits near 100 (GeoCLIP logit scale) do not overflow', async () => {
   await check([3, 1000], 3, 100);
 });
 
-bothStrategies('softmax over a 100,000-wide row (GeoCLIP logits against the whole GPS gallery)', async () => {
+eachRowStrategy(uvuTest, 'softmax over a 100,000-wide row (GeoCLIP logits against the whole GPS gallery)', async () => {
   await check([2, 100000], 7, 30);
 });
 
-bothStrategies('softmax edge cases: a single column is 1, a single row', async () => {
+eachRowStrategy(uvuTest, 'softmax edge cases: a single column is 1, a single row', async () => {
   const gpu = await testGpu();
   const out = await softmax(gpu.upload(randomArray(5, 4, 50), [5, 1])).read();
   assertClose(out, new Float32Array(5).fill(1), 0, 0, 'softmax of one column');
   await check([1, 9], 5);
 });
 
-bothStrategies('softmax: NaN in a row gives NaN in that row only', async () => {
+eachRowStrategy(uvuTest, 'softmax: NaN in a row gives NaN in that row only', async () => {
   const gpu = await testGpu();
   const x = randomArray(4 * 70, 6);
   x[70 + 33] = NaN;
@@ -58,7 +50,7 @@ bothStrategies('softmax: NaN in a row gives NaN in that row only', async () => {
   assertClose(out, softmaxReference(x, 70), 1e-5, 1e-7, 'softmax with NaN');
 });
 
-bothStrategies('softmax: -inf entries (masked logits) give exactly 0, the rest still sums to 1', async () => {
+eachRowStrategy(uvuTest, 'softmax: -inf entries (masked logits) give exactly 0, the rest still sums to 1', async () => {
   const gpu = await testGpu();
   const x = new Float32Array([0.5, -Infinity, 2, -Infinity, -1]);
   const out = await softmax(gpu.upload(x, [1, 5])).read();
@@ -67,7 +59,7 @@ bothStrategies('softmax: -inf entries (masked logits) give exactly 0, the rest s
   assertClose(out, softmaxReference(x, 5), 1e-6, 0, 'masked softmax');
 });
 
-bothStrategies('softmax rejects non-f32 input with the tensor in the message', async () => {
+eachRowStrategy(uvuTest, 'softmax rejects non-f32 input with the tensor in the message', async () => {
   const gpu = await testGpu();
   const x = gpu.upload(new Uint32Array(6), [2, 3]);
   assert.throws(() => softmax(x), (e: Error) => e instanceof ShapeError && /\[2, 3\]:u32/.test(e.message));

@@ -8,11 +8,18 @@ import {
   attention, attentionKernels, attentionReference, attentionShapeKey, ATTENTION_WORKGROUP_SIZES, defaultAttentionKernel, setTunedAttentionChoices,
 } from '../../src/kernels/attention.js';
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, fileTuningStore, tuneAttentionShapes, loadTuningTable, prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuningIdentity, type TuningTable,
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, fileTuningStore, geoclipRowShapes, geoclipSearchShapes, tuneAttentionShapes, loadTuningTable,
+  prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuneRowShapes, tuneSearchShapes, tuningIdentity, type TuningTable,
 } from '../../src/kernels/tuning.js';
+import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
+import { softmax } from '../../src/kernels/softmax.js';
+import { defaultRowStrategy, rowShapeKey, rowStrategies, setTunedRowChoices, type RowStrategy } from '../../src/kernels/rows.js';
+import {
+  defaultTilesPerWorkgroup, SEARCH_TILINGS, searchShapeKey, searchTilingFor, searchTopK, searchTopKReference, setTunedSearchTilings, uploadGalleryChunks,
+} from '../../src/kernels/search.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
-import { randomArray, relativeError } from '../support/numeric.js';
+import { assertClose, normalizeRows, randomArray, relativeError } from '../support/numeric.js';
 
 /** The GEMM variant a linear() call of this shape runs with no variant named, read from its dispatch label. */
 function variantRun(gpu: Gpu, m: number, k: number, n: number): string {
@@ -212,6 +219,171 @@ test('a half-written table is ignored with a log line, and saving again replaces
   assert.is(logs.length, 1);
   await saveTuningTable(gpu, table, { cacheDir: folder });
   assert.ok(await loadTuningTable(gpu, { cacheDir: folder }));
+});
+
+const ROW_ENTRY_POINTS: Record<RowStrategy, string> = { workgroup: 'main', invocation: 'rowPerInvocation', subgroup: 'rowPerSubgroup' };
+
+/** The strategy a row-wise op runs with none forced, read from its dispatch's entry point. */
+function rowStrategyRun(gpu: Gpu, op: 'layerNorm' | 'softmax', rows: number, cols: number): RowStrategy {
+  const x = gpu.upload(new Float32Array(rows * cols), [rows, cols]);
+  const gamma = gpu.upload(new Float32Array(cols), [cols]);
+  const [request] = gpu.plan(() => void (op === 'layerNorm' ? layerNorm(x, gamma, gamma) : softmax(x)));
+  x.release();
+  gamma.release();
+  return (Object.keys(ROW_ENTRY_POINTS) as RowStrategy[]).find((s) => ROW_ENTRY_POINTS[s] === request!.entryPoint)!;
+}
+
+function clearRowsAndSearch(gpu: Gpu): void {
+  setTunedRowChoices(gpu, null);
+  setTunedSearchTilings(gpu, null);
+}
+
+/** A unit-norm gallery and one query, with the float64 reference's answer. */
+function searchCase(rows: number, dim: number, seed: number) {
+  const gallery = normalizeRows(randomArray(rows * dim, seed), dim);
+  const query = normalizeRows(randomArray(dim, seed + 1), dim);
+  return { gallery, query, expected: searchTopKReference(query, gallery, dim, { k: 5, scale: 39.7 }) };
+}
+
+test('rows: the tuner times every strategy this adapter runs, picks its fastest, and the kernels then use it', async () => {
+  const gpu = await testGpu();
+  clearRowsAndSearch(gpu);
+  const table = await tuneRowShapes(gpu, [{ op: 'layerNorm', rows: 20, cols: 96 }, { op: 'layerNorm', rows: 30, cols: 96 }, { op: 'softmax', rows: 1, cols: 3000 }], { repeats: 2 });
+  // 20 and 30 rows are one class: one entry.
+  const layerKey = rowShapeKey('layerNorm', 20, 96);
+  assert.equal(Object.keys(table.rows!).sort(), [layerKey, rowShapeKey('softmax', 1, 3000)].sort());
+  for (const [key, entry] of Object.entries(table.rows!)) {
+    assert.equal(Object.keys(entry.ms).sort(), rowStrategies(gpu).sort(), key);
+    assert.is(entry.strategy, Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0], key);
+  }
+  assert.is(rowStrategyRun(gpu, 'layerNorm', 25, 96), table.rows![layerKey]!.strategy);
+  assert.is(rowStrategyRun(gpu, 'softmax', 1, 3000), table.rows![rowShapeKey('softmax', 1, 3000)]!.strategy);
+  // Another row class keeps the default.
+  assert.is(rowStrategyRun(gpu, 'layerNorm', 100, 96), defaultRowStrategy(gpu));
+  clearRowsAndSearch(gpu);
+});
+
+test('search: the tuner times every tiling, picks its fastest, and searchTopK then uses it and finds the reference rows', async () => {
+  const gpu = await testGpu();
+  clearRowsAndSearch(gpu);
+  const shape = { rows: 3000, dim: 64, dtype: 'f32' as const, queries: 1 };
+  const table = await tuneSearchShapes(gpu, [shape, { ...shape, dtype: 'f16' }], { repeats: 2 });
+  const key = searchShapeKey(3000, 64, 'f32', 1);
+  const halfKey = searchShapeKey(3000, 64, 'f16', 1);
+  assert.equal(Object.keys(table.search!).sort(), [key, halfKey].sort());
+  const entry = table.search![key]!;
+  assert.equal(Object.keys(entry.ms).map(Number).sort((a, b) => a - b), [...SEARCH_TILINGS]);
+  assert.is(entry.tilesPerWorkgroup, Number(Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0]));
+  assert.is(searchTilingFor(gpu, 2500, 64, 'f32', 1), entry.tilesPerWorkgroup);
+  // f16 galleries, 4-query blocks and other sizes are their own classes.
+  assert.is(searchTilingFor(gpu, 3000, 64, 'f16', 1), table.search![halfKey]!.tilesPerWorkgroup);
+  assert.is(searchTilingFor(gpu, 3000, 64, 'f32', 3), defaultTilesPerWorkgroup(gpu));
+  assert.is(searchTilingFor(gpu, 20000, 64, 'f32', 1), defaultTilesPerWorkgroup(gpu));
+  const { gallery, query, expected } = searchCase(3000, 64, 21);
+  const result = await searchTopK(gpu.upload(query, [1, 64]), uploadGalleryChunks(gpu, gallery, 3000, 64), { k: 5, scale: 39.7 });
+  assert.equal([...result.indices], [...expected.indices]);
+  assertClose(result.logits, expected.logits, 1e-5, 1e-5, 'logits');
+  clearRowsAndSearch(gpu);
+});
+
+test('a stored table\'s row strategies and search tilings are used after a restart, and compute the references', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  const other = rowStrategies(gpu).find((s) => s !== defaultRowStrategy(gpu))!;
+  const tiles = defaultTilesPerWorkgroup(gpu) === 1 ? 2 : 1;
+  const rowKey = rowShapeKey('layerNorm', 7, 200);
+  const searchKey = searchShapeKey(1500, 32, 'f32', 1);
+  const table: TuningTable = {
+    format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {},
+    rows: { [rowKey]: { strategy: other, ms: {} } },
+    search: { [searchKey]: { tilesPerWorkgroup: tiles, ms: {} } },
+  };
+  await saveTuningTable(gpu, table, { cacheDir: folder });
+  clearRowsAndSearch(gpu); // what a new process starts with
+  assert.is(rowStrategyRun(gpu, 'layerNorm', 7, 200), defaultRowStrategy(gpu));
+  assert.is(searchTilingFor(gpu, 1500, 32, 'f32', 1), defaultTilesPerWorkgroup(gpu));
+  const logs: string[] = [];
+  assert.ok(await loadTuningTable(gpu, { cacheDir: folder, log: (m) => logs.push(m) }));
+  assert.equal(logs, []);
+  assert.is(rowStrategyRun(gpu, 'layerNorm', 7, 200), other);
+  assert.is(searchTilingFor(gpu, 1500, 32, 'f32', 1), tiles);
+
+  const x = randomArray(7 * 200, 31, 3).map((v) => v + 50);
+  const gamma = randomArray(200, 32);
+  const beta = randomArray(200, 33);
+  const out = await layerNorm(gpu.upload(x, [7, 200]), gpu.upload(gamma, [200]), gpu.upload(beta, [200])).read();
+  assertClose(out, layerNormReference(x, 200, gamma, beta), 1e-4, 1e-5, `layerNorm [${other}]`);
+  const { gallery, query, expected } = searchCase(1500, 32, 34);
+  const result = await searchTopK(gpu.upload(query, [1, 32]), uploadGalleryChunks(gpu, gallery, 1500, 32), { k: 5, scale: 39.7 });
+  assert.equal([...result.indices], [...expected.indices]);
+  assertClose(result.probabilities, expected.probabilities, 1e-4, 1e-6, `search ${tiles} tiles/workgroup`);
+  clearRowsAndSearch(gpu);
+});
+
+test('a table naming a row strategy this adapter lacks, or a tiling below 1, is ignored whole with one log line', async () => {
+  const gpu = await testGpu();
+  const rowKey = rowShapeKey('softmax', 3, 40);
+  const searchKey = searchShapeKey(1500, 32, 'f32', 1);
+  const good: TuningTable = {
+    format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {},
+    rows: { [rowKey]: { strategy: rowStrategies(gpu).find((s) => s !== defaultRowStrategy(gpu))!, ms: {} } },
+    search: { [searchKey]: { tilesPerWorkgroup: 3, ms: {} } },
+  };
+  const badRows = ['fastest', 'warp', ...(rowStrategies(gpu).includes('subgroup') ? [] : ['subgroup'])];
+  const cases: [string, unknown, RegExp][] = [
+    ...badRows.map((strategy): [string, unknown, RegExp] => [`strategy ${strategy}`, { ...good, rows: { [rowKey]: { strategy, ms: {} } } }, /rows entry .* names no row strategy this adapter runs/]),
+    ...[0, -4, 1.5, '4', null].map((tiles): [string, unknown, RegExp] => [`tiling ${tiles}`, { ...good, search: { [searchKey]: { tilesPerWorkgroup: tiles, ms: {} } } }, /search entry .* names no tiling/]),
+    ['rows not an object', { ...good, rows: 7 }, /rows section is not an object/],
+  ];
+  for (const [what, bad, pattern] of cases) {
+    const store = fileTuningStore(freshFolder());
+    await store.write(tuningIdentity(gpu), JSON.stringify(bad));
+    clearRowsAndSearch(gpu);
+    const logs: string[] = [];
+    assert.is(await loadTuningTable(gpu, { store, log: (m) => logs.push(m) }), null, what);
+    assert.is(logs.length, 1, `${what}: ${logs.join(' | ')}`);
+    assert.match(logs[0]!, pattern, what);
+    assert.match(logs[0]!, /ignored.*using the defaults/, what);
+    // Ignored whole: the good entries beside the bad one are not used either.
+    assert.is(rowStrategyRun(gpu, 'softmax', 3, 40), defaultRowStrategy(gpu), what);
+    assert.is(searchTilingFor(gpu, 1500, 32, 'f32', 1), defaultTilesPerWorkgroup(gpu), what);
+  }
+  // The good table itself loads (so the cases above fail for their one bad entry).
+  const store = fileTuningStore(freshFolder());
+  await store.write(tuningIdentity(gpu), JSON.stringify(good));
+  assert.ok(await loadTuningTable(gpu, { store }));
+  assert.is(searchTilingFor(gpu, 1500, 32, 'f32', 1), 3);
+  clearRowsAndSearch(gpu);
+});
+
+test('prepareTuning times the row and search shapes a stored table lacks, and only those', async () => {
+  const gpu = await testGpu();
+  const folder = freshFolder();
+  clearRowsAndSearch(gpu);
+  const rowShapes = [{ op: 'softmax' as const, rows: 2, cols: 500 }];
+  const searchShapes = [{ rows: 1200, dim: 32, dtype: 'f32' as const, queries: 1 }];
+  const tuned = await prepareTuning(gpu, { cacheDir: folder, rowShapes, searchShapes, tune: { repeats: 1 } });
+  const rowKey = rowShapeKey('softmax', 2, 500);
+  const searchKey = searchShapeKey(1200, 32, 'f32', 1);
+  assert.ok(tuned?.rows?.[rowKey] && tuned.search?.[searchKey]);
+  // Stored: a new process reads it back; a second prepare finds nothing missing and times nothing.
+  clearRowsAndSearch(gpu);
+  const again = await prepareTuning(gpu, { cacheDir: folder, rowShapes, searchShapes, tune: { repeats: 1 } });
+  assert.equal(again?.rows, tuned!.rows);
+  assert.equal(again?.search, tuned!.search);
+  assert.is(rowStrategyRun(gpu, 'softmax', 2, 500), tuned!.rows![rowKey]!.strategy);
+  clearRowsAndSearch(gpu);
+});
+
+test('a model\'s row-kernel and search shapes: ViT-B/32 layer norms, GeoCLIP\'s l2Normalize / softmax, a 100,000-row gallery', () => {
+  const b32 = { hidden_size: 768, image_size: 224, patch_size: 32 };
+  assert.equal(clipVisionRowShapes(b32, [1, 8]), [
+    { op: 'layerNorm', rows: 50, cols: 768 }, { op: 'layerNorm', rows: 1, cols: 768 },
+    { op: 'layerNorm', rows: 400, cols: 768 }, { op: 'layerNorm', rows: 8, cols: 768 },
+  ]);
+  assert.equal(clipVisionRowShapes({ hidden_size: 1024, image_size: 224, patch_size: 14 })[0], { op: 'layerNorm', rows: 257, cols: 1024 });
+  assert.equal(geoclipRowShapes([1]), [{ op: 'l2Normalize', rows: 1, cols: 512 }, { op: 'l2Normalize', rows: 2048, cols: 512 }, { op: 'softmax', rows: 1, cols: 100000 }]);
+  assert.equal(geoclipSearchShapes(), [{ rows: 100000, dim: 512, dtype: 'f32', queries: 1 }, { rows: 100000, dim: 512, dtype: 'f16', queries: 1 }]);
 });
 
 test.run();

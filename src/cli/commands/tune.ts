@@ -1,8 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { gemmFlops, gemmShapeKey } from '../../kernels/gemm.js';
+import { rowShapeKey } from '../../kernels/rows.js';
+import { searchShapeKey } from '../../kernels/search.js';
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, defaultTuningStore, loadTuningTable, saveTuningTable, tuneModelShapes, type WeightDType,
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, defaultTuningStore, geoclipRowShapes, geoclipSearchShapes, loadTuningTable,
+  saveTuningTable, tuneModelShapes, type WeightDType,
 } from '../../kernels/tuning.js';
 import { CLIP_VISION_PRESETS } from '../../model/clip/vision.js';
 import { getDevice } from '../../runtime/index.js';
@@ -58,10 +61,15 @@ async function visionConfig(flags: TuneFlags) {
   return { hidden_size: vision.hidden_size as number, num_attention_heads: vision.num_attention_heads as number, intermediate_size: vision.intermediate_size as number, image_size: vision.image_size as number, patch_size: vision.patch_size as number, projection_dim: projection };
 }
 
+/** A pick's timings, fastest first. */
+function ranked(ms: Record<string, number>): [string, number][] {
+  return Object.entries(ms).sort((a, b) => a[1] - b[1]);
+}
+
 export function registerTune(program: Command): void {
   program
     .command('tune')
-    .description('time every GEMM variant and attention kernel at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
+    .description('time every GEMM variant, attention kernel, row-kernel strategy and search tiling at a model\'s shapes on this adapter and store the fastest per shape (create() then uses them)')
     .option('--model <name>', `CLIP vision preset: ${Object.keys(CLIP_VISION_PRESETS).join(', ')}`, 'ViT-L/14')
     .option('--clip-config <file>', 'a CLIP config.json to take the shapes from instead of a preset')
     .option('--dtype <dtype>', 'weight storage the model will run with: f32, f16, q8 or q4', dtype, 'f32')
@@ -82,8 +90,12 @@ export function registerTune(program: Command): void {
       const existing = flags.fresh ? null : await loadTuningTable(gpu, { store, log: (m) => console.error(m) });
       const shapes = clipVisionGemmShapes(config, weights, flags.batch);
       const attentionShapes = clipVisionAttentionShapes(config, flags.batch);
-      log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}) and ${attentionShapes.length} attention, budget ${flags.budget} s`);
-      // Attention first (a few milliseconds a shape), the GEMMs in the rest of the budget.
+      const rowShapes = [...clipVisionRowShapes(config, flags.batch), ...geoclipRowShapes(flags.batch)].filter((s) => !existing?.rows?.[rowShapeKey(s.op, s.rows, s.cols)]);
+      // The gallery is stored f16 when the weights are (and no concepts re-rank); both are timed, since the command cannot know.
+      const searchShapes = geoclipSearchShapes().filter((s) => !existing?.search?.[searchShapeKey(s.rows, s.dim, s.dtype, s.queries)]);
+      log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}), ${attentionShapes.length} attention, ` +
+        `${rowShapes.length} row-kernel and ${searchShapes.length} search, budget ${flags.budget} s`);
+      // Attention, the row kernels and the search first (milliseconds a shape), the GEMMs in the rest of the budget.
       const table = await tuneModelShapes(gpu, shapes.filter((s) => !existing?.gemm[gemmShapeKey(s.dtype, s.rows, s.k, s.n)]), attentionShapes, {
         budgetMs: Math.max(0, flags.budget * 1000 - (performance.now() - started)),
         repeats: flags.repeats,
@@ -92,17 +104,27 @@ export function registerTune(program: Command): void {
           if (!result) log(`  attention ${key}: not reached within the budget (keeps the default)`);
           else log(`  attention ${key}: ${result.kernel}  (${Object.entries(result.ms).sort((a, b) => a[1] - b[1]).map(([kernel, ms]) => `${kernel} ${ms.toFixed(2)} ms`).join(', ')})`);
         },
+        rowShapes,
+        onRowShape(shape, key, result) {
+          if (!result) log(`  ${key}: not reached within the budget (keeps the default)`);
+          else log(`  ${key}: ${result.strategy}  (${ranked(result.ms).map(([strategy, ms]) => `${strategy} ${ms.toFixed(3)} ms`).join(', ')}; ${shape.rows}×${shape.cols})`);
+        },
+        searchShapes,
+        onSearchShape(_shape, key, result) {
+          if (!result) log(`  ${key}: not reached within the budget (keeps the default)`);
+          else log(`  ${key}: ${result.tilesPerWorkgroup} tiles/workgroup  (${ranked(result.ms).slice(0, 4).map(([tiles, ms]) => `${tiles}: ${ms.toFixed(2)} ms`).join(', ')})`);
+        },
         onShape(shape, key, result) {
           if (!result) {
             log(`  ${key}: not reached within the budget (keeps the default)`);
             return;
           }
           const flops = gemmFlops(shape.rows, shape.k, shape.n);
-          const ranked = Object.entries(result.ms).sort((a, b) => a[1] - b[1]);
-          log(`  ${key}: ${result.variant}  (${ranked.slice(0, 4).map(([name, ms]) => `${name} ${(flops / ms / 1e6).toFixed(1)}`).join(', ')} GFLOPS)`);
+          log(`  ${key}: ${result.variant}  (${ranked(result.ms).slice(0, 4).map(([name, ms]) => `${name} ${(flops / ms / 1e6).toFixed(1)}`).join(', ')} GFLOPS)`);
         },
       });
       const where = await saveTuningTable(gpu, table, { store });
-      console.log(`tuning table: ${where} (${Object.keys(table.gemm).length} GEMM and ${Object.keys(table.attention ?? {}).length} attention shapes, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      const counts = `${Object.keys(table.gemm).length} GEMM, ${Object.keys(table.attention ?? {}).length} attention, ${Object.keys(table.rows ?? {}).length} row-kernel and ${Object.keys(table.search ?? {}).length} search shapes`;
+      console.log(`tuning table: ${where} (${counts}, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     });
 }
