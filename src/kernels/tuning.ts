@@ -330,7 +330,7 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
     const variant = GEMM_VARIANTS.find((v) => v.name === name);
     if (!variant || !gemmVariantRuns(gpu, variant)) throw new Error(`tune: "${name}" is not a GEMM variant this adapter runs`);
   }
-  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+  const table = tableFor(gpu, options.into);
   const seen = new Set<string>();
   for (const shape of shapes) {
     const key = gemmShapeKey(shape.dtype, shape.rows, shape.k, shape.n);
@@ -358,61 +358,88 @@ export async function tuneGemmShapes(gpu: Gpu, shapes: readonly GemmShape[], opt
     } finally {
       for (const t of [x, w, bias, y]) t.release();
     }
-    const variant = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0];
-    table.gemm[key] = { variant, ms: Object.fromEntries(Object.entries(ms).map(([name, t]) => [name, Math.round(t * 1000) / 1000])) };
+    table.gemm[key] = { variant: fastest(ms), ms: roundedMs(ms) };
     options.onShape?.(shape, key, table.gemm[key]!);
   }
   installTuningTable(gpu, table);
   return table;
 }
 
-export interface TuneAttentionOptions {
-  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default size. */
+/** Options of the tuners for the table's attention, rows and search sections. */
+export interface TuneSectionOptions<Shape, Result> {
+  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default choice. */
   budgetMs?: number;
-  /** Timed passes per size (default 3); the best counts. */
+  /** Timed passes per candidate (default 3); the best counts. */
   repeats?: number;
   /** Adds to this table (default: a new one). */
   into?: TuningTable;
-  onShape?: (shape: AttentionShape, key: string, result: TunedAttention | null) => void;
+  onShape?: (shape: Shape, key: string, result: Result | null) => void;
+}
+
+export type TuneAttentionOptions = TuneSectionOptions<AttentionShape, TunedAttention>;
+export type TuneRowsOptions = TuneSectionOptions<RowShape, TunedRows>;
+export type TuneSearchOptions = TuneSectionOptions<SearchShape, TunedSearch>;
+
+/** One shape made ready to time: its candidates, one run of each, and what to free afterwards. */
+interface TimedShape<Choice extends string> {
+  candidates: readonly Choice[];
+  run: (choice: Choice) => void;
+  release: () => void;
 }
 
 /**
- * Times every attention kernel this adapter runs (attentionKernels: the blocks kernel at each workgroup
- * size, the subgroup kernel where it runs) at each shape, interleaved a round at a time like the GEMMs,
- * installs the fastest per shape and returns the table (not yet saved). Each is compiled before the
- * timed rounds.
+ * The loop the attention, rows and search tuners share: per shape key not yet in `entries` and begun
+ * before the deadline, every candidate compiled, then timed interleaved a round at a time (timeRounds),
+ * and the fastest stored as `entry(fastest, ms)`.
  */
-export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionShape[], options: TuneAttentionOptions = {}): Promise<TuningTable> {
+async function tuneSection<Shape, Choice extends string, Result>(gpu: Gpu, shapes: readonly Shape[], options: TuneSectionOptions<Shape, Result>,
+  entries: Record<string, Result>, section: { key: (shape: Shape) => string; prepare: (shape: Shape) => TimedShape<Choice>; entry: (best: Choice, ms: Record<string, number>) => Result }): Promise<void> {
   const deadline = performance.now() + (options.budgetMs ?? 60_000);
   const repeats = Math.max(1, options.repeats ?? 3);
-  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
-  const tuned: Record<string, TunedAttention> = (table.attention ??= {});
   for (const shape of shapes) {
-    const key = attentionShapeKey(shape.batch, shape.seq, shape.heads, shape.headDim, shape.causal);
-    if (tuned[key]) continue;
+    const key = section.key(shape);
+    if (entries[key]) continue;
     if (performance.now() > deadline) {
       options.onShape?.(shape, key, null);
       continue;
     }
-    const width = shape.heads * shape.headDim;
-    const values = new Float32Array(shape.batch * shape.seq * 3 * width);
-    // Any values time the same; these keep every score finite.
-    for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
-    const qkv = gpu.upload(values, [shape.batch, shape.seq, 3 * width]);
+    const timed = section.prepare(shape);
     let ms: Record<string, number> = {};
-    const kernels = attentionKernels(gpu, shape.headDim);
-    const run = (kernel: AttentionKernel) => attention(qkv, shape.heads, { causal: shape.causal, kernel }).release();
     try {
-      for (const kernel of kernels) run(kernel);
+      for (const choice of timed.candidates) timed.run(choice);
       await gpu.sync();
-      ms = await timeRounds(gpu, kernels, run, repeats, deadline);
+      ms = await timeRounds(gpu, timed.candidates, timed.run, repeats, deadline);
     } finally {
-      qkv.release();
+      timed.release();
     }
-    const best = Object.entries(ms).sort((a, b) => a[1] - b[1])[0]![0] as AttentionKernel;
-    tuned[key] = { kernel: best, ms: Object.fromEntries(Object.entries(ms).map(([kernel, t]) => [kernel, Math.round(t * 1000) / 1000])) };
-    options.onShape?.(shape, key, tuned[key]!);
+    entries[key] = section.entry(fastest(ms) as Choice, roundedMs(ms));
+    options.onShape?.(shape, key, entries[key]!);
   }
+}
+
+function tableFor(gpu: Gpu, into: TuningTable | undefined): TuningTable {
+  return into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
+}
+
+/**
+ * Times every attention kernel this adapter runs (attentionKernels: the blocks kernel at each workgroup
+ * size, the subgroup kernels where they run) at each shape, installs the fastest per shape and returns
+ * the table (not yet saved).
+ */
+export async function tuneAttentionShapes(gpu: Gpu, shapes: readonly AttentionShape[], options: TuneAttentionOptions = {}): Promise<TuningTable> {
+  const table = tableFor(gpu, options.into);
+  await tuneSection(gpu, shapes, options, (table.attention ??= {}), {
+    key: (shape) => attentionShapeKey(shape.batch, shape.seq, shape.heads, shape.headDim, shape.causal),
+    prepare: (shape) => {
+      const qkv = gpu.upload(hashedValues(shape.batch * shape.seq * 3 * shape.heads * shape.headDim), [shape.batch, shape.seq, 3 * shape.heads * shape.headDim]);
+      return {
+        candidates: attentionKernels(gpu, shape.headDim),
+        run: (kernel: AttentionKernel) => attention(qkv, shape.heads, { causal: shape.causal, kernel }).release(),
+        release: () => qkv.release(),
+      };
+    },
+    entry: (kernel, ms) => ({ kernel, ms }),
+  });
   installTuningTable(gpu, table);
   return table;
 }
@@ -433,66 +460,36 @@ function hashedValues(count: number, scale = 1): Float32Array {
   return values;
 }
 
-export interface TuneRowsOptions {
-  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default strategy. */
-  budgetMs?: number;
-  /** Timed passes per strategy (default 3); the best counts. */
-  repeats?: number;
-  /** Adds to this table (default: a new one). */
-  into?: TuningTable;
-  onShape?: (shape: RowShape, key: string, result: TunedRows | null) => void;
-}
-
 /**
  * Times every row strategy this adapter runs (rowStrategies: workgroup, invocation, subgroup where it
- * runs) at each shape, interleaved a round at a time like the GEMMs, installs the fastest per shape key
- * and returns the table (not yet saved). Each is compiled before the timed rounds.
+ * runs) at each shape, installs the fastest per shape key and returns the table (not yet saved).
  */
 export async function tuneRowShapes(gpu: Gpu, shapes: readonly RowShape[], options: TuneRowsOptions = {}): Promise<TuningTable> {
-  const deadline = performance.now() + (options.budgetMs ?? 60_000);
-  const repeats = Math.max(1, options.repeats ?? 3);
-  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
-  const tuned: Record<string, TunedRows> = (table.rows ??= {});
+  const table = tableFor(gpu, options.into);
   const strategies = rowStrategies(gpu);
-  for (const shape of shapes) {
-    const key = rowShapeKey(shape.op, shape.rows, shape.cols);
-    if (tuned[key]) continue;
-    if (performance.now() > deadline) {
-      options.onShape?.(shape, key, null);
-      continue;
-    }
-    const x = gpu.upload(hashedValues(shape.rows * shape.cols, 4), [shape.rows, shape.cols]);
-    const gamma = gpu.upload(hashedValues(shape.cols), [shape.cols]);
-    const op: () => Tensor = {
-      layerNorm: () => layerNorm(x, gamma, gamma),
-      softmax: () => softmax(x),
-      l2Normalize: () => l2Normalize(x),
-    }[shape.op];
-    const run = (strategy: RowStrategy) => withRowStrategy(strategy, op).release();
-    let ms: Record<string, number> = {};
-    try {
-      for (const strategy of strategies) run(strategy);
-      await gpu.sync();
-      ms = await timeRounds(gpu, strategies, run, repeats, deadline);
-    } finally {
-      x.release();
-      gamma.release();
-    }
-    tuned[key] = { strategy: fastest(ms) as RowStrategy, ms: roundedMs(ms) };
-    options.onShape?.(shape, key, tuned[key]!);
-  }
+  await tuneSection(gpu, shapes, options, (table.rows ??= {}), {
+    key: (shape) => rowShapeKey(shape.op, shape.rows, shape.cols),
+    prepare: (shape) => {
+      const x = gpu.upload(hashedValues(shape.rows * shape.cols, 4), [shape.rows, shape.cols]);
+      const gamma = gpu.upload(hashedValues(shape.cols), [shape.cols]);
+      const op: () => Tensor = {
+        layerNorm: () => layerNorm(x, gamma, gamma),
+        softmax: () => softmax(x),
+        l2Normalize: () => l2Normalize(x),
+      }[shape.op];
+      return {
+        candidates: strategies,
+        run: (strategy: RowStrategy) => withRowStrategy(strategy, op).release(),
+        release: () => {
+          x.release();
+          gamma.release();
+        },
+      };
+    },
+    entry: (strategy, ms) => ({ strategy, ms }),
+  });
   installTuningTable(gpu, table);
   return table;
-}
-
-export interface TuneSearchOptions {
-  /** Wall-clock bound, ms (default 60,000): shapes not begun by then keep the default tiling. */
-  budgetMs?: number;
-  /** Timed passes per tiling (default 3); the best counts. */
-  repeats?: number;
-  /** Adds to this table (default: a new one). */
-  into?: TuningTable;
-  onShape?: (shape: SearchShape, key: string, result: TunedSearch | null) => void;
 }
 
 /** The k a search is timed at: GeoCLIP's default topK. */
@@ -500,38 +497,27 @@ const TUNED_SEARCH_K = 5;
 
 /**
  * Times every tiling (SEARCH_TILINGS tiles per workgroup) at each search shape, both passes as
- * searchTopK records them, interleaved a round at a time; installs the fastest per shape key and returns
- * the table (not yet saved).
+ * searchTopK records them; installs the fastest per shape key and returns the table (not yet saved).
  */
 export async function tuneSearchShapes(gpu: Gpu, shapes: readonly SearchShape[], options: TuneSearchOptions = {}): Promise<TuningTable> {
-  const deadline = performance.now() + (options.budgetMs ?? 60_000);
-  const repeats = Math.max(1, options.repeats ?? 3);
-  const table: TuningTable = options.into ?? { format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {} };
-  const tuned: Record<string, TunedSearch> = (table.search ??= {});
-  const names = SEARCH_TILINGS.map(String);
-  for (const shape of shapes) {
-    const key = searchShapeKey(shape.rows, shape.dim, shape.dtype, shape.queries);
-    if (tuned[key]) continue;
-    if (performance.now() > deadline) {
-      options.onShape?.(shape, key, null);
-      continue;
-    }
-    const gallery = uploadGalleryChunks(gpu, hashedValues(shape.rows * shape.dim, 2 / Math.sqrt(shape.dim)), shape.rows, shape.dim, undefined, shape.dtype);
-    const queries = gpu.upload(hashedValues(shape.queries * shape.dim, 2 / Math.sqrt(shape.dim)).reverse(), [shape.queries, shape.dim]);
-    const k = Math.min(TUNED_SEARCH_K, shape.rows);
-    const run = (tiles: string) => dispatchSearch(queries, gallery, { k, scale: 39.7, tilesPerWorkgroup: Number(tiles) }).release();
-    let ms: Record<string, number> = {};
-    try {
-      for (const tiles of names) run(tiles);
-      await gpu.sync();
-      ms = await timeRounds(gpu, names, run, repeats, deadline);
-    } finally {
-      queries.release();
-      for (const chunk of gallery) chunk.release();
-    }
-    tuned[key] = { tilesPerWorkgroup: Number(fastest(ms)), ms: roundedMs(ms) };
-    options.onShape?.(shape, key, tuned[key]!);
-  }
+  const table = tableFor(gpu, options.into);
+  await tuneSection(gpu, shapes, options, (table.search ??= {}), {
+    key: (shape) => searchShapeKey(shape.rows, shape.dim, shape.dtype, shape.queries),
+    prepare: (shape) => {
+      const gallery = uploadGalleryChunks(gpu, hashedValues(shape.rows * shape.dim, 2 / Math.sqrt(shape.dim)), shape.rows, shape.dim, undefined, shape.dtype);
+      const queries = gpu.upload(hashedValues(shape.queries * shape.dim, 2 / Math.sqrt(shape.dim)).reverse(), [shape.queries, shape.dim]);
+      const k = Math.min(TUNED_SEARCH_K, shape.rows);
+      return {
+        candidates: SEARCH_TILINGS.map(String),
+        run: (tiles: string) => dispatchSearch(queries, gallery, { k, scale: 39.7, tilesPerWorkgroup: Number(tiles) }).release(),
+        release: () => {
+          queries.release();
+          for (const chunk of gallery) chunk.release();
+        },
+      };
+    },
+    entry: (tiles, ms) => ({ tilesPerWorkgroup: Number(tiles), ms }),
+  });
   installTuningTable(gpu, table);
   return table;
 }
