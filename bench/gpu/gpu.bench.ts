@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { attention } from '../../src/kernels/attention.js';
 import { copyBytes, copyKernel } from '../../src/kernels/copy.js';
 import { GEMM_VARIANTS, gemmFlops, gemmVariantRuns, linear } from '../../src/kernels/gemm.js';
-import { clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipRowShapes, geoclipSearchShapes, tuneModelShapes } from '../../src/kernels/tuning.js';
+import { clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipLocationGemmShapes, geoclipRowShapes, geoclipSearchShapes, tuneModelShapes } from '../../src/kernels/tuning.js';
 import { dispatchSearch, uploadGalleryChunks } from '../../src/kernels/search.js';
 import { CLIP_VISION_PRESETS, ClipVisionModel, clipVisionFlops } from '../../src/model/clip/vision.js';
 import type { Gpu, Tensor } from '../../src/runtime/index.js';
@@ -112,7 +112,7 @@ const ladder = quick ? { m: 64, k: 256, n: 256 } : gpu.isSoftware ? { m: 256, k:
 }
 
 // The tuner as `geolens tune` runs it, in memory (nothing stored): every GEMM variant, attention kernel and
-// row strategy at the ViT-B/32 and ViT-L/14 shapes, and every search tiling (tiles per workgroup) at
+// row strategy at the ViT-B/32 and ViT-L/14 shapes (and the location encoder's GEMMs), and every search tiling (tiles per workgroup) at
 // GeoCLIP's 100,000-row gallery. linear() and attention() below then run its picks. Each pick is the
 // fastest the tuner timed; the line gives the runner-up's distance, to show how much the choice matters.
 const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; runnerUpMs?: number }> = {};
@@ -120,7 +120,7 @@ const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; run
   const models = quick ? [CLIP_VISION_PRESETS['ViT-B/32']] : [CLIP_VISION_PRESETS['ViT-B/32'], CLIP_VISION_PRESETS['ViT-L/14']];
   const budgetMs = quick ? 20_000 : 90_000;
   const tuneStart = performance.now();
-  const gemmShapes = models.flatMap((c) => clipVisionGemmShapes(c, 'f32')).filter((s) => !quick || s.rows > 1);
+  const gemmShapes = [...models.flatMap((c) => clipVisionGemmShapes(c, 'f32')).filter((s) => !quick || s.rows > 1), ...(quick ? [] : geoclipLocationGemmShapes('f32'))];
   const table = await tuneModelShapes(gpu, gemmShapes, models.flatMap((c) => clipVisionAttentionShapes(c)), {
     budgetMs,
     rowShapes: [...models.flatMap((c) => clipVisionRowShapes(c)), ...geoclipRowShapes()],

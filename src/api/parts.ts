@@ -1,7 +1,7 @@
 // GeoLocator.create's loading step: the parts a locator is made of, in the order that fails fastest
 // (a wrong concept bank is refused before minutes of gallery embedding), all released if any step fails.
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipRowShapes, geoclipSearchShapes, prepareTuning,
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, geoclipLocationGemmShapes, geoclipRowShapes, geoclipSearchShapes, prepareTuning,
 } from '../kernels/tuning.js';
 import { ConceptModule } from '../model/concepts/module.js';
 import { loadConceptBank, type ConceptBank } from '../model/concepts/bank.js';
@@ -39,12 +39,12 @@ export async function loadParts(gpu: Gpu, options: GeoLocatorOptions, context: L
     const clip = await loadClipVision(gpu, { ...options, onProgress: progress }, download, log ?? defaultLog);
     owned.push(clip);
     // A stored tuning table for this adapter is read either way; `tune: true` times the vision tower's
-    // shapes, GeoCLIP's row-wise kernels and a search of the default-sized gallery in the storage
-    // loadGallery will pick, now.
+    // shapes, the location encoder's, GeoCLIP's row-wise kernels and a search of the default-sized
+    // gallery in the storage loadGallery will pick, now.
     const batches = [1, options.microBatch ?? 8];
     await prepareTuning(gpu, {
       tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog,
-      shapes: clipVisionGemmShapes(clip.config, dtype ?? 'f32', batches), attentionShapes: clipVisionAttentionShapes(clip.config, batches),
+      shapes: [...clipVisionGemmShapes(clip.config, dtype ?? 'f32', batches), ...geoclipLocationGemmShapes(dtype ?? 'f32')], attentionShapes: clipVisionAttentionShapes(clip.config, batches),
       rowShapes: [...clipVisionRowShapes(clip.config, batches), ...geoclipRowShapes(batches)],
       searchShapes: geoclipSearchShapes([galleryDtype(options)]),
     });

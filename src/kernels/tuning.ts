@@ -591,18 +591,35 @@ export function clipVisionRowShapes(config: { hidden_size: number; image_size: n
   ]);
 }
 
-/** GeoCLIP's gallery as create() builds it by default: 100,000 GPS points, 512-d embeddings, embedded 2048 at a time. */
-export const GEOCLIP_GALLERY = { rows: 100_000, dim: 512, embedRows: 2048 } as const;
+/**
+ * GeoCLIP's gallery as create() builds it by default: 100,000 GPS points, 512-d embeddings, embedded 2048
+ * at a time by the released location encoder (256 random Fourier frequencies, so 512 features, into
+ * three capsules of 1024 → 1024 → 1024 → 512).
+ */
+export const GEOCLIP_GALLERY = { rows: 100_000, dim: 512, embedRows: 2048, features: 512, hidden: 1024 } as const;
 
 /**
- * GeoCLIP's row-wise kernels per image batch: the image embeddings' l2Normalize [batch, 512], the
- * gallery's while it is embedded [2048, 512], and softmax over the whole gallery [batch, 100,000].
+ * GeoCLIP's row-wise kernels per image batch: the image embeddings' l2Normalize [batch, 512] and the
+ * gallery's while it is embedded [2048, 512]. (The search computes its own softmax.)
  */
 export function geoclipRowShapes(batches: readonly number[] = [1], gallery: { rows: number; dim: number; embedRows: number } = GEOCLIP_GALLERY): RowShape[] {
   return [
     ...batches.map((batch) => ({ op: 'l2Normalize' as const, rows: batch, cols: gallery.dim })),
     { op: 'l2Normalize', rows: Math.min(gallery.embedRows, gallery.rows), cols: gallery.dim },
-    ...batches.map((batch) => ({ op: 'softmax' as const, rows: batch, cols: gallery.rows })),
+  ];
+}
+
+/**
+ * The location encoder's GEMMs while it embeds the gallery, `embedRows` points at a time (each capsule
+ * runs the same four): what a first run spends building the gallery, and refinement's grids after it.
+ */
+export function geoclipLocationGemmShapes(dtype: WeightDType,
+  encoder: { embedRows: number; features: number; hidden: number; dim: number } = GEOCLIP_GALLERY): GemmShape[] {
+  const { embedRows: rows, features, hidden, dim } = encoder;
+  return [
+    { rows, k: features, n: hidden, dtype },
+    { rows, k: hidden, n: hidden, dtype },
+    { rows, k: hidden, n: dim, dtype },
   ];
 }
 

@@ -8,7 +8,7 @@ import {
   attention, attentionKernels, attentionReference, attentionShapeKey, ATTENTION_WORKGROUP_SIZES, defaultAttentionKernel, setTunedAttentionChoices,
 } from '../../src/kernels/attention.js';
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, fileTuningStore, geoclipRowShapes, geoclipSearchShapes, tuneAttentionShapes, loadTuningTable,
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, fileTuningStore, geoclipLocationGemmShapes, geoclipRowShapes, geoclipSearchShapes, tuneAttentionShapes, loadTuningTable,
   prepareTuning, saveTuningTable, TUNING_FORMAT, tuneGemmShapes, tuneRowShapes, tuneSearchShapes, tuningIdentity, type TuningTable,
 } from '../../src/kernels/tuning.js';
 import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
@@ -375,14 +375,18 @@ test('prepareTuning times the row and search shapes a stored table lacks, and on
   clearRowsAndSearch(gpu);
 });
 
-test('a model\'s row-kernel and search shapes: ViT-B/32 layer norms, GeoCLIP\'s l2Normalize / softmax, a 100,000-row gallery', () => {
+test('a model\'s row-kernel, search and location-encoder shapes: ViT-B/32 layer norms, GeoCLIP\'s l2Normalize, a 100,000-row gallery', () => {
   const b32 = { hidden_size: 768, image_size: 224, patch_size: 32 };
   assert.equal(clipVisionRowShapes(b32, [1, 8]), [
     { op: 'layerNorm', rows: 50, cols: 768 }, { op: 'layerNorm', rows: 1, cols: 768 },
     { op: 'layerNorm', rows: 400, cols: 768 }, { op: 'layerNorm', rows: 8, cols: 768 },
   ]);
   assert.equal(clipVisionRowShapes({ hidden_size: 1024, image_size: 224, patch_size: 14 })[0], { op: 'layerNorm', rows: 257, cols: 1024 });
-  assert.equal(geoclipRowShapes([1]), [{ op: 'l2Normalize', rows: 1, cols: 512 }, { op: 'l2Normalize', rows: 2048, cols: 512 }, { op: 'softmax', rows: 1, cols: 100000 }]);
+  assert.equal(geoclipRowShapes([1]), [{ op: 'l2Normalize', rows: 1, cols: 512 }, { op: 'l2Normalize', rows: 2048, cols: 512 }]);
+  // The released location encoder, 2048 gallery points at a time: 512 Fourier features → 1024 → 1024 → 1024 → 512.
+  assert.equal(geoclipLocationGemmShapes('f16'), [
+    { rows: 2048, k: 512, n: 1024, dtype: 'f16' }, { rows: 2048, k: 1024, n: 1024, dtype: 'f16' }, { rows: 2048, k: 1024, n: 512, dtype: 'f16' },
+  ]);
   assert.equal(geoclipSearchShapes(), [{ rows: 100000, dim: 512, dtype: 'f32', queries: 1 }, { rows: 100000, dim: 512, dtype: 'f16', queries: 1 }]);
 });
 

@@ -4,7 +4,7 @@ import { gemmFlops, gemmShapeKey } from '../../kernels/gemm.js';
 import { rowShapeKey } from '../../kernels/rows.js';
 import { searchShapeKey } from '../../kernels/search.js';
 import {
-  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, defaultTuningStore, geoclipRowShapes, geoclipSearchShapes, loadTuningTable,
+  clipVisionAttentionShapes, clipVisionGemmShapes, clipVisionRowShapes, defaultTuningStore, geoclipLocationGemmShapes, geoclipRowShapes, geoclipSearchShapes, loadTuningTable,
   saveTuningTable, tuneModelShapes, type WeightDType,
 } from '../../kernels/tuning.js';
 import { CLIP_VISION_PRESETS } from '../../model/clip/vision.js';
@@ -88,7 +88,7 @@ export function registerTune(program: Command): void {
       const log = flags.quiet ? () => {} : (line: string) => console.log(line);
       const store = await defaultTuningStore(flags.cacheDir);
       const existing = flags.fresh ? null : await loadTuningTable(gpu, { store, log: (m) => console.error(m) });
-      const shapes = clipVisionGemmShapes(config, weights, flags.batch);
+      const shapes = [...clipVisionGemmShapes(config, weights, flags.batch), ...geoclipLocationGemmShapes(weights)];
       const attentionShapes = clipVisionAttentionShapes(config, flags.batch);
       const rowShapes = [...clipVisionRowShapes(config, flags.batch), ...geoclipRowShapes(flags.batch)].filter((s) => !existing?.rows?.[rowShapeKey(s.op, s.rows, s.cols)]);
       // The gallery is stored f16 when the weights are (and no concepts re-rank); both are timed, since the command cannot know.
