@@ -9,6 +9,11 @@
 // partialRows:    [P, Q, k] u32, their global gallery rows (NO_ROW pads a list shorter than k)
 // partialStats:   [P, Q] vec4f (m = max logit, Σ exp(logit - m), 1 if some logit was NaN/Inf else 0, 0)
 //
+// scores:         [Q, rows] f32 of this chunk, dot(queries[q], gallery[row]) already computed, when
+//                 SCORES_GIVEN (a GEMM made them: many queries share each gallery load there far better
+//                 than in this kernel's 4×8 blocks); gallery is then unused, and scores is unused otherwise
+//                 (any buffer is bound in the unused one's place)
+//
 // Dispatch: ⌈rows / rowsPerWorkgroup⌉ workgroups (folded into 2-D past 65,535), once per chunk and block of
 // up to 8 queries; it writes partials partialOffset .. partialOffset + workgroups - 1 for queries
 // queryOffset .. queryOffset + min(QUERY_BLOCK, Q - queryOffset) - 1. Order: higher logit first, equal
@@ -39,6 +44,7 @@ override QUERY_BLOCK: u32 = 4;          // 1, 4 or 8
 override K_CAPACITY: u32 = 64;          // ≥ k
 override CANDIDATE_CAPACITY: u32 = 512;
 override GALLERY_F16: bool = false;
+override SCORES_GIVEN: bool = false;
 
 const ROWS_PER_THREAD = 4u;
 const MAX_QUERY_BLOCK = 8u;
@@ -51,6 +57,7 @@ const NO_ROW = 0xffffffffu;
 @group(0) @binding(3) var<storage, read_write> partialValues: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partialRows: array<u32>;
 @group(0) @binding(5) var<storage, read_write> partialStats: array<vec4f>;
+@group(0) @binding(6) var<storage, read> scores: array<f32>;
 
 var<workgroup> listValues: array<f32, QUERY_BLOCK * K_CAPACITY>;
 var<workgroup> listRows: array<u32, QUERY_BLOCK * K_CAPACITY>;
@@ -77,6 +84,12 @@ fn rowBlock(starts: vec4u, j: u32) -> mat4x4f {
 // Columns of the result are 4 queries' values at vec4 j of D.
 fn queryBlock(starts: vec4u, j: u32) -> mat4x4f {
   return mat4x4f(queries[starts.x + j], queries[starts.y + j], queries[starts.z + j], queries[starts.w + j]);
+}
+
+// Query `query`'s given scores for 4 rows (chunk rows, already clamped into range).
+fn givenScores(query: u32, rows: vec4u) -> vec4f {
+  let at = min(query, params.queries - 1u) * params.rows + rows;
+  return vec4f(scores[at.x], scores[at.y], scores[at.z], scores[at.w]);
 }
 
 fn unpackHalves(w: vec2u) -> vec4f {
@@ -153,7 +166,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     var single = vec4f(0.0);  // QUERY_BLOCK 1: single[r] = dot(row r, query)
     var low = mat4x4f();      // low[q][r] = dot(row r, query q), queries 0..3
     var high = mat4x4f();     // queries 4..7
-    if (GALLERY_F16) {
+    if (SCORES_GIVEN) {
+      let clamped = min(local, vec4u(params.rows - 1u));
+      if (QUERY_BLOCK == 1u) {
+        single = givenScores(q0, clamped);
+      } else {
+        low = mat4x4f(givenScores(q0, clamped), givenScores(q0 + 1u, clamped), givenScores(q0 + 2u, clamped), givenScores(q0 + 3u, clamped));
+        if (QUERY_BLOCK == 8u) {
+          high = mat4x4f(givenScores(q0 + 4u, clamped), givenScores(q0 + 5u, clamped), givenScores(q0 + 6u, clamped), givenScores(q0 + 7u, clamped));
+        }
+      }
+    } else if (GALLERY_F16) {
       for (var j = 0u; j < rowWords; j++) {
         let w0 = gallery[starts.x + j];
         let w1 = gallery[starts.y + j];

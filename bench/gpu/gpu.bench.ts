@@ -129,7 +129,7 @@ const tuned: Record<string, { choice: string; ms: number; runnerUp?: string; run
   const entries: [string, string, Record<string, number>][] = [
     ...Object.entries(table.attention ?? {}).map(([key, e]) => [`attention ${key}`, e.kernel, e.ms] as [string, string, Record<string, number>]),
     ...Object.entries(table.rows ?? {}).map(([key, e]) => [key, e.strategy, e.ms] as [string, string, Record<string, number>]),
-    ...Object.entries(table.search ?? {}).map(([key, e]) => [key, String(e.tilesPerWorkgroup), e.ms] as [string, string, Record<string, number>]),
+    ...Object.entries(table.search ?? {}).map(([key, e]) => [key, e.scores === 'gemm' ? 'gemm' : String(e.tilesPerWorkgroup), e.ms] as [string, string, Record<string, number>]),
     ...Object.entries(table.gemm).map(([key, e]) => [`gemm ${key}`, e.variant, e.ms] as [string, string, Record<string, number>]),
   ];
   console.log(`tuner: ${entries.length} shapes in ${((performance.now() - tuneStart) / 1000).toFixed(1)} s`);

@@ -46,7 +46,7 @@ export async function loadParts(gpu: Gpu, options: GeoLocatorOptions, context: L
       tune: options.tune, cacheDir: options.cacheDir, log: log ?? defaultLog,
       shapes: [...clipVisionGemmShapes(clip.config, dtype ?? 'f32', batches), ...geoclipLocationGemmShapes(dtype ?? 'f32')], attentionShapes: clipVisionAttentionShapes(clip.config, batches),
       rowShapes: [...clipVisionRowShapes(clip.config, batches), ...geoclipRowShapes(batches)],
-      searchShapes: geoclipSearchShapes([galleryDtype(options)]),
+      searchShapes: geoclipSearchShapes([galleryDtype(options)], undefined, batches),
     });
     aborted('GeoCLIP heads');
     const geoclip = await loadGeoClip(gpu, options.geoclipWeights ?? DEFAULT_LOCATIONS.geoclip, download, { dtype, onProgress: progress });

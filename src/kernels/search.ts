@@ -1,6 +1,7 @@
 import tileSource from '../../shaders/search-tile.wgsl';
 import mergeSource from '../../shaders/search-merge.wgsl';
 import { floatsToHalves, formatShape, GeolensError, linearWorkgroups, ShapeError, type Gpu, type Tensor } from '../runtime/index.js';
+import { linear } from './gemm.js';
 
 /**
  * Gallery search: GeoCLIP scores every gallery row, logits[q, j] = scale · dot(query[q], gallery[j]), then
@@ -32,7 +33,16 @@ export interface SearchOptions {
    * (searchShapeKey), else defaultTilesPerWorkgroup.
    */
   tilesPerWorkgroup?: number;
+  /**
+   * Where the dot products come from: 'direct', the tile kernel's own 4-row × 8-query blocks, or 'gemm',
+   * linear() into a [Q, rows] buffer per chunk that the tile kernel then reads (many queries share each
+   * gallery load there). Default: the tuning table's for this shape class, else defaultSearchScores.
+   * 'gemm' falls back to 'direct' for a chunk whose scores would not fit one binding.
+   */
+  scores?: SearchScores;
 }
+
+export type SearchScores = 'direct' | 'gemm';
 
 /** What the tuner times (tilesPerWorkgroup). */
 export const SEARCH_TILINGS: readonly number[] = [1, 2, 4, 8, 16, 32];
@@ -49,6 +59,36 @@ export const SEARCH_TILINGS: readonly number[] = [1, 2, 4, 8, 16, 32];
  */
 export function defaultTilesPerWorkgroup(gpu: Gpu): number {
   return gpu.isSoftware ? 16 : 4;
+}
+
+/**
+ * Where a search's dot products come from with no option and no tuning table: the GEMM on software
+ * adapters from 4 queries up, the tile kernel otherwise (hardware untimed here: the tuner decides).
+ * bench/kernels/search, 100,000 × 512, direct against gemm, ms: lavapipe f32 Q=1 36 / 33, Q=4 58 / 37,
+ * Q=8 132 / 85, Q=32 543 / 152; f16 Q=1 38 / 50, Q=32 778 / 115. SwiftShader f32 Q=1 127 / 167, Q=4 200 /
+ * 168, Q=8 365 / 264, Q=32 1303 / 740; f16 Q=4 187 / 174, Q=32 1149 / 673. With one query the tile kernel
+ * reads each gallery row once either way and needs no [Q, rows] round trip.
+ */
+export function defaultSearchScores(gpu: Gpu, queries: number): SearchScores {
+  return gpu.isSoftware && queries >= 4 ? 'gemm' : 'direct';
+}
+
+export function searchScoresValid(scores: unknown): scores is SearchScores {
+  return scores === 'direct' || scores === 'gemm';
+}
+
+/** Per adapter name: shape key (searchShapeKey) → where the dot products come from, from a tuning table. */
+const tunedScores = new Map<string, ReadonlyMap<string, SearchScores>>();
+
+/** Installs a tuning table's score sources for this adapter (null removes them). */
+export function setTunedSearchScores(gpu: Gpu, choices: Readonly<Record<string, SearchScores>> | null): void {
+  if (choices === null) tunedScores.delete(gpu.adapterName);
+  else tunedScores.set(gpu.adapterName, new Map(Object.entries(choices)));
+}
+
+/** Where a search of this shape takes its dot products with no option: the tuning table's, else the default. */
+export function searchScoresFor(gpu: Gpu, rows: number, dim: number, dtype: 'f32' | 'f16', queries: number): SearchScores {
+  return tunedScores.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries)) ?? defaultSearchScores(gpu, queries);
 }
 
 /** Queries one tile pass scores together: shader variants exist for 1, 4 and 8. */
@@ -196,6 +236,8 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
     const queryBlock = queryBlockOf(remaining);
     blocks.push({ queryOffset, queryBlock, candidates: candidateCapacity(gpu, queryBlock, kCapacity, k) });
   }
+  const scoreSource = options.scores ?? searchScoresFor(gpu, totalRows, dim, chunks[0]!.dtype as 'f32' | 'f16', queryCount);
+  if (!searchScoresValid(scoreSource)) throw new ShapeError(`search: scores must be 'direct' or 'gemm', got ${JSON.stringify(scoreSource)}`);
   const rowsPerWorkgroup = WORKGROUP_SIZE * ROWS_PER_THREAD * tilesPerWorkgroup;
   const workgroupsPerChunk = chunks.map((chunk) => Math.ceil(chunk.shape[0]! / rowsPerWorkgroup));
   let lists = workgroupsPerChunk.reduce((a, b) => a + b, 0);
@@ -209,8 +251,11 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
   let partialOffset = 0;
   let rowOffset = 0;
   chunks.forEach((chunk, c) => {
+    const chunkRows = chunk.shape[0]!;
+    // [Q, rows] dot products by the GEMM, when they fit one binding; the tile kernel reads them instead.
+    const given = scoreSource === 'gemm' && queryCount * chunkRows * 4 <= gpu.limits.maxStorageBufferBindingSize ? linear(queries, chunk) : null;
     for (const { queryOffset, queryBlock, candidates } of blocks) {
-      words.set([chunk.shape[0]!, dim, queryCount, queryOffset, rowOffset, partialOffset, rowsPerWorkgroup, k]);
+      words.set([chunkRows, dim, queryCount, queryOffset, rowOffset, partialOffset, rowsPerWorkgroup, k]);
       floats[8] = scale;
       gpu.dispatch({
         label: 'search-tile',
@@ -221,14 +266,17 @@ export function dispatchSearch(queries: Tensor, gallery: Tensor | readonly Tenso
           K_CAPACITY: kCapacity,
           CANDIDATE_CAPACITY: candidates,
           GALLERY_F16: chunk.dtype === 'f16' ? 1 : 0,
+          SCORES_GIVEN: given ? 1 : 0,
         },
         uniforms: words,
-        buffers: [queries, chunk, values, rows, stats],
+        // The binding a pipeline does not read gets the queries in its place.
+        buffers: [queries, given ? queries : chunk, values, rows, stats, given ?? queries],
         workgroups: linearWorkgroups(workgroupsPerChunk[c]!, 1),
       });
     }
+    given?.release();
     partialOffset += workgroupsPerChunk[c]!;
-    rowOffset += chunk.shape[0]!;
+    rowOffset += chunkRows;
   });
 
   while (lists > 1) {

@@ -15,7 +15,10 @@ import { layerNorm } from './layernorm.js';
 import { softmax } from './softmax.js';
 import { l2Normalize } from './l2-normalize.js';
 import { rowShapeKey, rowStrategies, rowStrategyRuns, setTunedRowChoices, withRowStrategy, type RowOp, type RowStrategy } from './rows.js';
-import { dispatchSearch, SEARCH_TILINGS, searchShapeKey, searchTilingValid, setTunedSearchTilings, uploadGalleryChunks } from './search.js';
+import {
+  defaultTilesPerWorkgroup, dispatchSearch, SEARCH_TILINGS, searchScoresValid, searchShapeKey, searchTilingValid, setTunedSearchScores, setTunedSearchTilings, uploadGalleryChunks,
+  type SearchScores,
+} from './search.js';
 import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
 import { defaultCacheDir } from '../io/cache-dir.js';
 
@@ -66,7 +69,12 @@ export interface TunedRows {
 
 export interface TunedSearch {
   tilesPerWorkgroup: number;
-  /** Best timed milliseconds of each tiling (SEARCH_TILINGS), keyed by tiles per workgroup. */
+  /** Where the dot products come from (absent in older tables: 'direct'). */
+  scores?: SearchScores;
+  /**
+   * Best timed milliseconds of each candidate: the tile kernel's own scores at each tiling (SEARCH_TILINGS),
+   * keyed by tiles per workgroup, and 'gemm' (the GEMM's scores, default tiling).
+   */
   ms: Record<string, number>;
 }
 
@@ -212,6 +220,7 @@ export function parseTuningTable(gpu: Gpu, text: string): TuningTable | string {
     if (!t.search || typeof t.search !== 'object') return 'search section is not an object';
     for (const [key, entry] of Object.entries(t.search)) {
       if (!searchTilingValid(entry?.tilesPerWorkgroup)) return `search entry "${key}" names no tiling (tiles per workgroup must be a positive integer)`;
+      if (entry.scores !== undefined && !searchScoresValid(entry.scores)) return `search entry "${key}": scores must be 'direct' or 'gemm'`;
     }
   }
   return t as TuningTable;
@@ -223,6 +232,7 @@ export function installTuningTable(gpu: Gpu, table: TuningTable): void {
   setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.kernel])));
   setTunedRowChoices(gpu, Object.fromEntries(Object.entries(table.rows ?? {}).map(([key, entry]) => [key, entry.strategy])));
   setTunedSearchTilings(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, entry.tilesPerWorkgroup])));
+  setTunedSearchScores(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, entry.scores ?? 'direct'])));
 }
 
 export interface LoadTuningOptions {
@@ -496,8 +506,9 @@ export async function tuneRowShapes(gpu: Gpu, shapes: readonly RowShape[], optio
 const TUNED_SEARCH_K = 5;
 
 /**
- * Times every tiling (SEARCH_TILINGS tiles per workgroup) at each search shape, both passes as
- * searchTopK records them; installs the fastest per shape key and returns the table (not yet saved).
+ * Times every tiling (SEARCH_TILINGS tiles per workgroup) with the tile kernel's own scores, and the GEMM's
+ * scores at the default tiling, at each search shape, both passes as searchTopK records them; installs the
+ * fastest per shape key and returns the table (not yet saved).
  */
 export async function tuneSearchShapes(gpu: Gpu, shapes: readonly SearchShape[], options: TuneSearchOptions = {}): Promise<TuningTable> {
   const table = tableFor(gpu, options.into);
@@ -507,16 +518,18 @@ export async function tuneSearchShapes(gpu: Gpu, shapes: readonly SearchShape[],
       const gallery = uploadGalleryChunks(gpu, hashedValues(shape.rows * shape.dim, 2 / Math.sqrt(shape.dim)), shape.rows, shape.dim, undefined, shape.dtype);
       const queries = gpu.upload(hashedValues(shape.queries * shape.dim, 2 / Math.sqrt(shape.dim)).reverse(), [shape.queries, shape.dim]);
       const k = Math.min(TUNED_SEARCH_K, shape.rows);
+      const viaGemm = { tilesPerWorkgroup: defaultTilesPerWorkgroup(gpu), scores: 'gemm' as const };
       return {
-        candidates: SEARCH_TILINGS.map(String),
-        run: (tiles: string) => dispatchSearch(queries, gallery, { k, scale: 39.7, tilesPerWorkgroup: Number(tiles) }).release(),
+        candidates: [...SEARCH_TILINGS.map(String), 'gemm'],
+        run: (choice: string) =>
+          dispatchSearch(queries, gallery, { k, scale: 39.7, ...(choice === 'gemm' ? viaGemm : { tilesPerWorkgroup: Number(choice), scores: 'direct' as const }) }).release(),
         release: () => {
           queries.release();
           for (const chunk of gallery) chunk.release();
         },
       };
     },
-    entry: (tiles, ms) => ({ tilesPerWorkgroup: Number(tiles), ms }),
+    entry: (choice, ms): TunedSearch => (choice === 'gemm' ? { tilesPerWorkgroup: defaultTilesPerWorkgroup(gpu), scores: 'gemm', ms } : { tilesPerWorkgroup: Number(choice), scores: 'direct', ms }),
   });
   installTuningTable(gpu, table);
   return table;
@@ -623,9 +636,10 @@ export function geoclipLocationGemmShapes(dtype: WeightDType,
   ];
 }
 
-/** GeoCLIP's search of its gallery for one image, per gallery storage (default both f32 and f16). */
-export function geoclipSearchShapes(dtypes: readonly ('f32' | 'f16')[] = ['f32', 'f16'], gallery: { rows: number; dim: number } = GEOCLIP_GALLERY): SearchShape[] {
-  return dtypes.map((dtype) => ({ rows: gallery.rows, dim: gallery.dim, dtype, queries: 1 }));
+/** GeoCLIP's search of its gallery per image batch (queries), per gallery storage (default both f32 and f16). */
+export function geoclipSearchShapes(dtypes: readonly ('f32' | 'f16')[] = ['f32', 'f16'], gallery: { rows: number; dim: number } = GEOCLIP_GALLERY,
+  batches: readonly number[] = [1]): SearchShape[] {
+  return batches.flatMap((queries) => dtypes.map((dtype) => ({ rows: gallery.rows, dim: gallery.dim, dtype, queries })));
 }
 
 export interface PrepareTuningOptions extends LoadTuningOptions {

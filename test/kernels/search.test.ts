@@ -39,18 +39,20 @@ test('small gallery: every k up to the row count, odd row counts, ties broken by
   const g = gpu.upload(gallery, [rows, dim]);
   for (const k of [1, 5, 64, 65, 256]) {
     const expected = searchTopKReference(queries, gallery, dim, { k, scale: GEOCLIP_SCALE });
-    assertSameResult(await searchTopK(q, g, { k, scale: GEOCLIP_SCALE }), expected, `k=${k}`);
+    for (const scores of ['direct', 'gemm'] as const) assertSameResult(await searchTopK(q, g, { k, scale: GEOCLIP_SCALE, scores }), expected, `k=${k}, scores ${scores}`);
   }
   const single = queries.subarray(0, dim);
   assertSameResult(await searchTopK(gpu.upload(single, [1, dim]), g, { k: 9, scale: GEOCLIP_SCALE }), searchTopKReference(single, gallery, dim, { k: 9, scale: GEOCLIP_SCALE }), 'Q=1');
   for (const tilesPerWorkgroup of [16, 1]) {
     // One workgroup holds all four copies, or (256 rows each) they meet only in the merge.
-    const top = await searchTopK(q, g, { k: 4, scale: GEOCLIP_SCALE, tilesPerWorkgroup });
-    assert.equal(Array.from(top.indices.subarray(0, 4)), [3, 100, 200, 516]);
+    for (const scores of ['direct', 'gemm'] as const) {
+      const top = await searchTopK(q, g, { k: 4, scale: GEOCLIP_SCALE, tilesPerWorkgroup, scores });
+      assert.equal(Array.from(top.indices.subarray(0, 4)), [3, 100, 200, 516], `${tilesPerWorkgroup} tiles, scores ${scores}`);
+    }
   }
 });
 
-test('more than 8 queries (two query blocks) and several tiling variants agree with the reference', async () => {
+test('more than 8 queries (two query blocks), several tilings and both score sources agree with the reference', async () => {
   const gpu = await testGpu();
   const dim = 16;
   const rows = 3000;
@@ -59,8 +61,10 @@ test('more than 8 queries (two query blocks) and several tiling variants agree w
   const expected = searchTopKReference(queries, gallery, dim, { k: 10, scale: 10 });
   const q = gpu.upload(queries, [11, dim]);
   const g = gpu.upload(gallery, [rows, dim]);
-  for (const tilesPerWorkgroup of [1, 3, 50]) {
-    assertSameResult(await searchTopK(q, g, { k: 10, scale: 10, tilesPerWorkgroup }), expected, `${tilesPerWorkgroup} tiles per workgroup`);
+  for (const scores of ['direct', 'gemm'] as const) {
+    for (const tilesPerWorkgroup of [1, 3, 50]) {
+      assertSameResult(await searchTopK(q, g, { k: 10, scale: 10, tilesPerWorkgroup, scores }), expected, `${tilesPerWorkgroup} tiles per workgroup, scores ${scores}`);
+    }
   }
   // k = 200 over 256-row workgroups: the last holds 184 rows, so its lists are padded, and 12 lists merge.
   const expected200 = searchTopKReference(queries, gallery, dim, { k: 200, scale: 10 });
@@ -92,7 +96,9 @@ test('f16 gallery matches the reference on the same half-rounded values', async 
   const chunks = uploadGalleryChunks(gpu, gallery, rows, dim, 700, 'f16');
   assert.equal(chunks.map((c) => c.shape[0]), [700, 700, 600]);
   assert.ok(chunks.every((c) => c.dtype === 'f16'));
-  assertSameResult(await searchTopK(gpu.upload(queries, [3, dim]), chunks, { k: 20, scale: GEOCLIP_SCALE }), expected, 'f16');
+  for (const scores of ['direct', 'gemm'] as const) {
+    assertSameResult(await searchTopK(gpu.upload(queries, [3, dim]), chunks, { k: 20, scale: GEOCLIP_SCALE, scores }), expected, `f16 chunks, scores ${scores}`);
+  }
 });
 
 test('bad input: k out of range, empty gallery, D mismatch, non-finite scale', async () => {
@@ -116,6 +122,7 @@ test('bad input: k out of range, empty gallery, D mismatch, non-finite scale', a
   await rejects(() => searchTopK(q, gpu.upload(new Float32Array(10 * 12), [10, 12]), { k: 1, scale: 1 }), /\[10, 12\] has D = 12, queries \[2, 8\] have D = 8/);
   await rejects(() => searchTopK(q, [g, gpu.upload(new Float32Array(4), [1, 4])], { k: 1, scale: 1 }), /gallery chunk 1 \[1, 4\]/);
   await rejects(() => searchTopK(q, g, { k: 1, scale: NaN }), /scale must be finite/);
+  await rejects(() => searchTopK(q, g, { k: 1, scale: 1, scores: 'fastest' as 'gemm' }), /scores must be 'direct' or 'gemm', got "fastest"/);
   await rejects(async () => uploadGalleryChunks(gpu, new Float32Array(8), 2, 8), /holds 8 values, not \[2, 8\]/);
   assert.throws(() => searchTopKReference(new Float32Array(8), new Float32Array(80), 8, { k: 11, scale: 1 }), /larger than the gallery/);
 });
@@ -126,22 +133,26 @@ test('NaN in a query rejects naming the query row; NaN in the gallery rejects to
   const queries = normalizeRows(randomArray(3 * dim, 41), dim);
   const gallery = normalizeRows(randomArray(300 * dim, 42), dim);
   queries[2 * dim + 5] = NaN;
-  try {
-    await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1 });
-    assert.unreachable('NaN query accepted');
-  } catch (error) {
-    assert.instance(error, NonFiniteError);
-    assert.match((error as Error).message, /query row 2 holds NaN at column 5/);
+  for (const scores of ['direct', 'gemm'] as const) {
+    try {
+      await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1, scores });
+      assert.unreachable(`NaN query accepted (scores ${scores})`);
+    } catch (error) {
+      assert.instance(error, NonFiniteError);
+      assert.match((error as Error).message, /query row 2 holds NaN at column 5/);
+    }
   }
   assert.throws(() => searchTopKReference(queries, gallery, dim, { k: 3, scale: 1 }), /query row 2 holds NaN/);
   queries[2 * dim + 5] = 0;
   gallery[123 * dim] = NaN;
-  try {
-    await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1 });
-    assert.unreachable('NaN gallery accepted');
-  } catch (error) {
-    assert.instance(error, NonFiniteError);
-    assert.match((error as Error).message, /gallery holds NaN/);
+  for (const scores of ['direct', 'gemm'] as const) {
+    try {
+      await searchTopK(gpu.upload(queries, [3, dim]), gpu.upload(gallery, [300, dim]), { k: 3, scale: 1, scores });
+      assert.unreachable(`NaN gallery accepted (scores ${scores})`);
+    } catch (error) {
+      assert.instance(error, NonFiniteError);
+      assert.match((error as Error).message, /gallery holds NaN/);
+    }
   }
 });
 

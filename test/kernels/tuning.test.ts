@@ -15,7 +15,8 @@ import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
 import { softmax } from '../../src/kernels/softmax.js';
 import { defaultRowStrategy, rowShapeKey, rowStrategies, setTunedRowChoices, type RowStrategy } from '../../src/kernels/rows.js';
 import {
-  defaultTilesPerWorkgroup, SEARCH_TILINGS, searchShapeKey, searchTilingFor, searchTopK, searchTopKReference, setTunedSearchTilings, uploadGalleryChunks,
+  defaultTilesPerWorkgroup, SEARCH_TILINGS, searchScoresFor, searchShapeKey, searchTilingFor, searchTopK, searchTopKReference, setTunedSearchScores, setTunedSearchTilings,
+  uploadGalleryChunks,
 } from '../../src/kernels/search.js';
 import type { Gpu } from '../../src/runtime/index.js';
 import { testGpu } from '../support/gpu.js';
@@ -236,6 +237,7 @@ function rowStrategyRun(gpu: Gpu, op: 'layerNorm' | 'softmax', rows: number, col
 function clearRowsAndSearch(gpu: Gpu): void {
   setTunedRowChoices(gpu, null);
   setTunedSearchTilings(gpu, null);
+  setTunedSearchScores(gpu, null);
 }
 
 /** A unit-norm gallery and one query, with the float64 reference's answer. */
@@ -272,9 +274,11 @@ test('search: the tuner times every tiling, picks its fastest, and searchTopK th
   const halfKey = searchShapeKey(3000, 64, 'f16', 1);
   assert.equal(Object.keys(table.search!).sort(), [key, halfKey].sort());
   const entry = table.search![key]!;
-  assert.equal(Object.keys(entry.ms).map(Number).sort((a, b) => a - b), [...SEARCH_TILINGS]);
-  assert.is(entry.tilesPerWorkgroup, Number(Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0]));
+  assert.equal(Object.keys(entry.ms).sort(), [...SEARCH_TILINGS.map(String), 'gemm'].sort());
+  const best = Object.entries(entry.ms).sort((a, b) => a[1] - b[1])[0]![0];
+  assert.equal([entry.scores, entry.tilesPerWorkgroup], best === 'gemm' ? ['gemm', defaultTilesPerWorkgroup(gpu)] : ['direct', Number(best)]);
   assert.is(searchTilingFor(gpu, 2500, 64, 'f32', 1), entry.tilesPerWorkgroup);
+  assert.is(searchScoresFor(gpu, 2500, 64, 'f32', 1), entry.scores);
   // f16 galleries, 4-query blocks and other sizes are their own classes.
   assert.is(searchTilingFor(gpu, 3000, 64, 'f16', 1), table.search![halfKey]!.tilesPerWorkgroup);
   assert.is(searchTilingFor(gpu, 3000, 64, 'f32', 3), defaultTilesPerWorkgroup(gpu));
@@ -293,10 +297,13 @@ test('a stored table\'s row strategies and search tilings are used after a resta
   const tiles = defaultTilesPerWorkgroup(gpu) === 1 ? 2 : 1;
   const rowKey = rowShapeKey('layerNorm', 7, 200);
   const searchKey = searchShapeKey(1500, 32, 'f32', 1);
+  // Eight queries' search: the GEMM's scores where the default is the tile kernel's, and the other way round.
+  const batchKey = searchShapeKey(1500, 32, 'f32', 8);
+  const batchScores = searchScoresFor(gpu, 1500, 32, 'f32', 8) === 'gemm' ? 'direct' : 'gemm';
   const table: TuningTable = {
     format: TUNING_FORMAT, ...tuningIdentity(gpu), gemm: {},
     rows: { [rowKey]: { strategy: other, ms: {} } },
-    search: { [searchKey]: { tilesPerWorkgroup: tiles, ms: {} } },
+    search: { [searchKey]: { tilesPerWorkgroup: tiles, ms: {} }, [batchKey]: { tilesPerWorkgroup: 2, scores: batchScores, ms: {} } },
   };
   await saveTuningTable(gpu, table, { cacheDir: folder });
   clearRowsAndSearch(gpu); // what a new process starts with
@@ -307,6 +314,8 @@ test('a stored table\'s row strategies and search tilings are used after a resta
   assert.equal(logs, []);
   assert.is(rowStrategyRun(gpu, 'layerNorm', 7, 200), other);
   assert.is(searchTilingFor(gpu, 1500, 32, 'f32', 1), tiles);
+  assert.is(searchScoresFor(gpu, 1500, 32, 'f32', 1), 'direct');
+  assert.is(searchScoresFor(gpu, 1500, 32, 'f32', 8), batchScores);
 
   const x = randomArray(7 * 200, 31, 3).map((v) => v + 50);
   const gamma = randomArray(200, 32);
@@ -317,6 +326,11 @@ test('a stored table\'s row strategies and search tilings are used after a resta
   const result = await searchTopK(gpu.upload(query, [1, 32]), uploadGalleryChunks(gpu, gallery, 1500, 32), { k: 5, scale: 39.7 });
   assert.equal([...result.indices], [...expected.indices]);
   assertClose(result.probabilities, expected.probabilities, 1e-4, 1e-6, `search ${tiles} tiles/workgroup`);
+  const batch = normalizeRows(randomArray(8 * 32, 35), 32);
+  const batchResult = await searchTopK(gpu.upload(batch, [8, 32]), uploadGalleryChunks(gpu, gallery, 1500, 32), { k: 5, scale: 39.7 });
+  const batchExpected = searchTopKReference(batch, gallery, 32, { k: 5, scale: 39.7 });
+  assert.equal([...batchResult.indices], [...batchExpected.indices]);
+  assertClose(batchResult.probabilities, batchExpected.probabilities, 1e-4, 1e-6, `8 queries, scores ${batchScores}`);
   clearRowsAndSearch(gpu);
 });
 
@@ -333,6 +347,7 @@ test('a table naming a row strategy this adapter lacks, or a tiling below 1, is 
   const cases: [string, unknown, RegExp][] = [
     ...badRows.map((strategy): [string, unknown, RegExp] => [`strategy ${strategy}`, { ...good, rows: { [rowKey]: { strategy, ms: {} } } }, /rows entry .* names no row strategy this adapter runs/]),
     ...[0, -4, 1.5, '4', null].map((tiles): [string, unknown, RegExp] => [`tiling ${tiles}`, { ...good, search: { [searchKey]: { tilesPerWorkgroup: tiles, ms: {} } } }, /search entry .* names no tiling/]),
+    ...['GEMM', 'tiles', 7].map((scores): [string, unknown, RegExp] => [`scores ${scores}`, { ...good, search: { [searchKey]: { tilesPerWorkgroup: 3, scores, ms: {} } } }, /search entry .*: scores must be 'direct' or 'gemm'/]),
     ['rows not an object', { ...good, rows: 7 }, /rows section is not an object/],
   ];
   for (const [what, bad, pattern] of cases) {

@@ -92,7 +92,7 @@ export function registerTune(program: Command): void {
       const attentionShapes = clipVisionAttentionShapes(config, flags.batch);
       const rowShapes = [...clipVisionRowShapes(config, flags.batch), ...geoclipRowShapes(flags.batch)].filter((s) => !existing?.rows?.[rowShapeKey(s.op, s.rows, s.cols)]);
       // The gallery is stored f16 when the weights are (and no concepts re-rank); both are timed, since the command cannot know.
-      const searchShapes = geoclipSearchShapes().filter((s) => !existing?.search?.[searchShapeKey(s.rows, s.dim, s.dtype, s.queries)]);
+      const searchShapes = geoclipSearchShapes(undefined, undefined, flags.batch).filter((s) => !existing?.search?.[searchShapeKey(s.rows, s.dim, s.dtype, s.queries)]);
       log(`adapter: ${gpu.adapterName}${gpu.isSoftware ? ' (software)' : ''}; ${shapes.length} GEMM shapes (${weights} weights, batch ${flags.batch.join(',')}), ${attentionShapes.length} attention, ` +
         `${rowShapes.length} row-kernel and ${searchShapes.length} search, budget ${flags.budget} s`);
       // Attention, the row kernels and the search first (milliseconds a shape), the GEMMs in the rest of the budget.
@@ -112,7 +112,7 @@ export function registerTune(program: Command): void {
         searchShapes,
         onSearchShape(_shape, key, result) {
           if (!result) log(`  ${key}: not reached within the budget (keeps the default)`);
-          else log(`  ${key}: ${result.tilesPerWorkgroup} tiles/workgroup  (${ranked(result.ms).slice(0, 4).map(([tiles, ms]) => `${tiles}: ${ms.toFixed(2)} ms`).join(', ')})`);
+          else log(`  ${key}: ${result.scores === 'gemm' ? 'scores by GEMM' : `${result.tilesPerWorkgroup} tiles/workgroup`}  (${ranked(result.ms).slice(0, 4).map(([tiles, ms]) => `${tiles}: ${ms.toFixed(2)} ms`).join(', ')})`);
         },
         onShape(shape, key, result) {
           if (!result) {
