@@ -22,8 +22,21 @@ const SPIN_MS = 0.25;
 /** A poll later than this after the previous one belongs to a new wait. */
 const NEW_WAIT_GAP_MS = 4;
 
-let mode: HostWait = 'sleep';
-let installed = false;
+/**
+ * One state per process, not per copy of this module: a process may load geolens twice (two bundles, or
+ * the test runner's one bundle per file), and every copy must steer the one wrapper that is installed.
+ */
+interface HostWaitState {
+  mode: HostWait;
+  installed: boolean;
+}
+
+const STATE_KEY = Symbol.for('geolens.hostWait');
+
+function state(): HostWaitState {
+  const holder = globalThis as typeof globalThis & { [STATE_KEY]?: HostWaitState };
+  return (holder[STATE_KEY] ??= { mode: 'sleep', installed: false });
+}
 
 /** Whether `callback` is Dawn's poll: an anonymous native function. */
 function isDawnPoll(callback: unknown): boolean {
@@ -35,14 +48,15 @@ function isDawnPoll(callback: unknown): boolean {
  * first device is created, and again is harmless). $GEOLENS_HOST_WAIT=spin leaves Dawn spinning.
  */
 export function installHostWait(): void {
-  if (installed || typeof setImmediate !== 'function') return;
-  installed = true;
-  if (process.env.GEOLENS_HOST_WAIT === 'spin') mode = 'spin';
+  const shared = state();
+  if (shared.installed || typeof setImmediate !== 'function') return;
+  shared.installed = true;
+  if (process.env.GEOLENS_HOST_WAIT === 'spin') shared.mode = 'spin';
   const immediate = globalThis.setImmediate;
   let waitStarted = -Infinity;
   let lastPoll = -Infinity;
   const wrapped = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (mode === 'sleep' && isDawnPoll(callback)) {
+    if (shared.mode === 'sleep' && isDawnPoll(callback)) {
       const now = performance.now();
       if (now - lastPoll > NEW_WAIT_GAP_MS) waitStarted = now;
       lastPoll = now;
@@ -57,9 +71,9 @@ export function installHostWait(): void {
 
 /** Whether Dawn's poll sleeps after its first fraction of a millisecond ('sleep', the default) or spins. */
 export function setHostWait(wait: HostWait): void {
-  mode = wait;
+  state().mode = wait;
 }
 
 export function hostWait(): HostWait {
-  return mode;
+  return state().mode;
 }

@@ -46,12 +46,17 @@ test('the main thread sleeps through a long wait, and spins when told to', async
   if (process.platform !== 'linux') return;
   assert.is(hostWait(), 'sleep');
   const sleeping = await longWait();
-  assert.ok(sleeping.mainCpuMs < 0.3 * sleeping.wallMs, `main thread busy ${sleeping.mainCpuMs} ms of a ${sleeping.wallMs.toFixed(0)} ms wait`);
+  const sleepingShare = sleeping.mainCpuMs / sleeping.wallMs;
+  assert.ok(sleepingShare < 0.3, `main thread busy ${sleeping.mainCpuMs} ms of a ${sleeping.wallMs.toFixed(0)} ms wait`);
+  // Earlier test files in this process are bundles of their own, each with its own copy of the runtime:
+  // this copy's setHostWait must still steer the one wrapper the first device installed.
   setHostWait('spin');
   try {
     const spinning = await longWait();
-    // Proves the measurement can see a spinning thread (the check above could not pass by accident).
-    assert.ok(spinning.mainCpuMs > 0.5 * spinning.wallMs, `spinning main thread busy only ${spinning.mainCpuMs} ms of ${spinning.wallMs.toFixed(0)} ms`);
+    // Proves the measurement sees a spinning thread (the check above could not pass by accident); a
+    // spinning thread shares the cores with the device's threads, so it gets a share, not all of one.
+    const spinningShare = spinning.mainCpuMs / spinning.wallMs;
+    assert.ok(spinningShare > sleepingShare + 0.2, `spinning main thread busy ${spinning.mainCpuMs} ms of ${spinning.wallMs.toFixed(0)} ms, sleeping ${sleeping.mainCpuMs} of ${sleeping.wallMs.toFixed(0)}`);
   } finally {
     setHostWait('sleep');
   }
