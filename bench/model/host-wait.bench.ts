@@ -3,7 +3,8 @@
 //   node build.mjs --bench model/host-wait && node .build/bench/model/host-wait.bench.mjs
 //
 // Dawn's Node binding polls for finished work with setImmediate, spinning the main thread for the whole
-// wait; geolens puts that poll on a timer after its first quarter millisecond (src/runtime/host-wait.ts).
+// wait; geolens lets that poll spin for a quarter millisecond, then sleeps between checks
+// (src/runtime/host-wait.ts).
 // On a CPU device the spinning thread takes a core from the device's own threads. Each round runs the same
 // 20 GEMMs (50×3072×768, ViT-B/32's fc2) in one wait under each mode, and prints the device time and the
 // CPU time of the main thread against the rest of the process's threads (from /proc, Linux only).

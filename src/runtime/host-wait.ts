@@ -9,8 +9,10 @@
 // first fraction of a millisecond, the same work took 250 ms and the main thread 20 ms
 // (bench/model/host-wait.bench.ts).
 //
-// So the poll spins for SPIN_MS at the start of a wait (short waits return as fast as before) and then
-// runs once per timer tick (about a millisecond). Only Dawn's poll is touched: it is the one callback that
+// So the poll spins for SPIN_MS at the start of a wait (a short wait returns as fast as before), then
+// naps NAP_MS between checks (Atomics.wait: a real sleep, not a spin, and far finer than a timer) until
+// the wait has lasted NAP_PHASE_MS, and from then on checks once per timer tick (about a millisecond,
+// a fraction of a percent of a wait that long). Only Dawn's poll is touched: it is the one callback that
 // is an anonymous native function (a bound function is named "bound …", a built-in has its name); every
 // other setImmediate goes straight through. GEOLENS_HOST_WAIT=spin, or setHostWait('spin'), restores
 // Dawn's own spinning.
@@ -19,6 +21,10 @@ export type HostWait = 'sleep' | 'spin';
 
 /** Spin this long at the start of each wait before sleeping between polls. */
 const SPIN_MS = 0.25;
+/** Then sleep this long between polls… */
+const NAP_MS = 0.1;
+/** …until the wait is this old; later polls wait for a timer tick. */
+const NAP_PHASE_MS = 20;
 /** A poll later than this after the previous one belongs to a new wait. */
 const NEW_WAIT_GAP_MS = 4;
 
@@ -53,6 +59,7 @@ export function installHostWait(): void {
   shared.installed = true;
   if (process.env.GEOLENS_HOST_WAIT === 'spin') shared.mode = 'spin';
   const immediate = globalThis.setImmediate;
+  const napCell = new Int32Array(new SharedArrayBuffer(4));
   let waitStarted = -Infinity;
   let lastPoll = -Infinity;
   const wrapped = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
@@ -60,7 +67,10 @@ export function installHostWait(): void {
       const now = performance.now();
       if (now - lastPoll > NEW_WAIT_GAP_MS) waitStarted = now;
       lastPoll = now;
-      if (now - waitStarted > SPIN_MS) return setTimeout(callback, 0, ...args) as unknown as NodeJS.Immediate;
+      const waited = now - waitStarted;
+      if (waited > NAP_PHASE_MS) return setTimeout(callback, 0, ...args) as unknown as NodeJS.Immediate;
+      // Nothing ever notifies the cell: this only sleeps the thread for NAP_MS.
+      if (waited > SPIN_MS) Atomics.wait(napCell, 0, 0, NAP_MS);
     }
     return immediate.call(this, callback, ...args);
   };
