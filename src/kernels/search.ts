@@ -77,18 +77,9 @@ export function searchScoresValid(scores: unknown): scores is SearchScores {
   return scores === 'direct' || scores === 'gemm';
 }
 
-/** Per adapter name: shape key (searchShapeKey) → where the dot products come from, from a tuning table. */
-const tunedScores = new Map<string, ReadonlyMap<string, SearchScores>>();
-
-/** Installs a tuning table's score sources for this adapter (null removes them). */
-export function setTunedSearchScores(gpu: Gpu, choices: Readonly<Record<string, SearchScores>> | null): void {
-  if (choices === null) tunedScores.delete(gpu.adapterName);
-  else tunedScores.set(gpu.adapterName, new Map(Object.entries(choices)));
-}
-
 /** Where a search of this shape takes its dot products with no option: the tuning table's, else the default. */
 export function searchScoresFor(gpu: Gpu, rows: number, dim: number, dtype: 'f32' | 'f16', queries: number): SearchScores {
-  return tunedScores.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries)) ?? defaultSearchScores(gpu, queries);
+  return tunedSearches.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries))?.scores ?? defaultSearchScores(gpu, queries);
 }
 
 /** Queries one tile pass scores together: shader variants exist for 1, 4 and 8. */
@@ -107,23 +98,29 @@ export function searchShapeKey(rows: number, dim: number, dtype: 'f32' | 'f16', 
   return `search n<=${bound} d${dim} ${dtype} q${queryBlockOf(Math.min(queries, MAX_QUERY_BLOCK))}`;
 }
 
-/** Per adapter name: shape key (searchShapeKey) → tiles per workgroup, from a tuning table (src/kernels/tuning.ts). */
-const tunedTilings = new Map<string, ReadonlyMap<string, number>>();
+/** A tuning table's choice for one search shape class. */
+export interface SearchChoice {
+  tilesPerWorkgroup: number;
+  scores: SearchScores;
+}
+
+/** Per adapter name: shape key (searchShapeKey) → tiling and score source, from a tuning table (src/kernels/tuning.ts). */
+const tunedSearches = new Map<string, ReadonlyMap<string, SearchChoice>>();
 
 /** Whether a table may name this tiling: any positive integer runs; this checks the table, not the adapter. */
 export function searchTilingValid(tiles: unknown): tiles is number {
   return Number.isInteger(tiles) && (tiles as number) >= 1;
 }
 
-/** Installs a tuning table's search tilings for this adapter (null removes them); callers check them first (searchTilingValid). */
-export function setTunedSearchTilings(gpu: Gpu, choices: Readonly<Record<string, number>> | null): void {
-  if (choices === null) tunedTilings.delete(gpu.adapterName);
-  else tunedTilings.set(gpu.adapterName, new Map(Object.entries(choices)));
+/** Installs a tuning table's search choices for this adapter (null removes them); callers check them first (searchTilingValid, searchScoresValid). */
+export function setTunedSearchChoices(gpu: Gpu, choices: Readonly<Record<string, SearchChoice>> | null): void {
+  if (choices === null) tunedSearches.delete(gpu.adapterName);
+  else tunedSearches.set(gpu.adapterName, new Map(Object.entries(choices)));
 }
 
 /** Tiles per workgroup a search of this shape runs with no option: the tuning table's, else the default. */
 export function searchTilingFor(gpu: Gpu, rows: number, dim: number, dtype: 'f32' | 'f16', queries: number): number {
-  const tuned = tunedTilings.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries));
+  const tuned = tunedSearches.get(gpu.adapterName)?.get(searchShapeKey(rows, dim, dtype, queries))?.tilesPerWorkgroup;
   return tuned !== undefined && searchTilingValid(tuned) ? tuned : defaultTilesPerWorkgroup(gpu);
 }
 

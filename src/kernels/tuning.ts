@@ -16,7 +16,7 @@ import { softmax } from './softmax.js';
 import { l2Normalize } from './l2-normalize.js';
 import { rowShapeKey, rowStrategies, rowStrategyRuns, setTunedRowChoices, withRowStrategy, type RowOp, type RowStrategy } from './rows.js';
 import {
-  defaultTilesPerWorkgroup, dispatchSearch, SEARCH_TILINGS, searchScoresValid, searchShapeKey, searchTilingValid, setTunedSearchScores, setTunedSearchTilings, uploadGalleryChunks,
+  defaultTilesPerWorkgroup, dispatchSearch, SEARCH_TILINGS, searchScoresValid, searchShapeKey, searchTilingValid, setTunedSearchChoices, uploadGalleryChunks,
   type SearchScores,
 } from './search.js';
 import { floatsToHalves, isNode, isQuantized, type Gpu, type Tensor } from '../runtime/index.js';
@@ -231,8 +231,7 @@ export function installTuningTable(gpu: Gpu, table: TuningTable): void {
   setTunedGemmChoices(gpu, Object.fromEntries(Object.entries(table.gemm).map(([key, entry]) => [key, entry.variant])));
   setTunedAttentionChoices(gpu, Object.fromEntries(Object.entries(table.attention ?? {}).map(([key, entry]) => [key, entry.kernel])));
   setTunedRowChoices(gpu, Object.fromEntries(Object.entries(table.rows ?? {}).map(([key, entry]) => [key, entry.strategy])));
-  setTunedSearchTilings(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, entry.tilesPerWorkgroup])));
-  setTunedSearchScores(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, entry.scores ?? 'direct'])));
+  setTunedSearchChoices(gpu, Object.fromEntries(Object.entries(table.search ?? {}).map(([key, entry]) => [key, { tilesPerWorkgroup: entry.tilesPerWorkgroup, scores: entry.scores ?? 'direct' }])));
 }
 
 export interface LoadTuningOptions {

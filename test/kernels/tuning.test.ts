@@ -15,7 +15,7 @@ import { layerNorm, layerNormReference } from '../../src/kernels/layernorm.js';
 import { softmax } from '../../src/kernels/softmax.js';
 import { defaultRowStrategy, rowShapeKey, rowStrategies, setTunedRowChoices, type RowStrategy } from '../../src/kernels/rows.js';
 import {
-  defaultTilesPerWorkgroup, SEARCH_TILINGS, searchScoresFor, searchShapeKey, searchTilingFor, searchTopK, searchTopKReference, setTunedSearchScores, setTunedSearchTilings,
+  defaultTilesPerWorkgroup, SEARCH_TILINGS, searchScoresFor, searchShapeKey, searchTilingFor, searchTopK, searchTopKReference, setTunedSearchChoices,
   uploadGalleryChunks,
 } from '../../src/kernels/search.js';
 import type { Gpu } from '../../src/runtime/index.js';
@@ -236,8 +236,7 @@ function rowStrategyRun(gpu: Gpu, op: 'layerNorm' | 'softmax', rows: number, col
 
 function clearRowsAndSearch(gpu: Gpu): void {
   setTunedRowChoices(gpu, null);
-  setTunedSearchTilings(gpu, null);
-  setTunedSearchScores(gpu, null);
+  setTunedSearchChoices(gpu, null);
 }
 
 /** A unit-norm gallery and one query, with the float64 reference's answer. */
